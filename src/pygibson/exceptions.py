@@ -1,0 +1,117 @@
+"""Every exception pygibson raises.
+
+``PyGibsonError`` is the base of all of them. The server's refusals
+(``ServerError`` and its subclasses) leave the connection as it was; a
+``ConnectionError``, ``TimeoutError`` or ``ProtocolError`` means the
+connection was closed, and the next call opens a new one.
+"""
+
+import builtins
+
+__all__ = [
+    "PyGibsonError",
+    "GibsonError",
+    "ServerError",
+    "NotFoundError",
+    "NaNError",
+    "NoMemoryError",
+    "LockedError",
+    "ValueTruncatedError",
+    "ProtocolError",
+    "ConnectionError",
+    "TimeoutError",
+    "ArgumentError",
+    "PipelineError",
+]
+
+
+class PyGibsonError(Exception):
+    """Base class of every pygibson error."""
+
+
+#: The name the old pygibson documentation also used.
+GibsonError = PyGibsonError
+
+
+class ServerError(PyGibsonError):
+    """The server refused the request (reply code ``REPL_ERR``, 0).
+
+    Subclasses stand for the other refusal codes. ``code`` holds the
+    server's reply code.
+    """
+
+    code = 0
+
+
+class NotFoundError(ServerError):
+    """The key is missing or expired, or no key matches the prefix (code 1)."""
+
+    code = 1
+
+
+class NaNError(ServerError):
+    """A number was expected: the argument or the stored value is not one (code 2)."""
+
+    code = 2
+
+
+class NoMemoryError(ServerError):
+    """The server is over its ``max_memory`` and refused to store (code 3)."""
+
+    code = 3
+
+
+class LockedError(ServerError):
+    """The item is locked (code 4)."""
+
+    code = 4
+
+
+class ValueTruncatedError(ServerError):
+    """The server stored fewer bytes than were sent: its ``max_value_size``
+    is smaller than the value. The truncated value *is* in the cache.
+
+    ``sent`` and ``stored`` hold the two lengths.
+    """
+
+    def __init__(self, message, sent=None, stored=None):
+        super().__init__(message)
+        self.sent = sent
+        self.stored = stored
+
+
+class ProtocolError(PyGibsonError):
+    """The server's reply could not be parsed; the connection was closed."""
+
+
+class ConnectionError(PyGibsonError, builtins.ConnectionError):
+    """The connection could not be made, or broke during a request.
+
+    ``request_sent`` is True when the request left the client before the
+    failure, so the server may have executed it: it is never re-sent
+    silently.
+    """
+
+    request_sent = False
+
+
+class TimeoutError(PyGibsonError, builtins.TimeoutError):
+    """The request did not complete before its deadline; the connection was
+    closed, and the server may or may not have executed the request."""
+
+    request_sent = False
+
+
+class ArgumentError(PyGibsonError, ValueError):
+    """An argument was refused before anything was sent (an empty key, a key
+    holding a space, a TTL the server would store wrongly, ...)."""
+
+
+class PipelineError(PyGibsonError):
+    """A pipeline failed part way; ``sent`` and ``received`` count the
+    operations written and the replies read before the failure."""
+
+    def __init__(self, message, sent=0, received=0):
+        super().__init__(message)
+        self.sent = sent
+        self.received = received
