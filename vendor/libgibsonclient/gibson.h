@@ -306,6 +306,16 @@ gb_status gb_socket_send_all(int fd, const void *buf, size_t len, int64_t deadli
  * connection resets give GB_ERR_CLOSED, never a zero-byte success. */
 gb_status gb_socket_recv_some(int fd, void *buf, size_t cap, size_t *got,
                               int64_t deadline_ms, gb_error *err);
+/* Like gb_socket_recv_some, but the first wait is a plain blocking recv()
+ * (one syscall, no poll) bounded by the SO_RCVTIMEO set at connect. Use it
+ * only when that bound does not overshoot the deadline by much; if the
+ * socket timeout ends early, or a signal comes, it goes on with poll(). */
+gb_status gb_socket_recv_blocking(int fd, void *buf, size_t cap, size_t *got,
+                                  int64_t deadline_ms, gb_error *err);
+/* How many bytes a write right after poll() reports POLLOUT will very likely
+ * take whole (from the socket's send buffer size; at least 4096). */
+size_t gb_socket_send_chunk_hint(int fd);
+
 /*
  * One step of a pipelined exchange: wait (poll) until the socket can take
  * output (while out has bytes left) or has input, then write as much of out
@@ -343,6 +353,7 @@ typedef struct gb_client {
     gb_limits limits;
     gb_buffer out;             /* the frame(s) being sent */
     gb_reader reader;
+    size_t pipe_mark;          /* gb_client_pump: start of the frame being sent */
 } gb_client;
 
 /* Copy the configuration; does not connect. */
@@ -377,7 +388,11 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
  * replies are taken, taking the replies that have arrived after each pump with
  * gb_reader_next(&c->reader, ...). Writes and reads progress together, so a
  * pipeline of any size cannot deadlock (§8.1). On any error the connection is
- * closed. `*written` is the count of bytes of frames sent so far.
+ * closed; replies that arrived before it can still be taken from c->reader
+ * (it is reset when the next connection opens). `*written` is the count of
+ * bytes of frames sent so far: start it at 0 and pass the same frames buffer
+ * to every pump of one pipeline. deadline_ms (-1: none) bounds this pump.
+ * Frames that do not parse as whole frames give GB_ERR_PROTOCOL.
  */
 gb_status gb_client_pipeline_begin(gb_client *c, gb_error *err);
 gb_status gb_client_pump(gb_client *c, const unsigned char *frames, size_t frames_len,

@@ -1,0 +1,335 @@
+/*
+ * One connection to a Gibson server: the protocol and the transport joined,
+ * plus the connection policy. That policy is deliberately simple: after any
+ * transport or protocol failure the socket is closed, so no later reply can
+ * be mistaken for the answer to an earlier request, and the next request
+ * connects again. Nothing is ever re-sent by the library: whether a request
+ * may be retried is the caller's decision (err->request_sent helps).
+ */
+#include "gb_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Largest write of whole frames in one pipeline step (a bigger single frame
+   is still sent whole), and the room offered to each pipelined read. */
+#define GB_PIPE_CHUNK (256u * 1024u)
+#define GB_PIPE_READ_ROOM (256u * 1024u)
+
+void gb_client_config_default(gb_client_config *config)
+{
+    config->host = GB_DEFAULT_HOST;
+    config->port = GB_DEFAULT_PORT;
+    config->unix_path = NULL;
+    config->timeout_ms = 1000;
+    config->connect_timeout_ms = 1000;
+    config->max_reply_size = GB_DEFAULT_MAX_REPLY_SIZE;
+    gb_limits_default(&config->limits);
+}
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *copy = malloc(n);
+
+    if (copy != NULL)
+        memcpy(copy, s, n);
+    return copy;
+}
+
+gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error *err)
+{
+    gb_client_config defaults;
+
+    if (config == NULL) {
+        gb_client_config_default(&defaults);
+        config = &defaults;
+    }
+    gb_error_clear(err);
+    c->fd = -1;
+    c->port = config->port;
+    c->timeout_ms = config->timeout_ms;
+    c->connect_timeout_ms = config->connect_timeout_ms;
+    c->limits = config->limits;
+    c->pipe_mark = 0;
+    gb_buffer_init(&c->out);
+    gb_reader_init(&c->reader, config->max_reply_size);
+    c->host = copy_string(config->host != NULL ? config->host : GB_DEFAULT_HOST);
+    c->unix_path = config->unix_path != NULL ? copy_string(config->unix_path) : NULL;
+    if (c->host == NULL || (config->unix_path != NULL && c->unix_path == NULL)) {
+        gb_client_free(c);
+        return gb_fail(err, GB_ERR_NOMEM, 0, "out of memory copying the client configuration");
+    }
+    return GB_OK;
+}
+
+void gb_client_free(gb_client *c)
+{
+    gb_client_close(c);
+    free(c->host);
+    free(c->unix_path);
+    c->host = NULL;
+    c->unix_path = NULL;
+    gb_buffer_free(&c->out);
+    gb_reader_free(&c->reader);
+}
+
+int gb_client_connected(const gb_client *c)
+{
+    return c->fd >= 0;
+}
+
+gb_status gb_client_connect(gb_client *c, gb_error *err)
+{
+    gb_error scratch;
+
+    if (c->fd >= 0)
+        return GB_OK;
+    if (err == NULL)
+        err = &scratch;
+    /* A new connection starts from a clean byte stream. */
+    gb_reader_reset(&c->reader);
+    if (c->unix_path != NULL)
+        c->fd = gb_connect_unix(c->unix_path, c->connect_timeout_ms, c->timeout_ms, err);
+    else
+        c->fd = gb_connect_tcp(c->host, c->port, c->connect_timeout_ms, c->timeout_ms, err);
+    return c->fd >= 0 ? GB_OK : err->status;
+}
+
+void gb_client_close(gb_client *c)
+{
+    gb_socket_close(c->fd);
+    c->fd = -1;
+    gb_reader_reset(&c->reader);
+}
+
+void gb_client_abandon(gb_client *c)
+{
+    /* close() alone: shutdown() would end the connection for the parent
+       process too, which still shares it. */
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    gb_reader_reset(&c->reader);
+}
+
+/* Name the server in a transport error, which the transport cannot do. */
+static void add_peer(const gb_client *c, gb_error *err)
+{
+    size_t used = strlen(err->message);
+
+    if (c->unix_path != NULL)
+        snprintf(err->message + used, sizeof err->message - used, " (unix socket %s)",
+                 c->unix_path);
+    else
+        snprintf(err->message + used, sizeof err->message - used, " (%s:%d)", c->host,
+                 c->port);
+}
+
+/* The failure policy: a connection that failed is never used again. */
+static gb_status broken(gb_client *c, gb_error *err)
+{
+    gb_client_close(c);
+    add_peer(c, err);
+    return err->status;
+}
+
+/*
+ * The first wait for a reply may be a plain blocking recv() (one syscall,
+ * no poll) when SO_RCVTIMEO, set to the whole request timeout at connect,
+ * still ends within about 6% of the deadline.
+ */
+static int may_block_first(const gb_client *c, int64_t deadline_ms)
+{
+    if (c->timeout_ms < 0)
+        return 1;
+    return (deadline_ms - gb_clock_ms()) * 16 >= (int64_t)c->timeout_ms * 15;
+}
+
+static gb_status read_reply(gb_client *c, gb_reply *reply, int64_t deadline_ms, gb_error *err)
+{
+    int first = 1;
+
+    for (;;) {
+        unsigned char *room;
+        size_t cap, got;
+        gb_status st;
+        int r = gb_reader_next(&c->reader, reply, err);
+
+        if (r > 0)
+            return GB_OK;
+        if (r < 0)
+            return err->status;
+        room = gb_reader_space(&c->reader, &cap, err);
+        if (room == NULL)
+            return err->status;
+        if (first && may_block_first(c, deadline_ms))
+            st = gb_socket_recv_blocking(c->fd, room, cap, &got, deadline_ms, err);
+        else
+            st = gb_socket_recv_some(c->fd, room, cap, &got, deadline_ms, err);
+        if (st != GB_OK)
+            return st;
+        gb_reader_commit(&c->reader, got);
+        first = 0;
+    }
+}
+
+gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, gb_error *err)
+{
+    gb_error scratch;
+    gb_status st;
+    int64_t deadline;
+    size_t written = 0;
+
+    if (err == NULL)
+        err = &scratch;
+    gb_error_clear(err);
+    c->out.len = 0;
+    st = gb_encode(&c->out, req, &c->limits, err);
+    if (st != GB_OK)
+        return st;
+    /* Bytes nobody asked for mean the stream is out of step: start over. */
+    if (c->fd >= 0 && gb_reader_buffered(&c->reader) != 0)
+        gb_client_close(c);
+    st = gb_client_connect(c, err);
+    if (st != GB_OK)
+        return st;
+
+    deadline = gb_deadline_after(c->timeout_ms);
+    /* One write holds the whole frame: the server mishandles a length
+       prefix that arrives split (§8.1). */
+    st = gb_socket_send_all(c->fd, c->out.data, c->out.len, deadline, &written, err);
+    err->request_sent = written > 0;
+    if (st == GB_OK)
+        st = read_reply(c, reply, deadline, err);
+    if (st != GB_OK)
+        return broken(c, err);
+    if (req->opcode == GB_OP_END) {
+        /* The server hangs up after END; do it first so the next call
+           reconnects instead of failing. The reader keeps reply->data. */
+        gb_socket_close(c->fd);
+        c->fd = -1;
+    }
+    return GB_OK;
+}
+
+gb_status gb_client_pipeline_begin(gb_client *c, gb_error *err)
+{
+    gb_error_clear(err);
+    if (c->fd >= 0 && gb_reader_buffered(&c->reader) != 0)
+        gb_client_close(c);
+    c->pipe_mark = 0;
+    return gb_client_connect(c, err);
+}
+
+static uint32_t frame_length(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+
+/* The end of the frame starting at `at`, or 0 if it is not a whole frame. */
+static size_t frame_end(const unsigned char *frames, size_t len, size_t at)
+{
+    uint32_t n;
+
+    if (len - at < 4)
+        return 0;
+    n = frame_length(frames + at);
+    if (n < 2 || n > len - at - 4)
+        return 0;
+    return at + 4 + n;
+}
+
+/*
+ * Where the next write should stop: on a frame boundary, so that no write
+ * ends inside a length prefix, taking whole frames up to `cap` bytes (but
+ * always at least the frame under way). Returns 0 on malformed frames.
+ */
+static size_t chunk_end(gb_client *c, const unsigned char *frames, size_t len, size_t written,
+                        size_t cap)
+{
+    size_t start = c->pipe_mark <= written ? c->pipe_mark : 0;
+    size_t end, next;
+
+    for (;;) {
+        end = frame_end(frames, len, start);
+        if (end == 0)
+            return 0;
+        if (end > written)
+            break;
+        start = end;
+    }
+    c->pipe_mark = start;
+    while (end < len) {
+        next = frame_end(frames, len, end);
+        if (next == 0)
+            return 0;
+        if (next - written > cap)
+            break;
+        end = next;
+    }
+    return end;
+}
+
+static unsigned char *pipe_room(gb_client *c, size_t *room, gb_error *err)
+{
+    unsigned char *p = gb_reader_space(&c->reader, room, err);
+
+    if (p != NULL && *room < GB_PIPE_READ_ROOM &&
+        gb_buffer_reserve(&c->reader.buf, GB_PIPE_READ_ROOM) == GB_OK) {
+        *room = c->reader.buf.cap - c->reader.buf.len;
+        p = c->reader.buf.data + c->reader.buf.len;
+    }
+    return p;
+}
+
+gb_status gb_client_pump(gb_client *c, const unsigned char *frames, size_t frames_len,
+                         size_t *written, int64_t deadline_ms, gb_error *err)
+{
+    gb_error scratch;
+    unsigned char *room;
+    size_t end = *written, cap, sent = 0, got = 0;
+    gb_status st;
+
+    if (err == NULL)
+        err = &scratch;
+    gb_error_clear(err);
+    err->request_sent = *written > 0;
+    if (c->fd < 0)
+        return gb_fail(err, GB_ERR_NOT_CONNECTED, 0,
+                       "the pipeline's connection is closed; replies still due are lost");
+    if (*written > frames_len)
+        return gb_fail(err, GB_ERR_PROTOCOL, 0, "written is past the end of the frames");
+    if (*written < frames_len) {
+        size_t chunk = gb_socket_send_chunk_hint(c->fd);
+
+        end = chunk_end(c, frames, frames_len, *written,
+                        chunk < GB_PIPE_CHUNK ? chunk : GB_PIPE_CHUNK);
+        if (end == 0) {
+            gb_fail(err, GB_ERR_PROTOCOL, 0,
+                    "the pipeline buffer does not hold whole frames after byte %zu",
+                    *written);
+            return broken(c, err);
+        }
+    }
+    room = pipe_room(c, &cap, err);
+    if (room == NULL)
+        return broken(c, err);
+    st = gb_socket_exchange(c->fd, frames + *written, end - *written, &sent, room, cap, &got,
+                            deadline_ms, err);
+    *written += sent;
+    gb_reader_commit(&c->reader, got);
+    if (*written > 0)
+        err->request_sent = 1;
+    if (st != GB_OK) {
+        /* Keep the reader: complete replies in it are still good. */
+        gb_socket_close(c->fd);
+        c->fd = -1;
+        add_peer(c, err);
+        return st;
+    }
+    return GB_OK;
+}

@@ -1,0 +1,27 @@
+/*
+ * Private to libgibsonclient: shared by protocol.c, transport.c and client.c,
+ * never installed. Nothing here is part of the contract in gibson.h.
+ */
+#ifndef GB_INTERNAL_H
+#define GB_INTERNAL_H
+
+#include "gibson.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define GB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define GB_PRINTF(fmt, args)
+#endif
+
+/*
+ * Record a failure in err (which may be NULL) and return its status, so a
+ * failing path can end with `return gb_fail(err, ...)`. request_sent is left
+ * alone: only client.c knows whether bytes reached the socket.
+ */
+gb_status gb_fail(gb_error *err, gb_status status, int sys_errno, const char *fmt, ...)
+    GB_PRINTF(4, 5);
+
+/* The smallest room gb_reader_space offers when it cannot size the reply. */
+#define GB_READER_MIN_ROOM (16u * 1024u)
+
+#endif /* GB_INTERNAL_H */
