@@ -15,13 +15,28 @@ if strict:
 extension = Extension(
     "pygibson._pygibson",
     sources=[
-        os.path.join("src", "pygibson", "_pygibson.c"),
+        os.path.join("src", "pygibson", name)
+        for name in (
+            "_pygibson.c",
+            "_errors.c",
+            "_convert.c",
+            "_ops.c",
+            "_client.c",
+            "_pipeline.c",
+        )
+    ]
+    + [
         os.path.join(LIBRARY, "protocol.c"),
         os.path.join(LIBRARY, "transport.c"),
         os.path.join(LIBRARY, "client.c"),
     ],
     include_dirs=[LIBRARY],
-    depends=[os.path.join(LIBRARY, "gibson.h")],
+    depends=[
+        os.path.join(LIBRARY, "gibson.h"),
+        os.path.join("src", "pygibson", "_module.h"),
+        os.path.join("src", "pygibson", "_ops.h"),
+        os.path.join("src", "pygibson", "_client.h"),
+    ],
     extra_compile_args=compile_args,
 )
 

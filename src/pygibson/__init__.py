@@ -1,4 +1,53 @@
-"""pygibson: a fast client for the Gibson cache server (placeholder until the
-extension lands)."""
+"""pygibson: a fast Python client for the Gibson cache server.
+
+    >>> from pygibson import Client
+    >>> client = Client()                      # 127.0.0.1:10128, 1000 ms timeout
+    >>> client.set("greeting", "hello", ttl=60)
+    >>> client.get("greeting")
+    b'hello'
+
+``Client`` is the C extension's blocking connection; ``PooledClient`` shares
+a ``ConnectionPool`` between threads; ``pygibson.server`` is a
+Gibson-compatible server in pure Python, and ``pygibson.testing`` a pytest
+plugin that starts one for your tests.
+"""
 
 from ._version import __version__
+from .exceptions import (
+    ArgumentError,
+    ConnectionError,
+    GibsonError,
+    LockedError,
+    NaNError,
+    NoMemoryError,
+    NotFoundError,
+    ProtocolError,
+    PyGibsonError,
+    ServerError,
+    TimeoutError,
+    ValueTruncatedError,
+)
+from ._pygibson import LIBRARY_VERSION, Client, Pipeline
+from .pool import ConnectionPool, PooledClient, PoolTimeoutError
+
+__all__ = [
+    "__version__",
+    "LIBRARY_VERSION",
+    "Client",
+    "Pipeline",
+    "ConnectionPool",
+    "PooledClient",
+    "PoolTimeoutError",
+    "PyGibsonError",
+    "GibsonError",
+    "ServerError",
+    "NotFoundError",
+    "NaNError",
+    "NoMemoryError",
+    "LockedError",
+    "ValueTruncatedError",
+    "ProtocolError",
+    "ConnectionError",
+    "TimeoutError",
+    "ArgumentError",
+]

@@ -21,7 +21,6 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "ArgumentError",
-    "PipelineError",
 ]
 
 
@@ -106,12 +105,3 @@ class ArgumentError(PyGibsonError, ValueError):
     """An argument was refused before anything was sent (an empty key, a key
     holding a space, a TTL the server would store wrongly, ...)."""
 
-
-class PipelineError(PyGibsonError):
-    """A pipeline failed part way; ``sent`` and ``received`` count the
-    operations written and the replies read before the failure."""
-
-    def __init__(self, message, sent=0, received=0):
-        super().__init__(message)
-        self.sent = sent
-        self.received = received

@@ -1,0 +1,617 @@
+/*
+ * pygibson.Client: a blocking connection with one method per operation.
+ *
+ * Every request runs with the client's lock held and the GIL released around
+ * the library call, so threads sharing a Client never interleave frames and
+ * other threads run while one waits on the server.
+ */
+#include "_client.h"
+
+#include <unistd.h>
+
+#include "_ops.h"
+#include "structmember.h"
+
+int
+client_acquire(ClientObject *self)
+{
+    if (!self->conn_ready || self->lock == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "Client.__init__() was not called");
+        return -1;
+    }
+    pid_t pid = getpid();
+    if (pid != self->pid) {
+        /* A forked child. The lock may be held by a parent thread that does
+         * not exist here; the socket is the parent's. */
+        if (PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+            PyThread_release_lock(self->lock);
+        } else {
+            PyThread_type_lock fresh = PyThread_allocate_lock();
+            if (fresh == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            /* The old lock is left allocated: freeing a held lock is undefined. */
+            self->lock = fresh;
+        }
+        gb_client_abandon(&self->conn);
+        self->pid = pid;
+    }
+    if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(self->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    return 0;
+}
+
+void
+client_release(ClientObject *self)
+{
+    PyThread_release_lock(self->lock);
+}
+
+/* One request, with the lock held: returns the reply, or -1 with an
+ * exception. Reads are retried once on a fresh connection when a connection
+ * that had served earlier requests turns out to be dead (a server restart);
+ * writes never are. */
+static int
+client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
+                 const gb_request *req, gb_reply *reply)
+{
+    gb_error err;
+    gb_status status;
+    int attempts = (op->idempotent && self->retry_reads) ? 2 : 1;
+    for (;;) {
+        int reused = gb_client_connected(&self->conn);
+        gb_error_clear(&err);
+        Py_BEGIN_ALLOW_THREADS
+        status = gb_client_call(&self->conn, req, reply, &err);
+        Py_END_ALLOW_THREADS
+        if (status == GB_OK) {
+            return 0;
+        }
+        attempts--;
+        if (attempts == 0 || !reused ||
+            (status != GB_ERR_CLOSED && status != GB_ERR_IO)) {
+            break;
+        }
+    }
+    raise_gb_error(st, &err);
+    return -1;
+}
+
+static PyObject *
+client_run(ClientObject *self, PyTypeObject *cls, const op_spec *op, PyObject *const *args,
+           Py_ssize_t nargs, PyObject *kwnames)
+{
+    gibson_state *st = PyType_GetModuleState(cls);
+    prepared_request p;
+    if (prepare_request(st, op, args, nargs, kwnames, &p) < 0) {
+        return NULL;
+    }
+    if (client_acquire(self) < 0) {
+        prepared_release(&p);
+        return NULL;
+    }
+    gb_reply reply;
+    PyObject *result = NULL;
+    if (client_roundtrip(self, st, op, &p.req, &reply) == 0) {
+        int broken = 0;
+        result = result_from_reply(st, op, &p.req, &reply, self->encoding, &broken);
+        if (broken || op->result == RES_QUIT) {
+            gb_client_close(&self->conn);
+        }
+    }
+    client_release(self);
+    prepared_release(&p);
+    return result;
+}
+
+#define CLIENT_METHOD(NAME, SPEC)                                                    \
+    static PyObject *client_##NAME(PyObject *self, PyTypeObject *cls,                \
+                                   PyObject *const *args, Py_ssize_t nargs,           \
+                                   PyObject *kwnames)                                 \
+    {                                                                                \
+        return client_run((ClientObject *)self, cls, &SPEC, args, nargs, kwnames);   \
+    }
+
+CLIENT_METHOD(set, OP_SET)
+CLIENT_METHOD(ttl, OP_TTL)
+CLIENT_METHOD(get, OP_GET)
+CLIENT_METHOD(dl, OP_DEL)
+CLIENT_METHOD(inc, OP_INC)
+CLIENT_METHOD(dec, OP_DEC)
+CLIENT_METHOD(lock, OP_LOCK)
+CLIENT_METHOD(unlock, OP_UNLOCK)
+CLIENT_METHOD(mset, OP_MSET)
+CLIENT_METHOD(mttl, OP_MTTL)
+CLIENT_METHOD(mget, OP_MGET)
+CLIENT_METHOD(mdl, OP_MDEL)
+CLIENT_METHOD(minc, OP_MINC)
+CLIENT_METHOD(mdec, OP_MDEC)
+CLIENT_METHOD(mlock, OP_MLOCK)
+CLIENT_METHOD(munlock, OP_MUNLOCK)
+CLIENT_METHOD(count, OP_COUNT)
+CLIENT_METHOD(stats, OP_STATS)
+CLIENT_METHOD(ping, OP_PING)
+CLIENT_METHOD(meta, OP_META)
+CLIENT_METHOD(keys, OP_KEYS)
+CLIENT_METHOD(quit, OP_QUIT)
+
+/* ---- construction ------------------------------------------------------- */
+
+static int
+size_option(gibson_state *st, PyObject *obj, const char *name, int none_ok, size_t *out)
+{
+    if (obj == NULL) {
+        return 0;
+    }
+    if (obj == Py_None && none_ok) {
+        *out = 0;
+        return 0;
+    }
+    if (PyBool_Check(obj) || !PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int%s, not %.100s", name,
+                     none_ok ? " or None" : "", Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    Py_ssize_t value = PyLong_AsSsize_t(obj);
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (value < 1 || (uint64_t)value > UINT32_MAX) {
+        PyErr_Format(st->ArgumentError, "%s must be between 1 and %lu bytes", name,
+                     (unsigned long)UINT32_MAX);
+        return -1;
+    }
+    *out = (size_t)value;
+    return 0;
+}
+
+static int
+client_init(PyObject *op, PyObject *args, PyObject *kwargs)
+{
+    ClientObject *self = (ClientObject *)op;
+    static char *keywords[] = {"addr",           "port",           "unix_socket",
+                               "timeout",        "host",           "connect_timeout",
+                               "encoding",       "max_key_size",   "max_value_size",
+                               "max_request_size", "max_reply_size", "strict_ttl",
+                               "retry_reads",    NULL};
+    PyObject *addr = NULL, *host = NULL, *unix_socket = Py_None, *timeout = NULL;
+    PyObject *connect_timeout = NULL, *encoding = Py_None;
+    PyObject *max_key = NULL, *max_value = NULL, *max_request = NULL, *max_reply = NULL;
+    int port = GB_DEFAULT_PORT, strict_ttl = 1, retry_reads = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OiOO$OOOOOOOpp:Client", keywords,
+                                     &addr, &port, &unix_socket, &timeout, &host,
+                                     &connect_timeout, &encoding, &max_key, &max_value,
+                                     &max_request, &max_reply, &strict_ttl,
+                                     &retry_reads)) {
+        return -1;
+    }
+    gibson_state *st = gibson_state_from_type(Py_TYPE(op));
+    if (st == NULL) {
+        return -1;
+    }
+    if (addr != NULL && host != NULL) {
+        PyErr_SetString(PyExc_TypeError, "Client() takes addr or its alias host, not both");
+        return -1;
+    }
+    if (addr == NULL) {
+        addr = host;
+    }
+    gb_client_config config;
+    gb_client_config_default(&config);
+    config.host = GB_DEFAULT_HOST;
+    if (addr != NULL && addr != Py_None) {
+        if (!PyUnicode_Check(addr)) {
+            PyErr_Format(PyExc_TypeError, "addr must be a str, not %.100s",
+                         Py_TYPE(addr)->tp_name);
+            return -1;
+        }
+        config.host = PyUnicode_AsUTF8(addr);
+        if (config.host == NULL) {
+            return -1;
+        }
+    }
+    if (port < 1 || port > 65535) {
+        PyErr_Format(st->ArgumentError, "port must be between 1 and 65535, not %d", port);
+        return -1;
+    }
+    config.port = port;
+
+    PyObject *path = NULL; /* keeps unix_path alive until gb_client_init copies it */
+    if (unix_socket != Py_None) {
+        path = PyOS_FSPath(unix_socket);
+        if (path == NULL) {
+            return -1;
+        }
+        if (PyUnicode_Check(path)) {
+            Py_SETREF(path, PyUnicode_EncodeFSDefault(path));
+            if (path == NULL) {
+                return -1;
+            }
+        }
+        config.unix_path = PyBytes_AS_STRING(path);
+        if (strlen(config.unix_path) != (size_t)PyBytes_GET_SIZE(path)) {
+            PyErr_SetString(st->ArgumentError, "unix_socket must not contain a NUL byte");
+            goto error;
+        }
+    }
+
+    config.timeout_ms = 1000;
+    if (timeout != NULL && arg_timeout_ms(st, timeout, "timeout", &config.timeout_ms) < 0) {
+        goto error;
+    }
+    config.connect_timeout_ms = config.timeout_ms;
+    if (connect_timeout != NULL &&
+        arg_timeout_ms(st, connect_timeout, "connect_timeout", &config.connect_timeout_ms) <
+            0) {
+        goto error;
+    }
+    if (size_option(st, max_key, "max_key_size", 0, &config.limits.max_key_size) < 0 ||
+        size_option(st, max_value, "max_value_size", 1, &config.limits.max_value_size) < 0 ||
+        size_option(st, max_request, "max_request_size", 0,
+                    &config.limits.max_request_size) < 0 ||
+        size_option(st, max_reply, "max_reply_size", 0, &config.max_reply_size) < 0) {
+        goto error;
+    }
+    config.limits.strict_ttl = strict_ttl;
+
+    if (encoding != Py_None) {
+        if (!PyUnicode_Check(encoding)) {
+            PyErr_Format(PyExc_TypeError, "encoding must be a str or None, not %.100s",
+                         Py_TYPE(encoding)->tp_name);
+            goto error;
+        }
+        const char *name = PyUnicode_AsUTF8(encoding);
+        if (name == NULL) {
+            goto error;
+        }
+        if (!PyCodec_KnownEncoding(name)) {
+            PyErr_Format(st->ArgumentError, "unknown encoding %R", encoding);
+            goto error;
+        }
+    }
+
+    if (self->lock == NULL) {
+        self->lock = PyThread_allocate_lock();
+        if (self->lock == NULL) {
+            PyErr_NoMemory();
+            goto error;
+        }
+    }
+    if (self->conn_ready) {
+        gb_client_free(&self->conn);
+        self->conn_ready = 0;
+    }
+    gb_error err;
+    gb_error_clear(&err);
+    if (gb_client_init(&self->conn, &config, &err) != GB_OK) {
+        raise_gb_error(st, &err);
+        goto error;
+    }
+    self->conn_ready = 1;
+    self->pid = getpid();
+    self->retry_reads = retry_reads;
+    Py_XSETREF(self->encoding, encoding == Py_None ? NULL : Py_NewRef(encoding));
+    Py_XDECREF(path);
+    return 0;
+error:
+    Py_XDECREF(path);
+    return -1;
+}
+
+static PyObject *
+client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    (void)args;
+    (void)kwargs;
+    ClientObject *self = (ClientObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->conn.fd = -1;
+    self->conn_ready = 0;
+    self->lock = NULL;
+    self->encoding = NULL;
+    self->weakreflist = NULL;
+    return (PyObject *)self;
+}
+
+static void
+client_dealloc(PyObject *op)
+{
+    ClientObject *self = (ClientObject *)op;
+    PyTypeObject *type = Py_TYPE(op);
+    if (self->weakreflist != NULL) {
+        PyObject_ClearWeakRefs(op);
+    }
+    if (self->conn_ready) {
+        /* In a forked child the socket is the parent's: leave it open. */
+        if (self->pid != getpid()) {
+            gb_client_abandon(&self->conn);
+        }
+        gb_client_free(&self->conn);
+    }
+    if (self->lock != NULL) {
+        PyThread_free_lock(self->lock);
+    }
+    Py_CLEAR(self->encoding);
+    type->tp_free(op);
+    Py_DECREF(type);
+}
+
+/* ---- connection management ---------------------------------------------- */
+
+static PyObject *
+client_close(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    ClientObject *self = (ClientObject *)op;
+    if (!self->conn_ready) {
+        Py_RETURN_NONE;
+    }
+    if (client_acquire(self) < 0) {
+        return NULL;
+    }
+    gb_client_close(&self->conn);
+    client_release(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+client_connect(PyObject *op, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
+{
+    (void)args;
+    ClientObject *self = (ClientObject *)op;
+    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "connect() takes no arguments");
+        return NULL;
+    }
+    gibson_state *st = PyType_GetModuleState(cls);
+    if (client_acquire(self) < 0) {
+        return NULL;
+    }
+    gb_error err;
+    gb_status status;
+    gb_error_clear(&err);
+    Py_BEGIN_ALLOW_THREADS
+    status = gb_client_connect(&self->conn, &err);
+    Py_END_ALLOW_THREADS
+    client_release(self);
+    if (status != GB_OK) {
+        raise_gb_error(st, &err);
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+client_pipeline(PyObject *op, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
+                PyObject *kwnames)
+{
+    (void)args;
+    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_SetString(PyExc_TypeError, "pipeline() takes no arguments");
+        return NULL;
+    }
+    gibson_state *st = PyType_GetModuleState(cls);
+    return PyObject_CallOneArg((PyObject *)st->pipeline_type, op);
+}
+
+static PyObject *
+client_enter(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(op);
+}
+
+static PyObject *
+client_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args;
+    (void)nargs;
+    return client_close(op, NULL);
+}
+
+static PyObject *
+client_get_closed(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    return PyBool_FromLong(!self->conn_ready || !gb_client_connected(&self->conn) ||
+                           self->pid != getpid());
+}
+
+static PyObject *
+client_get_addr(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    if (!self->conn_ready || self->conn.host == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_FromString(self->conn.host);
+}
+
+static PyObject *
+client_get_port(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    return PyLong_FromLong(self->conn_ready ? self->conn.port : 0);
+}
+
+static PyObject *
+client_get_unix_socket(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    if (!self->conn_ready || self->conn.unix_path == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyUnicode_DecodeFSDefault(self->conn.unix_path);
+}
+
+static PyObject *
+ms_or_none(int ms)
+{
+    if (ms < 0) {
+        Py_RETURN_NONE;
+    }
+    return PyLong_FromLong(ms);
+}
+
+static PyObject *
+client_get_timeout(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    return ms_or_none(self->conn_ready ? self->conn.timeout_ms : -1);
+}
+
+static PyObject *
+client_get_connect_timeout(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    return ms_or_none(self->conn_ready ? self->conn.connect_timeout_ms : -1);
+}
+
+static PyObject *
+client_get_encoding(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    if (self->encoding == NULL) {
+        Py_RETURN_NONE;
+    }
+    return Py_NewRef(self->encoding);
+}
+
+static PyObject *
+client_repr(PyObject *op)
+{
+    ClientObject *self = (ClientObject *)op;
+    const char *state = (self->conn_ready && gb_client_connected(&self->conn) &&
+                         self->pid == getpid())
+                            ? "connected"
+                            : "not connected";
+    const char *name = Py_TYPE(op)->tp_name;
+    if (!self->conn_ready) {
+        return PyUnicode_FromFormat("<%s (not initialised)>", name);
+    }
+    if (self->conn.unix_path != NULL) {
+        return PyUnicode_FromFormat("<%s unix_socket='%s' %s>", name, self->conn.unix_path,
+                                    state);
+    }
+    return PyUnicode_FromFormat("<%s addr='%s' port=%d %s>", name, self->conn.host,
+                                self->conn.port, state);
+}
+
+#define FASTMETHOD(NAME, FUNC, DOC) \
+    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_METHOD | METH_FASTCALL | METH_KEYWORDS, DOC}
+
+static PyMethodDef client_methods[] = {
+    FASTMETHOD("set", client_set,
+               "set(key, value, ttl=0)\n--\n\nStore value under key; ttl in seconds "
+               "(0: no expiry). Raises ValueTruncatedError if the server stored less."),
+    FASTMETHOD("ttl", client_ttl, "ttl(key, ttl)\n--\n\nSet the key's time to live."),
+    FASTMETHOD("get", client_get,
+               "get(key)\n--\n\nThe value: bytes (str with an encoding) or int. Raises "
+               "NotFoundError."),
+    FASTMETHOD("dl", client_dl, "dl(key)\n--\n\nDelete the key."),
+    FASTMETHOD("delete", client_dl, "delete(key)\n--\n\nDelete the key (alias of dl)."),
+    FASTMETHOD("inc", client_inc, "inc(key)\n--\n\nIncrement; returns the new value."),
+    FASTMETHOD("dec", client_dec, "dec(key)\n--\n\nDecrement; returns the new value."),
+    FASTMETHOD("lock", client_lock,
+               "lock(key, seconds)\n--\n\nLock the key against writes (-1: until unlock)."),
+    FASTMETHOD("unlock", client_unlock, "unlock(key)\n--\n\nUnlock the key."),
+    FASTMETHOD("mset", client_mset,
+               "mset(prefix, value)\n--\n\nSet every key with the prefix; returns the count."),
+    FASTMETHOD("mttl", client_mttl,
+               "mttl(prefix, ttl)\n--\n\nSet the TTL of every key with the prefix."),
+    FASTMETHOD("mget", client_mget,
+               "mget(prefix, limit=None)\n--\n\nA dict of the keys with the prefix."),
+    FASTMETHOD("mdl", client_mdl, "mdl(prefix)\n--\n\nDelete every key with the prefix."),
+    FASTMETHOD("mdelete", client_mdl, "mdelete(prefix)\n--\n\nAlias of mdl."),
+    FASTMETHOD("minc", client_minc, "minc(prefix)\n--\n\nIncrement every key with the prefix."),
+    FASTMETHOD("mdec", client_mdec, "mdec(prefix)\n--\n\nDecrement every key with the prefix."),
+    FASTMETHOD("mlock", client_mlock,
+               "mlock(prefix, seconds)\n--\n\nLock every key with the prefix."),
+    FASTMETHOD("munlock", client_munlock,
+               "munlock(prefix)\n--\n\nUnlock every key with the prefix."),
+    FASTMETHOD("count", client_count, "count(prefix)\n--\n\nHow many keys have the prefix."),
+    FASTMETHOD("stats", client_stats, "stats()\n--\n\nThe server's statistics, as a dict."),
+    FASTMETHOD("ping", client_ping, "ping()\n--\n\nCheck that the server answers."),
+    FASTMETHOD("meta", client_meta,
+               "meta(key, field)\n--\n\nOne of size, encoding, access, created, ttl, left, "
+               "lock."),
+    FASTMETHOD("keys", client_keys, "keys(prefix)\n--\n\nThe keys with the prefix, as a list."),
+    FASTMETHOD("quit", client_quit,
+               "quit()\n--\n\nEnd the session (END); the next call reconnects."),
+    FASTMETHOD("pipeline", client_pipeline,
+               "pipeline()\n--\n\nA Pipeline that sends queued operations on this "
+               "client's connection."),
+    FASTMETHOD("connect", client_connect,
+               "connect()\n--\n\nConnect now instead of at the first request."),
+    {"close", client_close, METH_NOARGS,
+     "close()\n--\n\nClose the connection; the next call reconnects."},
+    {"__enter__", client_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))client_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef client_getset[] = {
+    {"closed", client_get_closed, NULL, "True while no connection is open.", NULL},
+    {"addr", client_get_addr, NULL, "The TCP host.", NULL},
+    {"host", client_get_addr, NULL, "The TCP host (alias of addr).", NULL},
+    {"port", client_get_port, NULL, "The TCP port.", NULL},
+    {"unix_socket", client_get_unix_socket, NULL, "The unix socket path, or None.", NULL},
+    {"timeout", client_get_timeout, NULL, "Request deadline in ms, or None.", NULL},
+    {"connect_timeout", client_get_connect_timeout, NULL, "Connect deadline in ms.", NULL},
+    {"encoding", client_get_encoding, NULL, "The encoding values are decoded with.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMemberDef client_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(ClientObject, weakreflist), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+PyDoc_STRVAR(client_doc,
+"Client(addr='127.0.0.1', port=10128, unix_socket=None, timeout=1000, *, host=None,\n"
+"       connect_timeout=None, encoding=None, max_key_size=512, max_value_size=None,\n"
+"       max_request_size=4194304, max_reply_size=67108864, strict_ttl=True,\n"
+"       retry_reads=True)\n"
+"--\n\n"
+"A blocking connection to a Gibson server, opened at the first request.\n\n"
+"timeout is the deadline of each whole request in milliseconds (None: wait\n"
+"forever); connect_timeout defaults to timeout. unix_socket, when given, is\n"
+"used instead of addr and port. encoding decodes values to str.\n"
+"max_key_size and max_request_size mirror the server's limits, so that a\n"
+"request it would misread is refused before it is sent; max_value_size, if\n"
+"set, refuses longer values. strict_ttl refuses TTLs the server would wrap\n"
+"(outside 0..32767). retry_reads lets idempotent reads retry once on a fresh\n"
+"connection when a reused one turns out to be dead.");
+
+static PyType_Slot client_slots[] = {
+    {Py_tp_doc, (void *)client_doc},
+    {Py_tp_new, client_new},
+    {Py_tp_init, client_init},
+    {Py_tp_dealloc, client_dealloc},
+    {Py_tp_repr, client_repr},
+    {Py_tp_methods, client_methods},
+    {Py_tp_getset, client_getset},
+    {Py_tp_members, client_members},
+    {0, NULL},
+};
+
+PyType_Spec client_type_spec = {
+    .name = "pygibson.Client",
+    .basicsize = sizeof(ClientObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = client_slots,
+};

@@ -1,0 +1,31 @@
+/*
+ * The Client object, shared with the Pipeline type, which borrows its
+ * connection.
+ */
+#ifndef PYGIBSON_CLIENT_H
+#define PYGIBSON_CLIENT_H
+
+#include "_module.h"
+#include "pythread.h"
+
+typedef struct {
+    PyObject_HEAD
+    gb_client conn;
+    int conn_ready;          /* conn was initialised and must be freed */
+    PyThread_type_lock lock; /* one request at a time on conn */
+    pid_t pid;               /* the process conn belongs to */
+    PyObject *encoding;      /* str, or NULL for bytes */
+    int retry_reads;
+    PyObject *weakreflist;
+} ClientObject;
+
+/*
+ * Take the client's lock, releasing the GIL while waiting, and make sure the
+ * connection belongs to this process: after fork() the child drops the
+ * inherited socket (and a lock a vanished thread may hold) and reconnects.
+ * Returns -1 with an exception set if the client was never initialised.
+ */
+int client_acquire(ClientObject *self);
+void client_release(ClientObject *self);
+
+#endif /* PYGIBSON_CLIENT_H */

@@ -1,0 +1,279 @@
+/*
+ * Arguments in, replies out. Keys and values are borrowed without copying
+ * wherever the object allows it (bytes, buffers, the UTF-8 cache of a str);
+ * replies become Python objects with one copy from the reader's buffer.
+ */
+#include "_module.h"
+
+/* A str becomes UTF-8. Lone surrogates in U+DC80..U+DCFF stand for the bytes
+ * 0x80..0xFF (surrogateescape), so that keys read back from mget() as str
+ * round-trip; any other lone surrogate is refused. */
+static int
+str_bytes(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
+{
+    Py_ssize_t len;
+    const char *data = PyUnicode_AsUTF8AndSize(obj, &len);
+    if (data != NULL) {
+        out->data = data;
+        out->len = len;
+        return 0;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    PyObject *encoded = PyUnicode_AsEncodedString(obj, "utf-8", "surrogateescape");
+    if (encoded == NULL) {
+        PyErr_Clear();
+        PyErr_Format(st->ArgumentError,
+                     "%s holds a lone surrogate, which has no UTF-8 encoding; pass "
+                     "bytes, or a str that encodes to UTF-8",
+                     name);
+        return -1;
+    }
+    out->owner = encoded;
+    out->data = PyBytes_AS_STRING(encoded);
+    out->len = PyBytes_GET_SIZE(encoded);
+    return 0;
+}
+
+static int
+buffer_bytes(PyObject *obj, const char *name, const char *accepted, arg_bytes *out)
+{
+    if (!PyObject_CheckBuffer(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be %s, not %.100s", name, accepted,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    if (PyObject_GetBuffer(obj, &out->view, PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    out->has_view = 1;
+    out->data = out->view.buf;
+    out->len = out->view.len;
+    return 0;
+}
+
+static void
+arg_init(arg_bytes *out)
+{
+    out->data = NULL;
+    out->len = 0;
+    out->owner = NULL;
+    out->has_view = 0;
+}
+
+int
+arg_key(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
+{
+    arg_init(out);
+    if (PyBytes_CheckExact(obj)) {
+        out->data = PyBytes_AS_STRING(obj);
+        out->len = PyBytes_GET_SIZE(obj);
+        return 0;
+    }
+    if (PyUnicode_Check(obj)) {
+        return str_bytes(st, obj, name, out);
+    }
+    return buffer_bytes(obj, name, "str or bytes-like", out);
+}
+
+int
+arg_value(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
+{
+    arg_init(out);
+    if (PyBytes_CheckExact(obj)) {
+        out->data = PyBytes_AS_STRING(obj);
+        out->len = PyBytes_GET_SIZE(obj);
+        return 0;
+    }
+    if (PyUnicode_Check(obj)) {
+        return str_bytes(st, obj, name, out);
+    }
+    if (PyBool_Check(obj)) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be str, bytes-like, int or float, not bool; store "
+                     "b'1'/b'0' or an int explicitly",
+                     name);
+        return -1;
+    }
+    if (PyLong_Check(obj) || PyFloat_Check(obj)) {
+        /* The decimal text, as the server stores numbers (§6 SET). */
+        PyObject *text = PyObject_Str(obj);
+        if (text == NULL) {
+            return -1;
+        }
+        out->owner = PyUnicode_AsUTF8String(text);
+        Py_DECREF(text);
+        if (out->owner == NULL) {
+            return -1;
+        }
+        out->data = PyBytes_AS_STRING(out->owner);
+        out->len = PyBytes_GET_SIZE(out->owner);
+        return 0;
+    }
+    return buffer_bytes(obj, name, "str, bytes-like, int or float", out);
+}
+
+void
+arg_release(arg_bytes *arg)
+{
+    if (arg->has_view) {
+        PyBuffer_Release(&arg->view);
+        arg->has_view = 0;
+    }
+    Py_CLEAR(arg->owner);
+}
+
+int
+arg_int64(gibson_state *st, PyObject *obj, const char *name, int64_t *out)
+{
+    if (PyBool_Check(obj) || !PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", name,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    int overflow = 0;
+    long long value = PyLong_AsLongLongAndOverflow(obj, &overflow);
+    if (overflow != 0) {
+        PyErr_Format(st->ArgumentError, "%s is out of range: it must fit in 64 bits",
+                     name);
+        return -1;
+    }
+    if (value == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    *out = (int64_t)value;
+    return 0;
+}
+
+int
+arg_timeout_ms(gibson_state *st, PyObject *obj, const char *name, int *out)
+{
+    if (obj == Py_None) {
+        *out = -1;
+        return 0;
+    }
+    if (PyBool_Check(obj) || !(PyLong_Check(obj) || PyFloat_Check(obj))) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s must be a number of milliseconds or None, not %.100s", name,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    double ms = PyFloat_AsDouble(obj);
+    if (ms == -1.0 && PyErr_Occurred()) {
+        return -1;
+    }
+    /* ms != ms is NaN. */
+    if (!(ms > 0) || ms != ms || ms > 2147483647.0) {
+        PyErr_Format(st->ArgumentError,
+                     "%s must be a positive number of milliseconds (at most "
+                     "2147483647), or None to wait forever",
+                     name);
+        return -1;
+    }
+    *out = ms < 1.0 ? 1 : (int)ms;
+    return 0;
+}
+
+PyObject *
+value_from_bytes(const unsigned char *data, size_t size, PyObject *encoding)
+{
+    if (encoding == NULL) {
+        return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+    }
+    return PyUnicode_Decode((const char *)data, (Py_ssize_t)size,
+                            PyUnicode_AsUTF8(encoding), "strict");
+}
+
+static PyObject *
+pair_value(const gb_kv_pair *pair, PyObject *encoding)
+{
+    if (pair->encoding == GB_ENC_NUMBER) {
+        return PyLong_FromLongLong((long long)pair->number);
+    }
+    return value_from_bytes(pair->value, pair->value_len, encoding);
+}
+
+PyObject *
+dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+{
+    gb_kv_iter it;
+    gb_kv_pair pair;
+    gb_error err;
+    gb_error_clear(&err);
+    if (gb_kv_begin(&it, reply->data, reply->size, &err) < 0) {
+        raise_gb_error(st, &err);
+        return NULL;
+    }
+    PyObject *dict = PyDict_New();
+    if (dict == NULL) {
+        return NULL;
+    }
+    int more;
+    while ((more = gb_kv_next(&it, &pair, &err)) == 1) {
+        /* Keys as str, as the old pygibson gave them; bytes that are not
+         * UTF-8 survive as surrogates and encode back to the same key. */
+        PyObject *key = PyUnicode_DecodeUTF8((const char *)pair.key,
+                                             (Py_ssize_t)pair.key_len, "surrogateescape");
+        if (key == NULL) {
+            goto error;
+        }
+        PyObject *value = pair_value(&pair, encoding);
+        if (value == NULL) {
+            Py_DECREF(key);
+            goto error;
+        }
+        int failed = PyDict_SetItem(dict, key, value);
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (failed < 0) {
+            goto error;
+        }
+    }
+    if (more < 0) {
+        raise_gb_error(st, &err);
+        goto error;
+    }
+    return dict;
+error:
+    Py_DECREF(dict);
+    return NULL;
+}
+
+PyObject *
+list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+{
+    gb_kv_iter it;
+    gb_kv_pair pair;
+    gb_error err;
+    gb_error_clear(&err);
+    if (gb_kv_begin(&it, reply->data, reply->size, &err) < 0) {
+        raise_gb_error(st, &err);
+        return NULL;
+    }
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return NULL;
+    }
+    int more;
+    while ((more = gb_kv_next(&it, &pair, &err)) == 1) {
+        PyObject *value = pair_value(&pair, encoding);
+        if (value == NULL) {
+            goto error;
+        }
+        int failed = PyList_Append(list, value);
+        Py_DECREF(value);
+        if (failed < 0) {
+            goto error;
+        }
+    }
+    if (more < 0) {
+        raise_gb_error(st, &err);
+        goto error;
+    }
+    return list;
+error:
+    Py_DECREF(list);
+    return NULL;
+}

@@ -1,0 +1,199 @@
+/*
+ * From the library's statuses and the server's reply codes to exceptions:
+ * one switch each, so that every message is written in one place.
+ */
+#include "_module.h"
+
+static const char *const opcode_names[] = {
+    [GB_OP_SET] = "SET",     [GB_OP_TTL] = "TTL",       [GB_OP_GET] = "GET",
+    [GB_OP_DEL] = "DEL",     [GB_OP_INC] = "INC",       [GB_OP_DEC] = "DEC",
+    [GB_OP_LOCK] = "LOCK",   [GB_OP_UNLOCK] = "UNLOCK", [GB_OP_MSET] = "MSET",
+    [GB_OP_MTTL] = "MTTL",   [GB_OP_MGET] = "MGET",     [GB_OP_MDEL] = "MDEL",
+    [GB_OP_MINC] = "MINC",   [GB_OP_MDEC] = "MDEC",     [GB_OP_MLOCK] = "MLOCK",
+    [GB_OP_MUNLOCK] = "MUNLOCK", [GB_OP_COUNT] = "COUNT", [GB_OP_STATS] = "STATS",
+    [GB_OP_PING] = "PING",   [GB_OP_META] = "META",     [GB_OP_KEYS] = "KEYS",
+};
+
+const char *
+opcode_name(int opcode)
+{
+    if (opcode == GB_OP_END) {
+        return "END";
+    }
+    if (opcode > 0 && opcode < (int)(sizeof(opcode_names) / sizeof(opcode_names[0])) &&
+        opcode_names[opcode] != NULL) {
+        return opcode_names[opcode];
+    }
+    return "?";
+}
+
+static PyObject *
+exception_class_for_status(gibson_state *st, gb_status status)
+{
+    switch (status) {
+    case GB_ERR_EMPTY_KEY:
+    case GB_ERR_KEY_SPACE:
+    case GB_ERR_KEY_TOO_LONG:
+    case GB_ERR_EMPTY_VALUE:
+    case GB_ERR_VALUE_TOO_LONG:
+    case GB_ERR_BAD_TTL:
+    case GB_ERR_BAD_LOCK:
+    case GB_ERR_BAD_LIMIT:
+    case GB_ERR_BAD_FIELD:
+    case GB_ERR_BAD_OPCODE:
+    case GB_ERR_FRAME_TOO_LARGE:
+        return st->ArgumentError;
+    case GB_ERR_PROTOCOL:
+    case GB_ERR_REPLY_TOO_LARGE:
+        return st->ProtocolError;
+    case GB_ERR_TIMEOUT:
+        return st->TimeoutError;
+    case GB_ERR_RESOLVE:
+    case GB_ERR_CONNECT:
+    case GB_ERR_CLOSED:
+    case GB_ERR_IO:
+    case GB_ERR_NOT_CONNECTED:
+        return st->ConnectionError;
+    case GB_ERR_NOMEM:
+        return PyExc_MemoryError;
+    case GB_OK:
+        break;
+    }
+    return st->PyGibsonError;
+}
+
+void
+raise_gb_error(gibson_state *st, const gb_error *err)
+{
+    if (err->status == GB_ERR_NOMEM) {
+        PyErr_NoMemory();
+        return;
+    }
+    PyObject *cls = exception_class_for_status(st, err->status);
+    const char *message = err->message[0] ? err->message : gb_status_name(err->status);
+    PyObject *exc = PyObject_CallFunction(cls, "s", message);
+    if (exc == NULL) {
+        return;
+    }
+    if (cls == st->ConnectionError || cls == st->TimeoutError) {
+        PyObject *sent = PyBool_FromLong(err->request_sent);
+        int failed = PyObject_SetAttrString(exc, "request_sent", sent);
+        Py_DECREF(sent);
+        if (failed < 0) {
+            Py_DECREF(exc);
+            return;
+        }
+    }
+    PyErr_SetObject(cls, exc);
+    Py_DECREF(exc);
+}
+
+/* The key as Python shows bytes, shortened: messages stay one line. */
+static PyObject *
+key_repr(const char *key, size_t key_len)
+{
+    enum { SHOWN = 60 };
+    if (key == NULL) {
+        return PyUnicode_FromString("");
+    }
+    size_t shown = key_len > SHOWN ? SHOWN : key_len;
+    PyObject *bytes = PyBytes_FromStringAndSize(key, (Py_ssize_t)shown);
+    if (bytes == NULL) {
+        return NULL;
+    }
+    PyObject *repr = PyObject_Repr(bytes);
+    Py_DECREF(bytes);
+    if (repr == NULL || shown == key_len) {
+        return repr;
+    }
+    PyObject *longer = PyUnicode_FromFormat("%U... (%zu bytes)", repr, key_len);
+    Py_DECREF(repr);
+    return longer;
+}
+
+static int
+is_prefix_operation(int opcode)
+{
+    switch (opcode) {
+    case GB_OP_MSET:
+    case GB_OP_MTTL:
+    case GB_OP_MGET:
+    case GB_OP_MDEL:
+    case GB_OP_MINC:
+    case GB_OP_MDEC:
+    case GB_OP_MLOCK:
+    case GB_OP_MUNLOCK:
+    case GB_OP_COUNT:
+    case GB_OP_KEYS:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+PyObject *
+reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
+                     size_t key_len)
+{
+    PyObject *cls;
+    const char *what;
+    int prefix = is_prefix_operation(opcode);
+    switch (code) {
+    case GB_REPL_ERR_NOT_FOUND:
+        cls = st->NotFoundError;
+        what = prefix ? "no key matches this prefix"
+                      : "no such key (it is missing or has expired)";
+        break;
+    case GB_REPL_ERR_NAN:
+        cls = st->NaNError;
+        what = "a number was expected: the stored value (or the argument) is not an "
+               "integer";
+        break;
+    case GB_REPL_ERR_MEM:
+        cls = st->NoMemoryError;
+        what = "the server is over its max_memory and refuses to store more; free "
+               "some keys or raise max_memory";
+        break;
+    case GB_REPL_ERR_LOCKED:
+        cls = st->LockedError;
+        what = "the item is locked; unlock it or wait for the lock to expire";
+        break;
+    default:
+        cls = st->ServerError;
+        what = "the server refused the request (REPL_ERR)";
+        break;
+    }
+    PyObject *shown = key_repr(key, key_len);
+    if (shown == NULL) {
+        return NULL;
+    }
+    PyObject *message =
+        key == NULL ? PyUnicode_FromFormat("%s: %s", opcode_name(opcode), what)
+                    : PyUnicode_FromFormat("%s %U: %s", opcode_name(opcode), shown, what);
+    Py_DECREF(shown);
+    if (message == NULL) {
+        return NULL;
+    }
+    PyObject *exc = PyObject_CallOneArg(cls, message);
+    Py_DECREF(message);
+    return exc;
+}
+
+void
+raise_reply_code(gibson_state *st, int code, int opcode, const char *key, size_t key_len)
+{
+    PyObject *exc = reply_code_exception(st, code, opcode, key, key_len);
+    if (exc != NULL) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+        Py_DECREF(exc);
+    }
+}
+
+void
+raise_unexpected_reply(gibson_state *st, int opcode, const gb_reply *reply)
+{
+    PyErr_Format(st->ProtocolError,
+                 "%s: unexpected reply (code %d, encoding %d, %zu bytes); the "
+                 "connection was closed",
+                 opcode_name(opcode), reply->code, reply->encoding, reply->size);
+}

@@ -1,0 +1,93 @@
+/*
+ * Declarations shared by the files of the _pygibson extension: the module
+ * state (every type and exception class lives there, never in a global) and
+ * the helpers each file offers the others.
+ */
+#ifndef PYGIBSON_MODULE_H
+#define PYGIBSON_MODULE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <sys/types.h>
+
+#include "gibson.h"
+
+#if PY_VERSION_HEX < 0x030A0000
+static inline PyObject *
+Py_NewRef(PyObject *obj)
+{
+    Py_INCREF(obj);
+    return obj;
+}
+#endif
+
+typedef struct {
+    PyTypeObject *client_type;
+    PyTypeObject *pipeline_type;
+    /* pygibson.exceptions, imported once at module execution. */
+    PyObject *PyGibsonError;
+    PyObject *ServerError;
+    PyObject *NotFoundError;
+    PyObject *NaNError;
+    PyObject *NoMemoryError;
+    PyObject *LockedError;
+    PyObject *ValueTruncatedError;
+    PyObject *ProtocolError;
+    PyObject *ConnectionError;
+    PyObject *TimeoutError;
+    PyObject *ArgumentError;
+} gibson_state;
+
+extern PyModuleDef pygibson_module_def;
+
+/* The state of the module that defined `type` or one of its bases. */
+gibson_state *gibson_state_from_type(PyTypeObject *type);
+
+/* ---- _convert.c: Python objects <-> bytes on the wire ------------------- */
+
+/* A borrowed view of an argument's bytes, with whatever keeps them alive. */
+typedef struct {
+    const char *data;
+    Py_ssize_t len;
+    Py_buffer view; /* filled when the argument exported a buffer */
+    PyObject *owner; /* a new reference when bytes had to be made (str, int) */
+    int has_view;
+} arg_bytes;
+
+/* A key or prefix: str (UTF-8) or any object exporting a buffer. */
+int arg_key(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out);
+/* A value: as a key, plus int and float (their decimal text). */
+int arg_value(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out);
+void arg_release(arg_bytes *arg);
+/* An integer argument (TTL, seconds, limit). bool and float are refused. */
+int arg_int64(gibson_state *st, PyObject *obj, const char *name, int64_t *out);
+/* A timeout in milliseconds: None (-1, no deadline) or a positive number. */
+int arg_timeout_ms(gibson_state *st, PyObject *obj, const char *name, int *out);
+
+/* A PLAIN value as bytes, or str when `encoding` is not NULL. */
+PyObject *value_from_bytes(const unsigned char *data, size_t size, PyObject *encoding);
+/* The dict of a KVAL payload (MGET, STATS): str keys, bytes/str/int values. */
+PyObject *dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
+/* The list of KEYS: the values of its KVAL payload, in order. */
+PyObject *list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
+
+/* ---- _errors.c: the library's statuses and server codes as exceptions ----- */
+
+/* Raise for a library status (argument, protocol or transport error). */
+void raise_gb_error(gibson_state *st, const gb_error *err);
+/* Raise for a server refusal code (0..4), naming the operation and key. */
+void raise_reply_code(gibson_state *st, int code, int opcode, const char *key,
+                      size_t key_len);
+/* The exception instance (not raised) for a server refusal code. */
+PyObject *reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
+                               size_t key_len);
+/* Raise ProtocolError for a reply whose code does not fit the operation. */
+void raise_unexpected_reply(gibson_state *st, int opcode, const gb_reply *reply);
+const char *opcode_name(int opcode);
+
+/* ---- _client.c / _pipeline.c -------------------------------------------- */
+
+extern PyType_Spec client_type_spec;
+extern PyType_Spec pipeline_type_spec;
+
+#endif /* PYGIBSON_MODULE_H */

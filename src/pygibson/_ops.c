@@ -1,0 +1,263 @@
+/*
+ * The operation table, argument binding and reply interpretation shared by
+ * Client and Pipeline.
+ */
+#include "_ops.h"
+
+#define OP1(NAME, CODE, METHOD, P0, K0, RES, IDEM) \
+    const op_spec NAME = {CODE, METHOD, 1, 1, {P0, NULL, NULL}, {K0, 0, 0}, RES, IDEM}
+#define OP2(NAME, CODE, METHOD, P0, K0, P1, K1, REQ, RES, IDEM) \
+    const op_spec NAME = {CODE, METHOD, 2, REQ, {P0, P1, NULL}, {K0, K1, 0}, RES, IDEM}
+#define OP0(NAME, CODE, METHOD, RES, IDEM) \
+    const op_spec NAME = {CODE, METHOD, 0, 0, {NULL, NULL, NULL}, {0, 0, 0}, RES, IDEM}
+
+const op_spec OP_SET = {GB_OP_SET, "set", 3, 2, {"key", "value", "ttl"},
+                        {ARG_KEY, ARG_VALUE, ARG_TTL}, RES_SET, 0};
+OP2(OP_TTL, GB_OP_TTL, "ttl", "key", ARG_KEY, "ttl", ARG_TTL, 2, RES_NONE, 0);
+OP1(OP_GET, GB_OP_GET, "get", "key", ARG_KEY, RES_VALUE, 1);
+OP1(OP_DEL, GB_OP_DEL, "dl", "key", ARG_KEY, RES_NONE, 0);
+OP1(OP_INC, GB_OP_INC, "inc", "key", ARG_KEY, RES_NUMBER, 0);
+OP1(OP_DEC, GB_OP_DEC, "dec", "key", ARG_KEY, RES_NUMBER, 0);
+OP2(OP_LOCK, GB_OP_LOCK, "lock", "key", ARG_KEY, "seconds", ARG_SECONDS, 2, RES_NONE, 0);
+OP1(OP_UNLOCK, GB_OP_UNLOCK, "unlock", "key", ARG_KEY, RES_NONE, 0);
+OP2(OP_MSET, GB_OP_MSET, "mset", "prefix", ARG_KEY, "value", ARG_VALUE, 2, RES_COUNT, 0);
+OP2(OP_MTTL, GB_OP_MTTL, "mttl", "prefix", ARG_KEY, "ttl", ARG_TTL, 2, RES_COUNT, 0);
+OP2(OP_MGET, GB_OP_MGET, "mget", "prefix", ARG_KEY, "limit", ARG_LIMIT, 1, RES_DICT, 1);
+OP1(OP_MDEL, GB_OP_MDEL, "mdl", "prefix", ARG_KEY, RES_COUNT, 0);
+OP1(OP_MINC, GB_OP_MINC, "minc", "prefix", ARG_KEY, RES_COUNT, 0);
+OP1(OP_MDEC, GB_OP_MDEC, "mdec", "prefix", ARG_KEY, RES_COUNT, 0);
+OP2(OP_MLOCK, GB_OP_MLOCK, "mlock", "prefix", ARG_KEY, "seconds", ARG_SECONDS, 2,
+    RES_COUNT, 0);
+OP1(OP_MUNLOCK, GB_OP_MUNLOCK, "munlock", "prefix", ARG_KEY, RES_COUNT, 0);
+OP1(OP_COUNT, GB_OP_COUNT, "count", "prefix", ARG_KEY, RES_NUMBER, 1);
+OP0(OP_STATS, GB_OP_STATS, "stats", RES_DICT, 1);
+OP0(OP_PING, GB_OP_PING, "ping", RES_NONE, 1);
+OP2(OP_META, GB_OP_META, "meta", "key", ARG_KEY, "field", ARG_FIELD, 2, RES_NUMBER, 1);
+OP1(OP_KEYS, GB_OP_KEYS, "keys", "prefix", ARG_KEY, RES_LIST, 1);
+OP0(OP_QUIT, GB_OP_END, "quit", RES_QUIT, 0);
+
+/* Fastcall arguments into the op's parameter slots, by position or name. */
+static int
+bind_arguments(const op_spec *op, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames, PyObject **slots)
+{
+    for (int i = 0; i < OP_MAX_ARGS; i++) {
+        slots[i] = NULL;
+    }
+    if (nargs > op->nparams) {
+        PyErr_Format(PyExc_TypeError, "%s() takes at most %d argument%s (%zd given)",
+                     op->method, op->nparams, op->nparams == 1 ? "" : "s", nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        slots[i] = args[i];
+    }
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int found = -1;
+        for (int i = 0; i < op->nparams; i++) {
+            if (PyUnicode_CompareWithASCIIString(name, op->params[i]) == 0) {
+                found = i;
+                break;
+            }
+        }
+        if (found < 0) {
+            PyErr_Format(PyExc_TypeError, "%s() got an unexpected keyword argument '%U'",
+                         op->method, name);
+            return -1;
+        }
+        if (slots[found] != NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() got multiple values for argument '%s'",
+                         op->method, op->params[found]);
+            return -1;
+        }
+        slots[found] = args[nargs + k];
+    }
+    for (int i = 0; i < op->required; i++) {
+        if (slots[i] == NULL) {
+            PyErr_Format(PyExc_TypeError, "%s() missing required argument '%s'",
+                         op->method, op->params[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int
+convert_argument(gibson_state *st, const op_spec *op, int i, PyObject *obj,
+                 prepared_request *p)
+{
+    const char *name = op->params[i];
+    switch (op->kinds[i]) {
+    case ARG_KEY:
+        if (arg_key(st, obj, name, &p->key) < 0) {
+            return -1;
+        }
+        p->req.key = p->key.data;
+        p->req.key_len = (size_t)p->key.len;
+        return 0;
+    case ARG_VALUE:
+    case ARG_FIELD:
+        if ((op->kinds[i] == ARG_VALUE ? arg_value : arg_key)(st, obj, name, &p->value) <
+            0) {
+            return -1;
+        }
+        p->req.value = p->value.data;
+        p->req.value_len = (size_t)p->value.len;
+        return 0;
+    case ARG_TTL:
+    case ARG_SECONDS:
+        return arg_int64(st, obj, name, &p->req.number);
+    case ARG_LIMIT:
+        if (obj == Py_None) {
+            return 0;
+        }
+        p->req.has_number = 1;
+        return arg_int64(st, obj, name, &p->req.number);
+    }
+    return 0;
+}
+
+int
+prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
+                Py_ssize_t nargs, PyObject *kwnames, prepared_request *out)
+{
+    PyObject *slots[OP_MAX_ARGS];
+    memset(out, 0, sizeof(*out));
+    out->req.opcode = op->opcode;
+    if (bind_arguments(op, args, nargs, kwnames, slots) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < op->nparams; i++) {
+        if (slots[i] != NULL && convert_argument(st, op, i, slots[i], out) < 0) {
+            prepared_release(out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void
+prepared_release(prepared_request *p)
+{
+    arg_release(&p->key);
+    arg_release(&p->value);
+}
+
+static PyObject *
+truncated_value_error(gibson_state *st, const gb_request *req, size_t stored)
+{
+    PyObject *key = PyBytes_FromStringAndSize(req->key, (Py_ssize_t)req->key_len);
+    if (key == NULL) {
+        return NULL;
+    }
+    PyObject *exc = PyObject_CallFunction(
+        st->ValueTruncatedError, "(Nnn)",
+        PyUnicode_FromFormat("SET %R: the server stored only %zu of the %zu bytes sent "
+                             "(its max_value_size is smaller); the truncated value is "
+                             "now in the cache: delete it, or raise max_value_size on "
+                             "the server",
+                             key, stored, req->value_len),
+        (Py_ssize_t)req->value_len, (Py_ssize_t)stored);
+    Py_DECREF(key);
+    return exc;
+}
+
+/* A refusal whose meaning is "nothing matched", for the ops that answer it
+ * with an empty result rather than an error. */
+static PyObject *
+empty_result(const op_spec *op)
+{
+    switch (op->result) {
+    case RES_COUNT:
+        return PyLong_FromLong(0);
+    case RES_DICT:
+        return PyDict_New();
+    case RES_LIST:
+        return PyList_New(0);
+    default:
+        return NULL;
+    }
+}
+
+/* The result for a reply of the expected shape; NULL and *broken when the
+ * reply does not fit the operation. */
+static PyObject *
+expected_result(gibson_state *st, const op_spec *op, const gb_request *req,
+                const gb_reply *reply, PyObject *encoding, int *broken)
+{
+    int code = reply->code;
+    int number = reply->encoding == GB_ENC_NUMBER;
+    switch (op->result) {
+    case RES_NONE:
+    case RES_QUIT:
+        if (code == GB_REPL_OK) {
+            Py_RETURN_NONE;
+        }
+        break;
+    case RES_SET:
+        if (code == GB_REPL_VAL && !number) {
+            if (reply->size < req->value_len) {
+                return truncated_value_error(st, req, reply->size);
+            }
+            Py_RETURN_NONE;
+        }
+        break;
+    case RES_VALUE:
+        if (code == GB_REPL_VAL) {
+            return number ? PyLong_FromLongLong((long long)reply->number)
+                          : value_from_bytes(reply->data, reply->size, encoding);
+        }
+        break;
+    case RES_NUMBER:
+    case RES_COUNT:
+        if (code == GB_REPL_VAL && number) {
+            return PyLong_FromLongLong((long long)reply->number);
+        }
+        break;
+    case RES_DICT:
+        if (code == GB_REPL_KVAL) {
+            return dict_from_kv(st, reply, encoding);
+        }
+        break;
+    case RES_LIST:
+        if (code == GB_REPL_KVAL) {
+            return list_from_kv(st, reply, encoding);
+        }
+        break;
+    }
+    *broken = 1;
+    raise_unexpected_reply(st, op->opcode, reply);
+    return NULL;
+}
+
+PyObject *
+result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
+                    const gb_reply *reply, PyObject *encoding, int *broken)
+{
+    int code = reply->code;
+    if (code >= GB_REPL_ERR && code <= GB_REPL_ERR_LOCKED) {
+        if (code == GB_REPL_ERR_NOT_FOUND) {
+            PyObject *empty = empty_result(op);
+            if (empty != NULL || PyErr_Occurred()) {
+                return empty;
+            }
+        }
+        return reply_code_exception(st, code, op->opcode, req->key, req->key_len);
+    }
+    return expected_result(st, op, req, reply, encoding, broken);
+}
+
+PyObject *
+result_from_reply(gibson_state *st, const op_spec *op, const gb_request *req,
+                  const gb_reply *reply, PyObject *encoding, int *broken)
+{
+    PyObject *result = result_or_exception(st, op, req, reply, encoding, broken);
+    if (result != NULL && PyExceptionInstance_Check(result)) {
+        PyErr_SetObject((PyObject *)Py_TYPE(result), result);
+        Py_DECREF(result);
+        return NULL;
+    }
+    return result;
+}

@@ -1,0 +1,75 @@
+/*
+ * The 22 operations as data: their arguments and what their replies become.
+ * Client methods and Pipeline methods are both generated from this table, so
+ * that one request behaves the same whichever way it is sent.
+ */
+#ifndef PYGIBSON_OPS_H
+#define PYGIBSON_OPS_H
+
+#include "_module.h"
+
+enum arg_kind {
+    ARG_KEY,     /* key or prefix: str or bytes-like */
+    ARG_VALUE,   /* value: str, bytes-like, int or float */
+    ARG_FIELD,   /* META field name: str or bytes-like */
+    ARG_TTL,     /* int seconds */
+    ARG_SECONDS, /* int seconds, -1 for until unlocked */
+    ARG_LIMIT    /* int or None */
+};
+
+enum result_kind {
+    RES_NONE,   /* REPL_OK -> None */
+    RES_SET,    /* the echoed value: checked for truncation, then None */
+    RES_VALUE,  /* bytes (str with an encoding) or int */
+    RES_NUMBER, /* int */
+    RES_COUNT,  /* int; "no match" is 0 */
+    RES_DICT,   /* dict; "no match" is {} */
+    RES_LIST,   /* list; "no match" is [] */
+    RES_QUIT    /* REPL_OK, then the connection ends */
+};
+
+#define OP_MAX_ARGS 3
+
+typedef struct {
+    int opcode;
+    const char *method;
+    int nparams;
+    int required;                     /* the first `required` params */
+    const char *params[OP_MAX_ARGS];
+    unsigned char kinds[OP_MAX_ARGS];
+    unsigned char result;
+    unsigned char idempotent;         /* may be retried after a broken connection */
+} op_spec;
+
+extern const op_spec OP_SET, OP_TTL, OP_GET, OP_DEL, OP_INC, OP_DEC, OP_LOCK, OP_UNLOCK,
+    OP_MSET, OP_MTTL, OP_MGET, OP_MDEL, OP_MINC, OP_MDEC, OP_MLOCK, OP_MUNLOCK, OP_COUNT,
+    OP_STATS, OP_PING, OP_META, OP_KEYS, OP_QUIT;
+
+/* A request being prepared from Python arguments: the views it borrows. */
+typedef struct {
+    gb_request req;
+    arg_bytes key;
+    arg_bytes value;
+} prepared_request;
+
+/* Bind fastcall arguments to the op's parameters and convert them into
+ * `out`. On success the caller must call prepared_release. */
+int prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
+                    Py_ssize_t nargs, PyObject *kwnames, prepared_request *out);
+void prepared_release(prepared_request *p);
+
+/*
+ * The Python result of a reply to `op`. Returns a new reference, or NULL with
+ * an exception set; *broken is set to 1 when the reply does not fit the
+ * operation (the stream can no longer be trusted).
+ * `sent_value_len` is the length of the value sent (for RES_SET).
+ */
+PyObject *result_from_reply(gibson_state *st, const op_spec *op, const gb_request *req,
+                            const gb_reply *reply, PyObject *encoding, int *broken);
+
+/* As result_from_reply, but a server refusal becomes the exception instance,
+ * returned instead of raised (for pipelines run with raise_on_error=False). */
+PyObject *result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
+                              const gb_reply *reply, PyObject *encoding, int *broken);
+
+#endif /* PYGIBSON_OPS_H */

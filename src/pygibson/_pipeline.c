@@ -1,0 +1,478 @@
+/*
+ * pygibson.Pipeline: queue operations, send them as one stream, collect the
+ * replies in order.
+ *
+ * Each operation is validated and encoded when it is queued, so a bad
+ * argument raises at once and nothing of it is ever sent. execute() writes
+ * and reads together under one poll loop: the server stops reading while it
+ * writes a reply, so writing everything first would deadlock once both socket
+ * buffers filled.
+ */
+#include "_client.h"
+#include "_ops.h"
+
+typedef struct {
+    const op_spec *op;
+    size_t offset;    /* of its frame in `frames` */
+    size_t value_len; /* SET: to detect truncation */
+} queued_op;
+
+typedef struct {
+    PyObject_HEAD
+    ClientObject *client;
+    gb_buffer frames;
+    queued_op *queue;
+    Py_ssize_t count;
+    Py_ssize_t capacity;
+} PipelineObject;
+
+static int
+queue_grow(PipelineObject *self)
+{
+    Py_ssize_t capacity = self->capacity ? self->capacity * 2 : 16;
+    queued_op *queue = PyMem_Realloc(self->queue, (size_t)capacity * sizeof(queued_op));
+    if (queue == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->queue = queue;
+    self->capacity = capacity;
+    return 0;
+}
+
+static PyObject *
+pipeline_queue(PipelineObject *self, PyTypeObject *cls, const op_spec *op,
+               PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    gibson_state *st = PyType_GetModuleState(cls);
+    if (self->count == self->capacity && queue_grow(self) < 0) {
+        return NULL;
+    }
+    prepared_request p;
+    if (prepare_request(st, op, args, nargs, kwnames, &p) < 0) {
+        return NULL;
+    }
+    size_t offset = self->frames.len;
+    gb_error err;
+    gb_error_clear(&err);
+    /* The limits never change after the client's __init__. */
+    gb_status status = gb_encode(&self->frames, &p.req, &self->client->conn.limits, &err);
+    size_t value_len = p.req.value_len;
+    prepared_release(&p);
+    if (status != GB_OK) {
+        raise_gb_error(st, &err);
+        return NULL;
+    }
+    self->queue[self->count].op = op;
+    self->queue[self->count].offset = offset;
+    self->queue[self->count].value_len = value_len;
+    self->count++;
+    return Py_NewRef((PyObject *)self);
+}
+
+#define PIPELINE_METHOD(NAME, SPEC)                                                  \
+    static PyObject *pipeline_##NAME(PyObject *self, PyTypeObject *cls,              \
+                                     PyObject *const *args, Py_ssize_t nargs,         \
+                                     PyObject *kwnames)                               \
+    {                                                                                \
+        return pipeline_queue((PipelineObject *)self, cls, &SPEC, args, nargs,       \
+                              kwnames);                                              \
+    }
+
+PIPELINE_METHOD(set, OP_SET)
+PIPELINE_METHOD(ttl, OP_TTL)
+PIPELINE_METHOD(get, OP_GET)
+PIPELINE_METHOD(dl, OP_DEL)
+PIPELINE_METHOD(inc, OP_INC)
+PIPELINE_METHOD(dec, OP_DEC)
+PIPELINE_METHOD(lock, OP_LOCK)
+PIPELINE_METHOD(unlock, OP_UNLOCK)
+PIPELINE_METHOD(mset, OP_MSET)
+PIPELINE_METHOD(mttl, OP_MTTL)
+PIPELINE_METHOD(mget, OP_MGET)
+PIPELINE_METHOD(mdl, OP_MDEL)
+PIPELINE_METHOD(minc, OP_MINC)
+PIPELINE_METHOD(mdec, OP_MDEC)
+PIPELINE_METHOD(mlock, OP_MLOCK)
+PIPELINE_METHOD(munlock, OP_MUNLOCK)
+PIPELINE_METHOD(count, OP_COUNT)
+PIPELINE_METHOD(stats, OP_STATS)
+PIPELINE_METHOD(ping, OP_PING)
+PIPELINE_METHOD(meta, OP_META)
+PIPELINE_METHOD(keys, OP_KEYS)
+PIPELINE_METHOD(quit, OP_QUIT)
+
+static void
+pipeline_clear_queue(PipelineObject *self)
+{
+    self->frames.len = 0;
+    self->count = 0;
+}
+
+/* The request as far as messages need it, rebuilt from its encoded frame:
+ * the key (after the TTL for SET) runs to the next space. */
+static void
+request_from_frame(const PipelineObject *self, const queued_op *q, gb_request *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->opcode = q->op->opcode;
+    req->value_len = q->value_len;
+    if (q->op->nparams == 0) {
+        return;
+    }
+    const unsigned char *frame = self->frames.data + q->offset;
+    uint32_t length = (uint32_t)frame[0] | (uint32_t)frame[1] << 8 |
+                      (uint32_t)frame[2] << 16 | (uint32_t)frame[3] << 24;
+    const unsigned char *p = frame + GB_FRAME_HEADER_SIZE;
+    const unsigned char *end = frame + 4 + length;
+    if (q->op->opcode == GB_OP_SET) {
+        const unsigned char *space = memchr(p, ' ', (size_t)(end - p));
+        p = space != NULL ? space + 1 : end;
+    }
+    const unsigned char *space = memchr(p, ' ', (size_t)(end - p));
+    req->key = p;
+    req->key_len = (size_t)((space != NULL ? space : end) - p);
+}
+
+/* How many whole frames are in the first `written` bytes. */
+static Py_ssize_t
+frames_sent(const PipelineObject *self, size_t written)
+{
+    Py_ssize_t n = 0;
+    while (n < self->count) {
+        size_t end = n + 1 < self->count ? self->queue[n + 1].offset : self->frames.len;
+        if (end > written) {
+            break;
+        }
+        n++;
+    }
+    return n;
+}
+
+static void
+raise_pipeline_failure(gibson_state *st, const PipelineObject *self, const gb_error *err,
+                       size_t written, Py_ssize_t received)
+{
+    Py_ssize_t sent = frames_sent(self, written);
+    gb_error detailed = *err;
+    PyOS_snprintf(detailed.message, sizeof(detailed.message),
+                  "%s (pipeline of %zd operations: %zd sent, %zd replies received; "
+                  "the rest were not executed or their outcome is unknown)",
+                  err->message, self->count, sent, received);
+    raise_gb_error(st, &detailed);
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL) {
+        PyObject *n_sent = PyLong_FromSsize_t(sent);
+        PyObject *n_received = PyLong_FromSsize_t(received);
+        if (n_sent == NULL || n_received == NULL ||
+            PyObject_SetAttrString(value, "sent", n_sent) < 0 ||
+            PyObject_SetAttrString(value, "received", n_received) < 0) {
+            PyErr_Clear();
+        }
+        Py_XDECREF(n_sent);
+        Py_XDECREF(n_received);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
+/* Send the queue and fill `results`; with the client's lock held. */
+static int
+pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
+{
+    gb_client *conn = &self->client->conn;
+    gb_error err;
+    gb_status status;
+    gb_error_clear(&err);
+    Py_BEGIN_ALLOW_THREADS
+    status = gb_client_pipeline_begin(conn, &err);
+    Py_END_ALLOW_THREADS
+    if (status != GB_OK) {
+        raise_pipeline_failure(st, self, &err, 0, 0);
+        return -1;
+    }
+    size_t written = 0;
+    Py_ssize_t received = 0;
+    int ended = 0;
+    int got = 0;
+    while (received < self->count) {
+        /* The deadline bounds a wait with no progress, not the whole batch:
+         * a large pipeline may rightly take longer than one request. */
+        int64_t deadline = gb_deadline_after(conn->timeout_ms);
+        Py_BEGIN_ALLOW_THREADS
+        status = gb_client_pump(conn, self->frames.data, self->frames.len, &written,
+                                deadline, &err);
+        Py_END_ALLOW_THREADS
+        if (status != GB_OK) {
+            raise_pipeline_failure(st, self, &err, written, received);
+            return -1;
+        }
+        gb_reply reply;
+        while (received < self->count &&
+               (got = gb_reader_next(&conn->reader, &reply, &err)) == 1) {
+            const queued_op *q = &self->queue[received];
+            gb_request req;
+            request_from_frame(self, q, &req);
+            int broken = 0;
+            PyObject *result =
+                result_or_exception(st, q->op, &req, &reply, self->client->encoding, &broken);
+            if (result == NULL) {
+                gb_client_close(conn);
+                return -1;
+            }
+            PyList_SET_ITEM(results, received, result);
+            received++;
+            ended |= q->op->result == RES_QUIT;
+        }
+        if (received < self->count && got < 0) {
+            gb_client_close(conn);
+            raise_pipeline_failure(st, self, &err, written, received);
+            return -1;
+        }
+    }
+    if (ended) {
+        gb_client_close(conn);
+    }
+    return 0;
+}
+
+static PyObject *
+first_exception(PyObject *results)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(results); i++) {
+        PyObject *item = PyList_GET_ITEM(results, i);
+        if (PyExceptionInstance_Check(item)) {
+            return item;
+        }
+    }
+    return NULL;
+}
+
+static PyObject *
+pipeline_execute(PyObject *op, PyTypeObject *cls, PyObject *const *args,
+                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    PipelineObject *self = (PipelineObject *)op;
+    gibson_state *st = PyType_GetModuleState(cls);
+    int raise_on_error = 1;
+    PyObject *flag = nargs > 0 ? args[0] : NULL;
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    if (nargs + nkw > 1 ||
+        (nkw == 1 &&
+         PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, 0), "raise_on_error"))) {
+        PyErr_SetString(PyExc_TypeError, "execute() takes one argument, raise_on_error");
+        return NULL;
+    }
+    if (nkw == 1) {
+        flag = args[nargs];
+    }
+    if (flag != NULL && (raise_on_error = PyObject_IsTrue(flag)) < 0) {
+        return NULL;
+    }
+    PyObject *results = PyList_New(self->count);
+    if (results == NULL) {
+        return NULL;
+    }
+    if (self->count > 0) {
+        if (client_acquire(self->client) < 0) {
+            Py_DECREF(results);
+            return NULL;
+        }
+        int failed = pipeline_exchange(self, st, results);
+        client_release(self->client);
+        if (failed) {
+            pipeline_clear_queue(self);
+            Py_DECREF(results);
+            return NULL;
+        }
+    }
+    pipeline_clear_queue(self);
+    PyObject *error = raise_on_error ? first_exception(results) : NULL;
+    if (error != NULL) {
+        /* Nothing is lost: the other results ride on the exception. */
+        if (PyObject_SetAttrString(error, "results", results) < 0) {
+            Py_DECREF(results);
+            return NULL;
+        }
+        PyErr_SetObject((PyObject *)Py_TYPE(error), error);
+        Py_DECREF(results);
+        return NULL;
+    }
+    return results;
+}
+
+static PyObject *
+pipeline_reset(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    pipeline_clear_queue((PipelineObject *)op);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+pipeline_enter(PyObject *op, PyObject *unused)
+{
+    (void)unused;
+    return Py_NewRef(op);
+}
+
+static PyObject *
+pipeline_exit(PyObject *op, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)args;
+    (void)nargs;
+    return pipeline_reset(op, NULL);
+}
+
+static Py_ssize_t
+pipeline_length(PyObject *op)
+{
+    return ((PipelineObject *)op)->count;
+}
+
+/* A pipeline is true even when empty, unlike what __len__ alone would make it. */
+static int
+pipeline_bool(PyObject *op)
+{
+    (void)op;
+    return 1;
+}
+
+static PyObject *
+pipeline_get_client(PyObject *op, void *closure)
+{
+    (void)closure;
+    return Py_NewRef((PyObject *)((PipelineObject *)op)->client);
+}
+
+static PyObject *
+pipeline_repr(PyObject *op)
+{
+    PipelineObject *self = (PipelineObject *)op;
+    return PyUnicode_FromFormat("<%s of %zd operations on %R>", Py_TYPE(op)->tp_name,
+                                self->count, (PyObject *)self->client);
+}
+
+static int
+pipeline_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT((PyObject *)((PipelineObject *)op)->client);
+    return 0;
+}
+
+static int
+pipeline_clear(PyObject *op)
+{
+    Py_CLEAR(((PipelineObject *)op)->client);
+    return 0;
+}
+
+static void
+pipeline_dealloc(PyObject *op)
+{
+    PipelineObject *self = (PipelineObject *)op;
+    PyTypeObject *type = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    (void)pipeline_clear(op);
+    gb_buffer_free(&self->frames);
+    PyMem_Free(self->queue);
+    type->tp_free(op);
+    Py_DECREF(type);
+}
+
+static PyObject *
+pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    gibson_state *st = gibson_state_from_type(type);
+    PyObject *client = NULL;
+    static char *keywords[] = {"client", NULL};
+    if (st == NULL ||
+        !PyArg_ParseTupleAndKeywords(args, kwargs, "O!:Pipeline", keywords,
+                                     st->client_type, &client)) {
+        return NULL;
+    }
+    PipelineObject *self = (PipelineObject *)type->tp_alloc(type, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    self->client = (ClientObject *)Py_NewRef(client);
+    gb_buffer_init(&self->frames);
+    self->queue = NULL;
+    self->count = 0;
+    self->capacity = 0;
+    return (PyObject *)self;
+}
+
+#define FASTMETHOD(NAME, FUNC) \
+    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_METHOD | METH_FASTCALL | METH_KEYWORDS, NULL}
+
+static PyMethodDef pipeline_methods[] = {
+    FASTMETHOD("set", pipeline_set),
+    FASTMETHOD("ttl", pipeline_ttl),
+    FASTMETHOD("get", pipeline_get),
+    FASTMETHOD("dl", pipeline_dl),
+    FASTMETHOD("delete", pipeline_dl),
+    FASTMETHOD("inc", pipeline_inc),
+    FASTMETHOD("dec", pipeline_dec),
+    FASTMETHOD("lock", pipeline_lock),
+    FASTMETHOD("unlock", pipeline_unlock),
+    FASTMETHOD("mset", pipeline_mset),
+    FASTMETHOD("mttl", pipeline_mttl),
+    FASTMETHOD("mget", pipeline_mget),
+    FASTMETHOD("mdl", pipeline_mdl),
+    FASTMETHOD("mdelete", pipeline_mdl),
+    FASTMETHOD("minc", pipeline_minc),
+    FASTMETHOD("mdec", pipeline_mdec),
+    FASTMETHOD("mlock", pipeline_mlock),
+    FASTMETHOD("munlock", pipeline_munlock),
+    FASTMETHOD("count", pipeline_count),
+    FASTMETHOD("stats", pipeline_stats),
+    FASTMETHOD("ping", pipeline_ping),
+    FASTMETHOD("meta", pipeline_meta),
+    FASTMETHOD("keys", pipeline_keys),
+    FASTMETHOD("quit", pipeline_quit),
+    {"execute", (PyCFunction)(void (*)(void))pipeline_execute,
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS,
+     "execute(raise_on_error=True)\n--\n\nSend the queued operations and return their "
+     "results in order. With raise_on_error=False a refused operation's exception "
+     "stands in its place."},
+    {"reset", pipeline_reset, METH_NOARGS, "reset()\n--\n\nForget the queued operations."},
+    {"__enter__", pipeline_enter, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))pipeline_exit, METH_FASTCALL, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef pipeline_getset[] = {
+    {"client", pipeline_get_client, NULL, "The client whose connection is used.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(pipeline_doc,
+"Pipeline(client)\n"
+"--\n\n"
+"Queues operations (the Client's methods, each returning the pipeline) and\n"
+"sends them together with execute(). Usually made by Client.pipeline().");
+
+static PyType_Slot pipeline_slots[] = {
+    {Py_tp_doc, (void *)pipeline_doc},
+    {Py_tp_new, pipeline_new},
+    {Py_tp_dealloc, pipeline_dealloc},
+    {Py_tp_traverse, pipeline_traverse},
+    {Py_tp_clear, pipeline_clear},
+    {Py_tp_repr, pipeline_repr},
+    {Py_tp_methods, pipeline_methods},
+    {Py_tp_getset, pipeline_getset},
+    {Py_mp_length, pipeline_length},
+    {Py_sq_length, pipeline_length},
+    {Py_nb_bool, pipeline_bool},
+    {0, NULL},
+};
+
+PyType_Spec pipeline_type_spec = {
+    .name = "pygibson.Pipeline",
+    .basicsize = sizeof(PipelineObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+    .slots = pipeline_slots,
+};

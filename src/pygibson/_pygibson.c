@@ -1,0 +1,171 @@
+/*
+ * pygibson._pygibson: the module itself. Multi-phase initialisation; the
+ * types are heap types made per module, and the exception classes come from
+ * pygibson.exceptions so that Python code and C raise the very same classes.
+ */
+#include "_module.h"
+
+static int
+load_exceptions(gibson_state *st)
+{
+    PyObject *mod = PyImport_ImportModule("pygibson.exceptions");
+    if (mod == NULL) {
+        return -1;
+    }
+    struct {
+        PyObject **slot;
+        const char *name;
+    } wanted[] = {
+        {&st->PyGibsonError, "PyGibsonError"},
+        {&st->ServerError, "ServerError"},
+        {&st->NotFoundError, "NotFoundError"},
+        {&st->NaNError, "NaNError"},
+        {&st->NoMemoryError, "NoMemoryError"},
+        {&st->LockedError, "LockedError"},
+        {&st->ValueTruncatedError, "ValueTruncatedError"},
+        {&st->ProtocolError, "ProtocolError"},
+        {&st->ConnectionError, "ConnectionError"},
+        {&st->TimeoutError, "TimeoutError"},
+        {&st->ArgumentError, "ArgumentError"},
+    };
+    for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+        *wanted[i].slot = PyObject_GetAttrString(mod, wanted[i].name);
+        if (*wanted[i].slot == NULL) {
+            Py_DECREF(mod);
+            return -1;
+        }
+    }
+    Py_DECREF(mod);
+    return 0;
+}
+
+static int
+add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot)
+{
+    *slot = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
+    if (*slot == NULL) {
+        return -1;
+    }
+    return PyModule_AddType(module, *slot);
+}
+
+static int
+module_exec(PyObject *module)
+{
+    gibson_state *st = PyModule_GetState(module);
+    if (load_exceptions(st) < 0) {
+        return -1;
+    }
+    if (add_type(module, &client_type_spec, &st->client_type) < 0) {
+        return -1;
+    }
+    if (add_type(module, &pipeline_type_spec, &st->pipeline_type) < 0) {
+        return -1;
+    }
+    if (PyModule_AddStringConstant(module, "LIBRARY_VERSION", GB_VERSION) < 0) {
+        return -1;
+    }
+    if (PyModule_AddIntConstant(module, "DEFAULT_PORT", GB_DEFAULT_PORT) < 0 ||
+        PyModule_AddIntConstant(module, "TTL_MAX", GB_TTL_MAX) < 0 ||
+        PyModule_AddIntConstant(module, "DEFAULT_MAX_KEY_SIZE", GB_DEFAULT_MAX_KEY_SIZE) < 0 ||
+        PyModule_AddIntConstant(module, "DEFAULT_MAX_REQUEST_SIZE",
+                                GB_DEFAULT_MAX_REQUEST_SIZE) < 0 ||
+        PyModule_AddIntConstant(module, "DEFAULT_MAX_REPLY_SIZE",
+                                GB_DEFAULT_MAX_REPLY_SIZE) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+#define STATE_FIELDS(X)                                                            \
+    X(client_type) X(pipeline_type) X(PyGibsonError) X(ServerError) X(NotFoundError) \
+    X(NaNError) X(NoMemoryError) X(LockedError) X(ValueTruncatedError)           \
+    X(ProtocolError) X(ConnectionError) X(TimeoutError) X(ArgumentError)
+
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    gibson_state *st = PyModule_GetState(module);
+    if (st == NULL) {
+        return 0;
+    }
+#define VISIT(field) Py_VISIT(st->field);
+    STATE_FIELDS(VISIT)
+#undef VISIT
+    return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+    gibson_state *st = PyModule_GetState(module);
+    if (st == NULL) {
+        return 0;
+    }
+#define CLEAR(field) Py_CLEAR(st->field);
+    STATE_FIELDS(CLEAR)
+#undef CLEAR
+    return 0;
+}
+
+static void
+module_free(void *module)
+{
+    (void)module_clear((PyObject *)module);
+}
+
+gibson_state *
+gibson_state_from_type(PyTypeObject *type)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    PyObject *module = PyType_GetModuleByDef(type, &pygibson_module_def);
+    if (module == NULL) {
+        return NULL;
+    }
+    return PyModule_GetState(module);
+#else
+    /* PyType_GetModuleByDef is 3.11+: walk the MRO for our own heap type. */
+    PyObject *mro = type->tp_mro;
+    for (Py_ssize_t i = 0; mro != NULL && i < PyTuple_GET_SIZE(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GET_ITEM(mro, i);
+        if (!(base->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            continue;
+        }
+        PyObject *module = ((PyHeapTypeObject *)base)->ht_module;
+        if (module != NULL && PyModule_GetDef(module) == &pygibson_module_def) {
+            return PyModule_GetState(module);
+        }
+    }
+    PyErr_Format(PyExc_TypeError, "%s is not a pygibson type", type->tp_name);
+    return NULL;
+#endif
+}
+
+static PyModuleDef_Slot module_slots[] = {
+    {Py_mod_exec, (void *)module_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    /* Each Client serialises its own requests with a lock of its own. */
+    {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
+    {0, NULL},
+};
+
+PyModuleDef pygibson_module_def = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "pygibson._pygibson",
+    .m_doc = "The C core of pygibson: the Client type over libgibsonclient.",
+    .m_size = sizeof(gibson_state),
+    .m_slots = module_slots,
+    .m_traverse = module_traverse,
+    .m_clear = module_clear,
+    .m_free = module_free,
+};
+
+PyMODINIT_FUNC
+PyInit__pygibson(void)
+{
+    return PyModuleDef_Init(&pygibson_module_def);
+}

@@ -1,0 +1,167 @@
+"""A Client shared by threads and by forked processes."""
+
+import multiprocessing
+import os
+import threading
+
+import pytest
+
+from pygibson import ConnectionPool, PooledClient
+
+from .conftest import client_for
+
+THREADS = 16
+OPERATIONS = 10_000
+
+
+def run_threads(target, count=THREADS):
+    errors = []
+
+    def guarded(index):
+        try:
+            target(index)
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+
+
+def mixed_operations(client, index):
+    """Each thread counts on a shared counter and keeps a key of its own,
+    checking every reply is the one for its own request."""
+    own = "t%d" % index
+    for i in range(OPERATIONS // 4):
+        client.inc("shared")
+        value = ("%d:%d" % (index, i)).encode()
+        client.set(own, value)
+        assert client.get(own) == value
+        client.count("t")
+
+
+def test_one_client_shared_by_16_threads(client):
+    run_threads(lambda index: mixed_operations(client, index))
+    assert client.get("shared") == THREADS * (OPERATIONS // 4)
+    for index in range(THREADS):
+        assert client.get("t%d" % index) == ("%d:%d" % (index, OPERATIONS // 4 - 1)).encode()
+
+
+def test_pooled_client_shared_by_16_threads(server):
+    with PooledClient(**pool_options(server, max_size=4)) as pooled:
+        run_threads(lambda index: mixed_operations(pooled, index))
+        assert pooled.get("shared") == THREADS * (OPERATIONS // 4)
+        assert pooled.pool.size <= 4
+
+
+def pool_options(server, **extra):
+    if server.unix_socket:
+        extra["unix_socket"] = server.unix_socket
+    else:
+        extra.update(addr=server.host, port=server.port)
+    return extra
+
+
+def child_work(client, key, queue):
+    try:
+        for _ in range(200):
+            client.inc(key)
+        queue.put(("ok", client.get(key)))
+    except BaseException as error:
+        queue.put(("error", repr(error)))
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_children_open_their_own_connections(client):
+    client.set("parent", "p")  # the parent's connection is open before forking
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    children = [
+        context.Process(target=child_work, args=(client, "child%d" % i, queue))
+        for i in range(4)
+    ]
+    for child in children:
+        child.start()
+    # The parent keeps working on its own connection meanwhile.
+    for _ in range(200):
+        client.inc("parent-counter")
+    results = [queue.get(timeout=30) for _ in children]
+    for child in children:
+        child.join(30)
+        assert child.exitcode == 0
+    assert results == [("ok", 200)] * 4
+    assert client.get("parent") == b"p"
+    assert client.get("parent-counter") == 200
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_pool_after_fork(server):
+    pool = ConnectionPool(**pool_options(server, max_size=2))
+    pooled = PooledClient(pool)
+    pooled.set("k", "v")
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=child_work, args=(pooled, "pool-child", queue))
+    child.start()
+    assert queue.get(timeout=30) == ("ok", 200)
+    child.join(30)
+    assert pooled.get("k") == b"v"
+    pool.close()
+
+
+def test_pool_acquire_times_out_when_exhausted(server):
+    from pygibson import PoolTimeoutError
+
+    pool = ConnectionPool(**pool_options(server, max_size=1, acquire_timeout=0.05))
+    held = pool.acquire()
+    with pytest.raises(PoolTimeoutError) as info:
+        pool.acquire()
+    assert "max_size" in str(info.value)
+    pool.release(held)
+    with pool.connection() as client:
+        client.ping()
+    pool.close()
+
+
+def test_pool_closes_idle_connections(server):
+    pool = ConnectionPool(**pool_options(server, max_size=2, idle_timeout=0))
+    with pool.connection() as client:
+        client.ping()
+    assert pool.size == 1
+    with pool.connection() as client:  # the idle one is dropped, a new one made
+        client.ping()
+    assert pool.size == 1
+    pool.close()
+    assert pool.size == 0
+
+
+def test_threads_run_requests_at_once_with_the_gil_released(server):
+    """With the server delaying each reply, 4 pooled threads finish in about
+    the time of one: they wait on the server concurrently. (Counted, not
+    timed: the server sees several requests in flight at once.)"""
+    server.faults.delay_replies(0.2)
+    try:
+        with PooledClient(**pool_options(server, max_size=4)) as pooled:
+            seen = []
+            barrier = threading.Barrier(4)
+
+            def work(index):
+                barrier.wait()
+                pooled.ping()
+                seen.append(index)
+
+            run_threads(work, count=4)
+            assert sorted(seen) == [0, 1, 2, 3]
+            assert server.max_concurrent_requests >= 2
+    finally:
+        server.faults.clear()
+
+
+def test_client_for_helper_closes(server):
+    client = client_for(server)
+    client.ping()
+    client.close()
+    assert client.closed

@@ -1,0 +1,99 @@
+"""Keys and values of every byte, every accepted type, and every size."""
+
+import array
+
+import pytest
+
+from pygibson import ValueTruncatedError
+from pygibson.server import GibsonServer
+
+from .conftest import client_for
+
+
+def test_all_256_byte_values_in_a_value(client):
+    value = bytes(range(256)) * 4
+    client.set("bin", value)
+    assert client.get("bin") == value
+
+
+def test_every_byte_but_space_in_a_key(client):
+    for byte in range(256):
+        if byte == 0x20:
+            continue
+        key = b"k" + bytes([byte])
+        client.set(key, bytes([byte]))
+        assert client.get(key) == bytes([byte])
+
+
+def test_utf8_keys_and_values(client):
+    client.set("ключ", "значение ✓")
+    assert client.get("ключ") == "значение ✓".encode()
+    assert client.get("ключ".encode()) == "значение ✓".encode()
+    assert client.mget("клю") == {"ключ": "значение ✓".encode()}
+
+
+def test_non_utf8_keys_round_trip_through_mget(client):
+    client.set(b"bin\xff", "v")
+    (key,) = client.mget(b"bin")
+    assert client.get(key) == b"v"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"bytes",
+        bytearray(b"bytearray"),
+        memoryview(b"memoryview"),
+        array.array("b", b"array"),
+        "text",
+    ],
+)
+def test_buffer_and_str_values(client, value):
+    expected = value.encode() if isinstance(value, str) else bytes(value)
+    client.set("k", value)
+    assert client.get("k") == expected
+
+
+def test_memoryview_slice_is_sent_without_copy_semantics_issues(client):
+    data = bytearray(b"0123456789")
+    client.set("k", memoryview(data)[2:5])
+    assert client.get("k") == b"234"
+
+
+@pytest.mark.parametrize("value, text", [(42, b"42"), (-7, b"-7"), (3.14, b"3.14")])
+def test_numbers_are_stored_as_their_decimal_text(client, value, text):
+    client.set("n", value)
+    assert client.get("n") == text
+
+
+def test_bytearray_key(client):
+    client.set(bytearray(b"ba"), "v")
+    assert client.get(memoryview(b"ba")) == b"v"
+
+
+def test_space_and_nul_in_values(client):
+    client.set("k", b"a b\x00c  ")
+    assert client.get("k") == b"a b\x00c  "
+
+
+@pytest.mark.parametrize(
+    "size", [1, 2, 255, 4096, 65535, 65536, 100 * 1024, 1024 * 1024, 8 * 1024 * 1024]
+)
+def test_value_sizes(client, size):
+    value = bytes(i % 251 for i in range(min(size, 251))) * (size // 251 + 1)
+    value = value[:size]
+    client.set("big", value)
+    assert client.get("big") == value
+
+
+def test_truncated_value_is_reported():
+    with GibsonServer(max_value_size=16) as server:
+        client = client_for(server)
+        with pytest.raises(ValueTruncatedError) as info:
+            client.set("k", b"x" * 20)
+        error = info.value
+        assert (error.sent, error.stored) == (20, 16)
+        assert "max_value_size" in str(error)
+        client.set("k", b"x" * 16)  # at the limit: fine, and still usable
+        assert client.get("k") == b"x" * 16
+        client.close()
