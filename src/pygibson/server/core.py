@@ -1,0 +1,444 @@
+"""The asyncio server: listening, connections, pipelining, the cron.
+
+One :class:`GibsonProtocol` per connection splits the incoming bytes into
+frames and runs them in order through the shared :class:`Engine`; all of a
+batch's replies go out in one write. Everything runs on one event loop, so
+requests from different connections interleave only between whole requests,
+as in the real single-threaded server.
+"""
+
+import asyncio
+import logging
+import os
+import socket
+import stat
+import struct
+from collections import deque
+
+from . import faults as _faults
+from .protocol import OP_END, parse_frames
+
+__all__ = ["GibsonProtocol", "ServerCore"]
+
+log = logging.getLogger("pygibson.server")
+
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class GibsonProtocol(asyncio.Protocol):
+    """One client connection."""
+
+    def __init__(self, core):
+        self.core = core
+        self.engine = core.engine
+        self.faults = core.faults
+        self.transport = None
+        self.peer = None
+        self._buf = bytearray()
+        self._need = 4
+        self._max_request = core.engine.config.max_request_size
+        self._closing = False
+        self._mute = False
+        # Replies waiting for their delay: (due, bytes, then).
+        self._delayed = deque()
+        self._timer = None
+        self._registered = False
+
+    # -- lifecycle ------------------------------------------------------
+
+    def connection_made(self, transport):
+        self.transport = transport
+        core = self.core
+        engine = self.engine
+        engine.total_connections += 1
+        self.peer = transport.get_extra_info("peername")
+        mode = self.faults.connection_mode
+        if mode == _faults.RESET:
+            _reset(transport)
+            return
+        if mode == _faults.DROP:
+            transport.close()
+            return
+        if len(core.connections) >= engine.config.max_clients:
+            # Like the real server: accepted by the kernel, closed at once.
+            log.warning("max_clients (%d) reached, dropping %s",
+                        engine.config.max_clients, self.peer)
+            transport.close()
+            return
+        core.connections.add(self)
+        self._registered = True
+        engine.clients += 1
+        _tune_socket(transport, engine.config.max_idletime)
+        log.debug("connection from %s", self.peer)
+
+    def connection_lost(self, exc):
+        self._closing = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._registered:
+            self._registered = False
+            self.core.connections.discard(self)
+            self.engine.clients -= 1
+            log.debug("connection from %s closed", self.peer)
+        self.core.connection_closed(self)
+
+    # The real server stops reading while a reply is being written; pausing
+    # reads while the transport's buffer is full gives the same back-pressure
+    # to a client that pipelines without reading.
+    def pause_writing(self):
+        self.transport.pause_reading()
+
+    def resume_writing(self):
+        if not self._closing:
+            self.transport.resume_reading()
+
+    # -- input ------------------------------------------------------------
+
+    def data_received(self, data):
+        if self._closing or self._mute:
+            return
+        buf = self._buf
+        if buf:
+            buf += data
+            if len(buf) < self._need:
+                return
+            data = buf
+        frames, used, bad = parse_frames(data, self._max_request)
+        if data is buf:
+            del buf[:used]
+        elif used < len(data):
+            buf += data[used:] if used else data
+        if len(buf) >= 4:
+            self._need = 4 + int.from_bytes(buf[:4], "little")
+        else:
+            self._need = 4
+        if frames:
+            engine = self.engine
+            engine.now = int(self.core.clock.time())
+            if self.faults.active or self._delayed:
+                self._run_slow(frames)
+            else:
+                self._run_fast(frames)
+        if bad and not self._closing:
+            log.info("bad frame length from %s, closing", self.peer)
+            self._finish()
+
+    def _run_fast(self, frames):
+        execute = self.engine.execute
+        replies = []
+        for opcode, payload in frames:
+            reply = execute(opcode, payload)
+            if reply is None:
+                self._refused(opcode, replies)
+                return
+            replies.append(reply)
+            if opcode == OP_END:
+                self.transport.write(b"".join(replies))
+                self._finish()
+                return
+        self.transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
+
+    def _refused(self, opcode, replies):
+        """The request cannot be answered: close after the replies before it."""
+        log.info("closing %s: %s", self.peer,
+                 "reply over max_response_size" if opcode in self.engine.handlers
+                 else "unknown opcode %d" % opcode)
+        if replies:
+            self.transport.write(b"".join(replies))
+        self._finish()
+
+    def _run_slow(self, frames):
+        # One reply at a time, through the fault switches and the delay queue.
+        execute = self.engine.execute
+        for opcode, payload in frames:
+            if self._closing or self._mute:
+                return
+            reply = execute(opcode, payload)
+            if reply is None:
+                self._refused(opcode, [])
+                return
+            data, then = self.faults.apply(reply)
+            if opcode == OP_END and then is None:
+                then = _faults.THEN_CLOSE
+            self._send(data, then)
+            if then is not None:
+                # Nothing after END, a cut or a truncated reply is answered.
+                self._mute = True
+                return
+
+    def _send(self, data, then):
+        delay = self.faults.reply_delay
+        if delay or self._delayed:
+            loop = self.core.loop
+            due = loop.time() + delay
+            if self._delayed and self._delayed[-1][0] > due:
+                due = self._delayed[-1][0]
+            self._delayed.append((due, data, then))
+            if self._timer is None:
+                self._timer = loop.call_at(self._delayed[0][0], self._flush_delayed)
+            return
+        self._transmit(data, then)
+
+    def _flush_delayed(self):
+        self._timer = None
+        queue = self._delayed
+        now = self.core.loop.time()
+        while queue and queue[0][0] <= now:
+            _, data, then = queue.popleft()
+            self._transmit(data, then)
+            if self._closing:
+                queue.clear()
+                return
+        if queue:
+            self._timer = self.core.loop.call_at(queue[0][0], self._flush_delayed)
+
+    def _transmit(self, data, then):
+        if self._closing:
+            return
+        if data:
+            self.transport.write(data)
+        if then == _faults.THEN_CLOSE:
+            self._finish()
+        elif then == _faults.THEN_MUTE:
+            self._mute = True
+
+    def _finish(self):
+        """Close once the replies already queued have been sent (or, under a
+        delay, once the delayed ones have)."""
+        if self._delayed:
+            self._mute = True
+            self._send(b"", _faults.THEN_CLOSE)
+            return
+        self._closing = True
+        self.transport.close()
+
+
+def _reset(transport):
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+        except OSError:
+            pass
+    transport.abort()
+
+
+def _tune_socket(transport, idle):
+    """SO_KEEPALIVE with the real server's timings (first probe after
+    ``max_idletime``, then every idle/3 seconds, 3 probes); asyncio already
+    sets TCP_NODELAY."""
+    sock = transport.get_extra_info("socket")
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        idle = max(1, int(idle))
+        if hasattr(socket, "TCP_KEEPIDLE"):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, idle)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(1, idle // 3))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
+    except OSError:
+        pass
+
+
+class ServerCore:
+    """A listening Gibson server on the running event loop.
+
+    ``engine`` holds the data and counters (it may outlive the core, so a
+    restarted server keeps its items); ``clock`` has a ``time()`` method;
+    ``faults`` is a :class:`~pygibson.server.faults.Faults`.
+    """
+
+    def __init__(self, engine, clock, faults):
+        self.engine = engine
+        self.config = engine.config
+        self.clock = clock
+        self.faults = faults
+        self.loop = None
+        self.connections = set()
+        self.host = None
+        self.port = None
+        self.unix_socket = None
+        self._server = None
+        self._placeholder = None
+        self._cron_handle = None
+        self._last_expire = 0
+        self._last_gc = 0
+        self._drained = None
+
+    @property
+    def address(self):
+        """``(host, port)``, or the unix socket path."""
+        if self.unix_socket is not None:
+            return self.unix_socket
+        return (self.host, self.port)
+
+    async def start(self):
+        """Bind and listen (on the unix socket if one is configured, else on
+        TCP), and start the cron."""
+        self.loop = asyncio.get_running_loop()
+        config = self.config
+        now = int(self.clock.time())
+        engine = self.engine
+        engine.now = now
+        if not engine.started:
+            engine.started = now
+        self._last_expire = self._last_gc = now
+        if config.unix_socket:
+            self.unix_socket = os.fspath(config.unix_socket)
+        else:
+            self.host = config.address
+            self.port = config.port
+        if self.faults.connection_mode == _faults.REFUSE:
+            self._placeholder = self._bind(listen=False)
+        else:
+            await self._listen()
+        self.faults._listener_hook = self._listener_hook
+        self._cron_handle = self.loop.call_later(config.cron_period / 1000.0, self._cron)
+        log.info("Gibson-compatible server listening on %s", self.describe())
+
+    def describe(self):
+        if self.unix_socket is not None:
+            return "unix:%s" % self.unix_socket
+        return "%s:%d" % (self.host, self.port)
+
+    def _bind(self, listen):
+        """A socket bound to our address: listening, or (to refuse
+        connections while keeping the address) not."""
+        if self.unix_socket is not None:
+            path = self.unix_socket
+            try:
+                if stat.S_ISSOCK(os.stat(path).st_mode):
+                    os.unlink(path)
+            except FileNotFoundError:
+                pass
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.bind(path)
+                os.chmod(path, 0o777)
+            except OSError:
+                sock.close()
+                raise
+        else:
+            infos = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
+                                       flags=socket.AI_PASSIVE)
+            family, kind, proto, _, sockaddr = infos[0]
+            sock = socket.socket(family, kind, proto)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(sockaddr)
+            except OSError:
+                sock.close()
+                raise
+            # Keep the port chosen for port=0, so a restart reuses it.
+            self.port = sock.getsockname()[1]
+        if listen:
+            sock.listen(511)
+        sock.setblocking(False)
+        return sock
+
+    async def _listen(self):
+        sock = self._bind(listen=True)
+        factory = lambda: GibsonProtocol(self)  # noqa: E731
+        if self.unix_socket is not None:
+            self._server = await self.loop.create_unix_server(factory, sock=sock)
+        else:
+            self._server = await self.loop.create_server(factory, sock=sock)
+
+    def _stop_listening(self):
+        if self._server is not None:
+            self._server.close()
+            self._server = None
+
+    async def set_connection_mode(self, mode):
+        """Follow a change of ``faults.connection_mode``: stop listening
+        (keeping the address bound) to refuse, listen again otherwise."""
+        if mode == _faults.REFUSE:
+            if self._placeholder is None:
+                self._stop_listening()
+                self._placeholder = self._bind(listen=False)
+        elif self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
+            await self._listen()
+
+    def _listener_hook(self, mode):
+        # Called by Faults on the caller's thread.
+        future = asyncio.run_coroutine_threadsafe(self.set_connection_mode(mode), self.loop)
+        if _on_loop_thread(self.loop):
+            return
+        future.result(10)
+
+    def _cron(self):
+        self.run_cron()
+        self._cron_handle = self.loop.call_later(self.config.cron_period / 1000.0, self._cron)
+
+    def run_cron(self):
+        """One cron tick: refresh the clock, and run the expiry sweep and
+        the memory GC when their periods have passed."""
+        engine = self.engine
+        config = self.config
+        now = engine.now = int(self.clock.time())
+        engine.cron_done += 1
+        if now - self._last_expire >= config.expired_cron:
+            self._last_expire = now
+            freed = engine.expire()
+            if freed:
+                log.debug("cron: %d expired items freed", freed)
+        if now - self._last_gc >= config.max_mem_cron:
+            self._last_gc = now
+            freed = engine.collect_garbage()
+            if freed:
+                log.info("memory GC: %d idle items freed", freed)
+
+    def disconnect_all(self):
+        """Close every client connection now (pending replies are dropped)."""
+        for connection in list(self.connections):
+            connection._closing = True
+            connection.transport.abort()
+
+    def connection_closed(self, connection):
+        if self._drained is not None and not self.connections:
+            if not self._drained.done():
+                self._drained.set_result(None)
+
+    async def close(self):
+        """Stop listening, close every connection and stop the cron."""
+        self.faults._listener_hook = None
+        if self._cron_handle is not None:
+            self._cron_handle.cancel()
+            self._cron_handle = None
+        server = self._server
+        self._stop_listening()
+        if self._placeholder is not None:
+            self._placeholder.close()
+            self._placeholder = None
+        if self.connections:
+            self._drained = self.loop.create_future()
+            for connection in list(self.connections):
+                connection._closing = True
+                connection.transport.abort()
+            try:
+                await asyncio.wait_for(self._drained, 5)
+            except asyncio.TimeoutError:
+                log.warning("%d connections did not close in time", len(self.connections))
+        if server is not None:
+            try:
+                await asyncio.wait_for(server.wait_closed(), 5)
+            except asyncio.TimeoutError:
+                pass
+        if self.unix_socket is not None:
+            try:
+                if stat.S_ISSOCK(os.stat(self.unix_socket).st_mode):
+                    os.unlink(self.unix_socket)
+            except OSError:
+                pass
+        log.info("server on %s stopped", self.describe())
+
+
+def _on_loop_thread(loop):
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,237 @@
+"""pytest fixtures for code that talks to Gibson: the ``gibson`` plugin.
+
+Installed with pygibson and registered through the ``pytest11`` entry point,
+so the fixtures are available in any test suite without configuration. The
+server is pygibson's embedded Gibson-compatible server
+(:class:`pygibson.server.GibsonServer`): nothing else needs installing.
+
+Fixtures
+--------
+``gibson_server``
+    Session-scoped embedded server over TCP on a free loopback port.
+``gibson_unix_server``
+    The same over a unix socket in a temporary directory.
+``gibson_noproc``
+    An existing server named by ``--gibson-address HOST:PORT`` (or a unix
+    socket path) or the ``PYGIBSON_TEST_ADDRESS`` environment variable; the
+    test is skipped when neither is set.
+``gibson_client``
+    Function-scoped ``pygibson.Client`` connected to ``gibson_server``,
+    whose store is flushed and faults cleared before each test.
+``gibson_server_factory``
+    ``gibson_server_factory(**options)`` starts another embedded server
+    with :class:`~pygibson.server.GibsonServer` options (limits, ``clock``,
+    ``unix_socket=True``...); every server it made is stopped after the
+    test.
+``gibson_client_factory``
+    ``gibson_client_factory(server, **options)`` connects another
+    ``pygibson.Client`` to a server (a ``GibsonServer``, ``gibson_noproc``
+    or anything with ``host``, ``port`` and ``unix_socket``); options go to
+    the Client (``timeout=`` in ms, ...). Clients are closed after the test.
+
+Command-line options: ``--gibson-address`` (see above) and
+``--gibson-timeout MS``, the default client timeout (1000).
+
+Example, in a user's test suite::
+
+    from pygibson.server import ManualClock
+
+    def test_cache_roundtrip(gibson_client):
+        gibson_client.set("user:1", "alice", ttl=60)
+        assert gibson_client.get("user:1") == b"alice"
+
+    def test_entries_expire(gibson_server_factory, gibson_client_factory):
+        clock = ManualClock()
+        server = gibson_server_factory(clock=clock)
+        client = gibson_client_factory(server)
+        client.set("k", "v", ttl=10)
+        clock.advance(10)
+        assert client.count("k") == 0
+
+    def test_slow_server(gibson_server, gibson_client):
+        gibson_server.faults.delay_replies(2.0)   # cleared before next test
+        ...
+
+To build fixtures of your own scope in a ``conftest.py``, use
+:func:`gibson_server_fixture`::
+
+    from pygibson.testing import gibson_server_fixture
+
+    small_gibson = gibson_server_fixture(scope="module", max_value_size=64)
+"""
+
+import os
+import socket
+
+import pytest
+
+__all__ = ["gibson_server_fixture", "GibsonAddress", "parse_address", "ADDRESS_ENV"]
+
+#: Environment variable naming an existing server for ``gibson_noproc``.
+ADDRESS_ENV = "PYGIBSON_TEST_ADDRESS"
+DEFAULT_TIMEOUT_MS = 1000
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("gibson", "Gibson cache server fixtures (pygibson)")
+    group.addoption(
+        "--gibson-address", action="store", default=None, metavar="HOST:PORT|PATH",
+        help="existing Gibson server for the gibson_noproc fixture "
+             "(default: $%s)" % ADDRESS_ENV)
+    group.addoption(
+        "--gibson-timeout", action="store", type=int, default=DEFAULT_TIMEOUT_MS,
+        metavar="MS", help="timeout of clients made by the gibson fixtures, in ms "
+                           "(default %d)" % DEFAULT_TIMEOUT_MS)
+
+
+class GibsonAddress:
+    """Where a server is: ``host``/``port`` for TCP, or ``unix_socket``.
+
+    Has the same address attributes as ``GibsonServer``, so fixtures and
+    factories accept either.
+    """
+
+    def __init__(self, host=None, port=None, unix_socket=None):
+        self.host = host
+        self.port = port
+        self.unix_socket = unix_socket
+
+    @property
+    def address(self):
+        return self.unix_socket if self.unix_socket else (self.host, self.port)
+
+    def __repr__(self):
+        return "GibsonAddress(%r)" % (self.address,)
+
+
+def parse_address(text):
+    """``"HOST:PORT"``, ``"[v6]:PORT"`` or a unix socket path (anything
+    containing ``/``) -> :class:`GibsonAddress`."""
+    text = text.strip()
+    if "/" in text:
+        return GibsonAddress(unix_socket=text)
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ValueError("expected HOST:PORT or a unix socket path, got %r" % text)
+    return GibsonAddress(host=host.strip("[]") or "127.0.0.1", port=int(port))
+
+
+def _start_server(**options):
+    from pygibson.server import GibsonServer
+
+    return GibsonServer(**options).start()
+
+
+def _connect_client(server, timeout_ms, **options):
+    # Imported here: the client is a C extension, and the server fixtures
+    # must work even where it is not built.
+    import pygibson
+
+    options.setdefault("timeout", timeout_ms)
+    if getattr(server, "unix_socket", None):
+        return pygibson.Client(unix_socket=server.unix_socket, **options)
+    return pygibson.Client(addr=server.host, port=server.port, **options)
+
+
+def _close(client):
+    close = getattr(client, "close", None)
+    if close is not None:
+        close()
+
+
+def _reset(server):
+    """Give the next test a clean server: empty store, no faults."""
+    faults = getattr(server, "faults", None)
+    if faults is not None:
+        faults.clear()
+    flush = getattr(server, "flush", None)
+    if flush is not None:
+        flush()
+
+
+def gibson_server_fixture(scope="session", unix_socket=False, **options):
+    """Make a pytest fixture that runs an embedded server with ``options``
+    for the given ``scope``; assign it to a name in a conftest.py."""
+
+    @pytest.fixture(scope=scope)
+    def _fixture():
+        server = _start_server(unix_socket=True if unix_socket else None, **options)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    return _fixture
+
+
+gibson_server = gibson_server_fixture(scope="session")
+gibson_server.__doc__ = "A session-wide embedded Gibson server over TCP."
+
+gibson_unix_server = gibson_server_fixture(scope="session", unix_socket=True)
+gibson_unix_server.__doc__ = "A session-wide embedded Gibson server on a unix socket."
+
+
+@pytest.fixture(scope="session")
+def gibson_noproc(request):
+    """An existing server: ``--gibson-address`` or $PYGIBSON_TEST_ADDRESS.
+    Skips the test when neither is given; fails when it does not answer."""
+    text = request.config.getoption("--gibson-address") or os.environ.get(ADDRESS_ENV)
+    if not text:
+        pytest.skip("no Gibson server given (--gibson-address or $%s)" % ADDRESS_ENV)
+    try:
+        target = parse_address(text)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    family = socket.AF_UNIX if target.unix_socket else socket.AF_INET
+    try:
+        if target.unix_socket:
+            probe = socket.socket(family, socket.SOCK_STREAM)
+            probe.settimeout(2)
+            probe.connect(target.unix_socket)
+        else:
+            probe = socket.create_connection((target.host, target.port), timeout=2)
+        probe.close()
+    except OSError as exc:
+        pytest.fail("Gibson server at %s does not answer: %s" % (text, exc))
+    return target
+
+
+@pytest.fixture
+def gibson_server_factory():
+    """``gibson_server_factory(**options)`` -> a started GibsonServer,
+    stopped after the test."""
+    servers = []
+
+    def factory(**options):
+        server = _start_server(**options)
+        servers.append(server)
+        return server
+
+    yield factory
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def gibson_client_factory(request):
+    """``gibson_client_factory(server, **options)`` -> a pygibson.Client
+    connected to ``server``, closed after the test."""
+    clients = []
+    timeout = request.config.getoption("--gibson-timeout")
+
+    def factory(server, **options):
+        client = _connect_client(server, timeout, **options)
+        clients.append(client)
+        return client
+
+    yield factory
+    for client in reversed(clients):
+        _close(client)
+
+
+@pytest.fixture
+def gibson_client(gibson_server, gibson_client_factory):
+    """A pygibson.Client on ``gibson_server``, which is flushed and has its
+    faults cleared before the test."""
+    _reset(gibson_server)
+    return gibson_client_factory(gibson_server)
