@@ -60,20 +60,20 @@ class ConnectionPool:
         self.health_check_interval = health_check_interval
         self._factory = client_factory
         self._client_kwargs = client_kwargs
-        self._condition = threading.Condition()
         self._reset_state()
 
     def _reset_state(self):
         self._pid = os.getpid()
-        self._idle = deque()  # (client, time it was returned)
+        self._lock = threading.Lock()
+        self._idle = deque()  # (client, time it was returned), newest on the right
+        self._waiters = deque()  # _Waiter, first come first served
         self._open = 0
         self._closed = False
 
     def _check_fork(self):
         if self._pid != os.getpid():
-            # The condition's lock may be held by a parent thread that does not
-            # exist here: start over with fresh state and a fresh lock.
-            self._condition = threading.Condition()
+            # The lock may be held by a parent thread that does not exist
+            # here, and the connections are the parent's: start over.
             self._reset_state()
 
     @property
@@ -88,38 +88,45 @@ class ConnectionPool:
 
     def acquire(self, timeout=None):
         """A client for this thread's exclusive use; give it back with
-        ``release()``, or use ``connection()`` as a context manager."""
+        ``release()``, or use ``connection()`` as a context manager.
+
+        Waiting threads are served in arrival order: a connection given back
+        goes straight to the longest waiter, so none can be starved."""
         self._check_fork()
         if timeout is None:
             timeout = self.acquire_timeout
-        deadline = None if timeout is None else time.monotonic() + timeout
-        with self._condition:
-            while True:
-                if self._closed:
-                    raise PyGibsonError("the pool is closed")
-                self._drop_stale_locked()
-                if self._idle:
-                    client, returned = self._idle.pop()
-                    break
-                if self._open < self.max_size:
-                    self._open += 1
-                    client, returned = None, None
-                    break
-                remaining = None if deadline is None else deadline - time.monotonic()
-                if remaining is not None and remaining <= 0:
-                    raise PoolTimeoutError(
-                        "no connection came free within %.3f s: all %d are in use; "
-                        "raise max_size or acquire_timeout" % (timeout, self.max_size)
-                    )
-                self._condition.wait(remaining)
+        with self._lock:
+            if self._closed:
+                raise PyGibsonError("the pool is closed")
+            self._drop_stale_locked()
+            if self._idle and not self._waiters:
+                client, returned = self._idle.pop()
+                return self._checked(client, returned)
+            if self._open < self.max_size:
+                self._open += 1
+                return self._created()
+            waiter = _Waiter()
+            self._waiters.append(waiter)
+        waiter.event.wait(timeout)
+        with self._lock:
+            if waiter.handed is None:
+                self._waiters.remove(waiter)
+                raise PoolTimeoutError(
+                    "no connection came free within %.3f s: all %d are in use; "
+                    "raise max_size or acquire_timeout" % (timeout, self.max_size)
+                )
+        if waiter.handed is _CLOSED:
+            raise PyGibsonError("the pool is closed")
+        if waiter.handed is _MAKE_NEW:
+            return self._created()
+        return self._checked(*waiter.handed)
+
+    def _created(self):
+        """A new client, for a slot already counted in _open."""
         try:
-            if client is None:
-                return self._factory(**self._client_kwargs)
-            return self._checked(client, returned)
+            return self._factory(**self._client_kwargs)
         except BaseException:
-            with self._condition:
-                self._open -= 1
-                self._condition.notify()
+            self._give_slot_back()
             raise
 
     def _checked(self, client, returned):
@@ -131,8 +138,22 @@ class ConnectionPool:
                 client.ping()
             except BaseException:
                 client.close()
+                self._give_slot_back()
                 raise
         return client
+
+    def _give_slot_back(self):
+        """A counted connection is gone: let a waiter make a new one."""
+        with self._lock:
+            if self._waiters:
+                self._hand(self._waiters.popleft(), _MAKE_NEW)
+            else:
+                self._open -= 1
+
+    @staticmethod
+    def _hand(waiter, handed):
+        waiter.handed = handed
+        waiter.event.set()
 
     def _drop_stale_locked(self):
         if self.idle_timeout is None:
@@ -145,27 +166,24 @@ class ConnectionPool:
             self._open -= 1
 
     def release(self, client):
-        """Give a client back. A client whose connection broke is closed and
-        not reused."""
+        """Give a client back for the next borrower."""
         if self._pid != os.getpid():
             return
-        with self._condition:
+        with self._lock:
             if self._closed:
                 client.close()
                 self._open -= 1
+            elif self._waiters:
+                self._hand(self._waiters.popleft(), (client, time.monotonic()))
             else:
                 self._idle.append((client, time.monotonic()))
-            self._condition.notify()
 
     def discard(self, client):
         """Close a client instead of giving it back (after an error that
         leaves its state unknown)."""
         client.close()
-        if self._pid != os.getpid():
-            return
-        with self._condition:
-            self._open -= 1
-            self._condition.notify()
+        if self._pid == os.getpid():
+            self._give_slot_back()
 
     def connection(self):
         """``with pool.connection() as client:`` borrows a client for the block."""
@@ -175,13 +193,14 @@ class ConnectionPool:
         """Close the idle connections now and the others as they come back;
         acquire() then raises."""
         self._check_fork()
-        with self._condition:
+        with self._lock:
             self._closed = True
             while self._idle:
                 client, _ = self._idle.pop()
                 client.close()
                 self._open -= 1
-            self._condition.notify_all()
+            while self._waiters:
+                self._hand(self._waiters.popleft(), _CLOSED)
 
     def __enter__(self):
         return self
@@ -196,6 +215,18 @@ class ConnectionPool:
             self.idle,
             self.max_size,
         )
+
+
+_MAKE_NEW = object()  # handed to a waiter: a slot is free, make a connection
+_CLOSED = object()  # handed to a waiter: the pool was closed
+
+
+class _Waiter:
+    __slots__ = ("event", "handed")
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.handed = None
 
 
 class _Borrowed:

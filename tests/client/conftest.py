@@ -4,7 +4,7 @@ server over TCP and over a unix socket, and clients connected to each."""
 import pytest
 
 from pygibson import Client
-from pygibson.server import GibsonServer
+from pygibson.server import GibsonServer, ManualClock
 
 #: Large enough for the 8 MiB values of the size tests.
 BIG = 16 * 1024 * 1024
@@ -13,14 +13,14 @@ BIG_LIMITS = dict(max_value_size=BIG, max_request_size=BIG + 4096, compression=B
 
 @pytest.fixture(scope="session")
 def tcp_server():
-    with GibsonServer(**BIG_LIMITS) as server:
+    with GibsonServer(clock=ManualClock(), **BIG_LIMITS) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
 def unix_server(tmp_path_factory):
     path = tmp_path_factory.mktemp("gibson") / "gibson.sock"
-    with GibsonServer(unix_socket=str(path), **BIG_LIMITS) as server:
+    with GibsonServer(unix_socket=str(path), clock=ManualClock(), **BIG_LIMITS) as server:
         yield server
 
 

@@ -266,6 +266,7 @@ def test_memory_limit_raises_no_memory():
 
     with GibsonServer(max_memory=1) as server:
         with pygibson.Client(addr=server.host, port=server.port) as client:
+            client.set("first", "x" * 100)  # puts the server over its limit
             with pytest.raises(NoMemoryError) as info:
                 client.set("k", "v")
             assert "max_memory" in str(info.value)
