@@ -1,0 +1,220 @@
+"""The fault matrix: a server that misbehaves in each way the issue lists,
+over real sockets. For each, the exception and its message, and proof that
+the client works afterwards and never returns a stale reply."""
+
+import time
+
+import pytest
+
+from pygibson import (
+    Client,
+    ConnectionError,
+    NotFoundError,
+    ProtocolError,
+    PyGibsonError,
+    TimeoutError,
+)
+from pygibson.server import GibsonServer, ManualClock
+
+from .conftest import client_for
+
+
+def works_afterwards(client, key="after", value=b"fine"):
+    client.set(key, value)
+    assert client.get(key) == value
+
+
+def test_server_closes_mid_header(make_client, server):
+    client = make_client(retry_reads=False)
+    client.set("k", "value")
+    server.faults.close_after_bytes(3)
+    with pytest.raises(ConnectionError) as info:
+        client.get("k")
+    assert info.value.request_sent
+    assert isinstance(info.value, PyGibsonError)
+    assert client.closed
+    works_afterwards(client)
+
+
+def test_write_cut_mid_reply_is_never_resent(client, server):
+    server.faults.close_after_bytes(5)
+    with pytest.raises(ConnectionError) as info:
+        client.inc("n")
+    assert info.value.request_sent
+    # The server ran it once; the client did not run it again.
+    assert client.get("n") == 1
+
+
+def test_read_cut_mid_reply_is_retried_once(client, server):
+    client.set("k", "value")
+    server.faults.close_after_bytes(3)
+    assert client.get("k") == b"value"
+
+
+def test_server_closes_mid_payload_no_stale_reply(make_client, server):
+    client = make_client(retry_reads=False)
+    client.set("k", b"x" * 1000)
+    client.set("other", b"other-value")
+    server.faults.close_after_bytes(100)
+    with pytest.raises(ConnectionError):
+        client.get("k")
+    # The next reply is the one for the next request, never the rest of k's.
+    assert client.get("other") == b"other-value"
+
+
+def test_server_closing_costs_no_cpu_spin(client, server):
+    server.faults.close_after_bytes(2)
+    server.faults.close_after_bytes(2)  # the retry of the read fails too
+    before = time.process_time()
+    with pytest.raises(ConnectionError):
+        client.get("k")
+    assert time.process_time() - before < 0.25
+
+
+def test_truncated_reply_times_out_and_the_rest_never_arrives(make_client, server):
+    client = make_client(timeout=300)
+    client.set("k", "v")
+    server.faults.truncate_next_reply()
+    started_cpu = time.process_time()
+    with pytest.raises(TimeoutError) as info:
+        client.get("k")
+    assert time.process_time() - started_cpu < 0.25  # it waited, not spun
+    assert isinstance(info.value, PyGibsonError)
+    assert isinstance(info.value, OSError)  # also the builtin TimeoutError
+    assert "300" in str(info.value) or "timed out" in str(info.value)
+    works_afterwards(client)
+
+
+def test_unknown_reply_code_is_a_protocol_error(client, server):
+    server.faults.unknown_code_next_reply(42)
+    with pytest.raises(ProtocolError) as info:
+        client.ping()
+    assert "42" in str(info.value)
+    assert client.closed
+    works_afterwards(client)
+
+
+def test_length_field_of_4_gb_is_refused_without_allocating(client, server):
+    client.set("k", "v")
+    server.faults.huge_length_next_reply()
+    with pytest.raises(ProtocolError) as info:
+        client.get("k")
+    assert "max_reply_size" in str(info.value)
+    works_afterwards(client)
+
+
+def test_slow_server_times_out_near_the_deadline(make_client, server):
+    client = make_client(timeout=200)
+    server.faults.delay_replies(1.0)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        client.ping()
+    elapsed = time.monotonic() - started
+    server.faults.clear()
+    assert elapsed >= 0.19  # never early
+    assert elapsed < 1.0  # and long before the reply would have come
+    works_afterwards(client)
+
+
+def test_connection_refused(make_client, server):
+    server.faults.refuse_connections()
+    client = make_client()
+    with pytest.raises(ConnectionError) as info:
+        client.ping()
+    assert not info.value.request_sent
+    assert "running" in str(info.value) or "refused" in str(info.value).lower()
+    server.faults.accept_connections()
+    client.ping()
+
+
+@pytest.mark.parametrize("mode", ["reset_connections", "drop_connections"])
+def test_connection_accepted_then_dropped(make_client, server, mode):
+    getattr(server.faults, mode)()
+    client = make_client()
+    with pytest.raises(ConnectionError):
+        client.set("k", "v")
+    server.faults.accept_connections()
+    works_afterwards(client)
+
+
+def test_server_restart_reads_retry_writes_raise(tmp_path):
+    clock = ManualClock()
+    first = GibsonServer(clock=clock).start()
+    port = first.port
+    client = Client(addr=first.host, port=port)
+    client.set("k", "old")
+    first.stop()
+    with GibsonServer(port=port, clock=clock):
+        # A read on the dead connection is retried once on a fresh one; the
+        # new server is empty, so the old value can never come back.
+        with pytest.raises(NotFoundError):
+            client.get("k")
+        client.set("w", "1")  # the fresh connection serves on
+    with GibsonServer(port=port, clock=clock):
+        # A write on a dead connection is never re-sent silently.
+        with pytest.raises(ConnectionError) as info:
+            client.set("k", "new")
+        assert info.value.request_sent
+        works_afterwards(client)
+    client.close()
+
+
+def test_reads_are_not_retried_when_disabled():
+    clock = ManualClock()
+    first = GibsonServer(clock=clock).start()
+    port = first.port
+    client = Client(addr=first.host, port=port, retry_reads=False)
+    client.ping()
+    first.stop()
+    with GibsonServer(port=port, clock=clock):
+        with pytest.raises(ConnectionError):
+            client.ping()
+        client.ping()
+    client.close()
+
+
+def test_server_gone_during_a_pipeline(make_client, server):
+    client = make_client()
+    pipe = client.pipeline()
+    for i in range(50):
+        pipe.set("k%d" % i, "v")
+    server.faults.close_after_bytes(0)  # the first reply never comes
+    with pytest.raises(ConnectionError) as info:
+        pipe.execute()
+    assert info.value.received == 0
+    assert "pipeline of 50 operations" in str(info.value)
+    works_afterwards(client)
+
+
+def test_timeout_in_a_pipeline_reports_counts(make_client, server):
+    client = make_client(timeout=300)
+    pipe = client.pipeline()
+    for _ in range(11):
+        pipe.ping()
+    server.faults.truncate_next_reply()  # the first reply stops short
+    with pytest.raises(TimeoutError) as info:
+        pipe.execute()
+    assert info.value.received == 0
+    assert info.value.sent == 11
+    assert "11 sent" in str(info.value)
+    works_afterwards(client)
+
+
+def test_values_at_and_above_the_servers_max_value_size():
+    from pygibson import ValueTruncatedError
+
+    with GibsonServer(clock=ManualClock()) as server:  # max_value_size 4096
+        client = client_for(server)
+        client.set("at", b"a" * 4096)
+        assert client.get("at") == b"a" * 4096
+        with pytest.raises(ValueTruncatedError):
+            client.set("above", b"a" * 4097)
+        client.close()
+
+
+def test_closed_client_reconnects_on_next_call(client):
+    client.ping()
+    client.close()
+    assert client.closed
+    client.ping()
+    assert not client.closed
