@@ -1,0 +1,389 @@
+/* gb_client over real sockets: calls, the failure policy, pipelines. */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+
+#include "peer.h"
+#include "test.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void start_client(gb_client *c, const gb_peer *p, int timeout_ms)
+{
+    gb_client_config cfg;
+    gb_error err;
+
+    gb_client_config_default(&cfg);
+    cfg.port = p->port;
+    cfg.timeout_ms = timeout_ms;
+    if (p->family == AF_UNIX)
+        cfg.unix_path = p->path;
+    CHECK_STATUS(gb_client_init(c, &cfg, &err), GB_OK);
+}
+
+static gb_request op(int opcode, const char *key, const char *value)
+{
+    gb_request req;
+
+    memset(&req, 0, sizeof req);
+    req.opcode = opcode;
+    req.key = key;
+    req.key_len = key != NULL ? strlen(key) : 0;
+    req.value = value;
+    req.value_len = value != NULL ? strlen(value) : 0;
+    return req;
+}
+
+static gb_status call(gb_client *c, int opcode, const char *key, const char *value,
+                      gb_reply *reply, gb_error *err)
+{
+    gb_request req = op(opcode, key, value);
+
+    return gb_client_call(c, &req, reply, err);
+}
+
+static void test_calls(void)
+{
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_kv_iter it;
+    gb_kv_pair pair;
+    gb_peer p;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    CHECK(!gb_client_connected(&c));
+    CHECK_STATUS(call(&c, GB_OP_SET, "foo", "bar baz", &r, &err), GB_OK);
+    CHECK(gb_client_connected(&c));
+    CHECK_INT(r.code, GB_REPL_VAL);
+    CHECK_MEM(r.data, r.size, "bar baz", 7);
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.encoding, GB_ENC_NUMBER);
+    CHECK_INT(r.number, 2);
+    CHECK_STATUS(call(&c, GB_OP_GET, "missing", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_ERR_NOT_FOUND);
+    CHECK_STATUS(call(&c, GB_OP_GET, "big", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.size, 100000);
+    CHECK(r.data[0] == 'x' && r.data[99999] == 'x');
+    CHECK_STATUS(call(&c, GB_OP_STATS, NULL, NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_KVAL);
+    CHECK_INT(gb_kv_begin(&it, r.data, r.size, &err), 0);
+    CHECK_INT(gb_kv_next(&it, &pair, &err), 1);
+    CHECK_MEM(pair.key, pair.key_len, "server_arch", 11);
+    CHECK_MEM(pair.value, pair.value_len, "64", 2);
+    CHECK_INT(gb_kv_next(&it, &pair, &err), 0);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_OK);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, NULL), GB_OK);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+/* A refused request sends nothing and leaves the connection alone. */
+static void test_argument_errors(void)
+{
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+    int fd;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    CHECK_STATUS(call(&c, GB_OP_GET, "a b", NULL, &r, &err), GB_ERR_KEY_SPACE);
+    CHECK(!gb_client_connected(&c)); /* not even connected for it */
+    CHECK_INT(err.request_sent, 0);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    fd = c.fd;
+    CHECK_STATUS(call(&c, GB_OP_SET, "k", "", &r, &err), GB_ERR_EMPTY_VALUE);
+    CHECK_STATUS(call(&c, GB_OP_META, "k", "l", &r, &err), GB_ERR_BAD_FIELD);
+    CHECK_STATUS(call(&c, 42, "k", NULL, &r, &err), GB_ERR_BAD_OPCODE);
+    CHECK_INT(c.fd, fd);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    CHECK_INT(c.fd, fd);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+/* Call `key` on the peer, expect status want quickly, then check that the
+   next call reconnects and works. */
+static void fail_then_recover(const char *key, gb_status want, int timeout_ms,
+                              int64_t min_ms, int64_t max_ms)
+{
+    int64_t start, elapsed;
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, timeout_ms);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    start = gb_clock_ms();
+    CHECK_STATUS(call(&c, GB_OP_GET, key, NULL, &r, &err), want);
+    elapsed = gb_clock_ms() - start;
+    if (elapsed < min_ms || elapsed > max_ms)
+        fprintf(stderr, "  GET %s took %lld ms, expected %lld..%lld\n", key, (long long)elapsed,
+                (long long)min_ms, (long long)max_ms);
+    CHECK(elapsed >= min_ms && elapsed <= max_ms);
+    CHECK_INT(err.status, want);
+    CHECK_INT(err.request_sent, 1);
+    CHECK(gb_status_breaks_connection(want));
+    CHECK(!gb_client_connected(&c));
+    CHECK(strstr(err.message, "127.0.0.1:") != NULL);
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.number, 1); /* a new connection: the peer's counter restarted */
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+static void test_failures_reconnect(void)
+{
+    fail_then_recover("half", GB_ERR_CLOSED, 1000, 0, 100);
+    fail_then_recover("nothing", GB_ERR_CLOSED, 1000, 0, 100);
+    fail_then_recover("garbage", GB_ERR_PROTOCOL, 1000, 0, 100);
+    /* The deadline covers the whole request: a reply that trickles in
+       still times out on time. */
+    fail_then_recover("hang", GB_ERR_TIMEOUT, 300, 299, 330);
+    fail_then_recover("drip", GB_ERR_TIMEOUT, 300, 299, 330);
+}
+
+/* Bytes that nobody asked for mean the stream is out of step: the next
+   call starts a new connection instead of taking them as its reply. */
+static void test_stale_bytes_reconnect(void)
+{
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_STATUS(call(&c, GB_OP_GET, "twice", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_OK);
+    CHECK_INT(gb_reader_buffered(&c.reader), 8);
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_VAL);
+    CHECK_INT(r.number, 1);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+static void test_end_and_connect_errors(void)
+{
+    gb_client_config cfg;
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    CHECK_STATUS(call(&c, GB_OP_END, NULL, NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_OK);
+    CHECK(!gb_client_connected(&c));
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    CHECK_STATUS(gb_client_connect(&c, &err), GB_OK); /* already connected */
+    gb_client_close(&c);
+    CHECK(!gb_client_connected(&c));
+    gb_client_free(&c);
+    gb_client_free(&c); /* freeing twice is harmless */
+    gb_peer_stop(&p);
+
+    gb_client_config_default(&cfg);
+    cfg.port = gb_peer_free_port();
+    CHECK_STATUS(gb_client_init(&c, &cfg, &err), GB_OK);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_ERR_CONNECT);
+    CHECK_INT(err.request_sent, 0);
+    CHECK(strstr(err.message, "Connection refused") != NULL);
+    gb_client_free(&c);
+    CHECK_STATUS(gb_client_init(&c, NULL, &err), GB_OK);
+    CHECK(strcmp(c.host, GB_DEFAULT_HOST) == 0 && c.port == GB_DEFAULT_PORT);
+    gb_client_free(&c);
+}
+
+static void test_unix_client(void)
+{
+    char path[64];
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+
+    snprintf(path, sizeof path, "/tmp/gb-client-%ld.sock", (long)getpid());
+    CHECK_INT(gb_peer_start(&p, AF_UNIX, path), 0);
+    start_client(&c, &p, 1000);
+    CHECK_STATUS(call(&c, GB_OP_SET, "k", "v", &r, &err), GB_OK);
+    CHECK_MEM(r.data, r.size, "v", 1);
+    CHECK_STATUS(call(&c, GB_OP_GET, "nothing", NULL, &r, &err), GB_ERR_CLOSED);
+    CHECK(strstr(err.message, path) != NULL);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+/* A forked child drops the inherited connection without shutdown(), so the
+   parent's connection keeps working. */
+static void test_abandon_after_fork(void)
+{
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+    pid_t pid;
+    int status = -1, fd;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    fd = c.fd;
+    pid = fork();
+    if (pid == 0) {
+        gb_client_abandon(&c);
+        _exit(gb_client_connected(&c) ? 1 : 0);
+    }
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    CHECK_INT(c.fd, fd);
+    gb_client_abandon(&c);
+    CHECK(!gb_client_connected(&c));
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+/* Encode n SETs of value_len bytes, the value stamped with its index. */
+static int build_sets(gb_buffer *frames, size_t n, size_t value_len)
+{
+    char *value = malloc(value_len), key[32];
+    gb_request req;
+    size_t i;
+
+    if (value == NULL)
+        return -1;
+    memset(value, 'v', value_len);
+    for (i = 0; i < n; i++) {
+        req = op(GB_OP_SET, key, NULL);
+        req.key_len = (size_t)snprintf(key, sizeof key, "k%zu", i);
+        memcpy(value, key, req.key_len);
+        req.value = value;
+        req.value_len = value_len;
+        if (gb_encode(frames, &req, NULL, NULL) != GB_OK)
+            break;
+    }
+    free(value);
+    return i == n ? 0 : -1;
+}
+
+/* The peer stops reading while it writes each reply (like the server), so a
+   client that wrote the whole pipeline before reading would deadlock. */
+static void test_pipeline(void)
+{
+    const size_t n = gb_test_slow() ? 10000 : 100000, value_len = 1024;
+    size_t written = 0, replies = 0, bad = 0;
+    int64_t deadline;
+    gb_buffer frames;
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+    gb_status st = GB_OK;
+    char key[32];
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    gb_buffer_init(&frames);
+    CHECK_INT(build_sets(&frames, n, value_len), 0);
+    CHECK_STATUS(gb_client_pipeline_begin(&c, &err), GB_OK);
+    deadline = gb_deadline_after(60000);
+    while (replies < n && st == GB_OK) {
+        int got;
+
+        st = gb_client_pump(&c, frames.data, frames.len, &written, deadline, &err);
+        while ((got = gb_reader_next(&c.reader, &r, &err)) == 1) {
+            size_t klen = (size_t)snprintf(key, sizeof key, "k%zu", replies);
+            if (r.code != GB_REPL_VAL || r.size != value_len || memcmp(r.data, key, klen) != 0)
+                bad++;
+            replies++;
+        }
+        CHECK(got == 0);
+    }
+    CHECK_STATUS(st, GB_OK);
+    if (st != GB_OK)
+        fprintf(stderr, "  %s\n", err.message);
+    CHECK_INT(replies, n);
+    CHECK_INT(bad, 0);
+    CHECK_INT(written, frames.len);
+    /* The connection is in step afterwards. */
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.number, 1);
+    gb_buffer_free(&frames);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+static void test_pipeline_failures(void)
+{
+    unsigned char bad_frames[] = {2, 0, 0, 0, 19, 0, 9, 0, 0, 0, 19, 0};
+    size_t written = 0, oks = 0;
+    gb_buffer frames;
+    gb_request req;
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+    gb_status st = GB_OK;
+    int i;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    /* A buffer that does not hold whole frames is refused. */
+    CHECK_STATUS(gb_client_pipeline_begin(&c, &err), GB_OK);
+    CHECK_STATUS(gb_client_pump(&c, bad_frames, sizeof bad_frames, &written, -1, &err),
+                 GB_ERR_PROTOCOL);
+    CHECK(!gb_client_connected(&c));
+    CHECK_STATUS(gb_client_pump(&c, bad_frames, 6, &written, -1, &err), GB_ERR_NOT_CONNECTED);
+
+    /* The peer hangs up in the middle: the replies before it are kept. */
+    gb_buffer_init(&frames);
+    for (i = 0; i < 5; i++) {
+        req = op(i == 3 ? GB_OP_GET : GB_OP_PING, i == 3 ? "nothing" : NULL, NULL);
+        CHECK_STATUS(gb_encode(&frames, &req, NULL, NULL), GB_OK);
+    }
+    written = 0;
+    CHECK_STATUS(gb_client_pipeline_begin(&c, &err), GB_OK);
+    while (st == GB_OK) {
+        st = gb_client_pump(&c, frames.data, frames.len, &written, gb_deadline_after(1000),
+                            &err);
+        while (gb_reader_next(&c.reader, &r, &err) == 1)
+            oks += r.code == GB_REPL_OK;
+    }
+    CHECK_STATUS(st, GB_ERR_CLOSED);
+    CHECK_INT(oks, 3);
+    CHECK_INT(err.request_sent, 1);
+    CHECK(!gb_client_connected(&c));
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    gb_buffer_free(&frames);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+void test_client(void)
+{
+    RUN(test_calls);
+    RUN(test_argument_errors);
+    RUN(test_failures_reconnect);
+    RUN(test_stale_bytes_reconnect);
+    RUN(test_end_and_connect_errors);
+    RUN(test_unix_client);
+    RUN(test_abandon_after_fork);
+    RUN(test_pipeline);
+    RUN(test_pipeline_failures);
+}

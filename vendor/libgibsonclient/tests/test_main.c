@@ -1,0 +1,81 @@
+/* Runs every test group and prints the summary line `N passed, M failed`. */
+#include "test.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+
+long gb_test_checks;
+long gb_test_check_failures;
+static int tests_passed;
+static int tests_failed;
+
+void gb_test_run(const char *name, void (*fn)(void))
+{
+    long before = gb_test_check_failures;
+
+    fn();
+    if (gb_test_check_failures == before) {
+        tests_passed++;
+    } else {
+        tests_failed++;
+        fprintf(stderr, "FAILED: %s\n", name);
+    }
+}
+
+const char *gb_test_hex(const void *p, size_t n)
+{
+    static char out[200];
+    const unsigned char *b = p;
+    size_t i, used = 0;
+
+    out[0] = '\0';
+    for (i = 0; i < n && used + 4 < sizeof out; i++)
+        used += (size_t)snprintf(out + used, sizeof out - used, "%02x", b[i]);
+    if (i < n)
+        snprintf(out + used, sizeof out - used, "...");
+    return out;
+}
+
+size_t gb_test_unhex(const char *hex, unsigned char *out, size_t cap)
+{
+    size_t n = 0;
+    int hi = -1;
+
+    for (; *hex != '\0'; hex++) {
+        int v;
+
+        if (isspace((unsigned char)*hex))
+            continue;
+        v = isdigit((unsigned char)*hex) ? *hex - '0' : tolower((unsigned char)*hex) - 'a' + 10;
+        if (hi < 0) {
+            hi = v;
+        } else {
+            if (n < cap)
+                out[n] = (unsigned char)(hi * 16 + v);
+            n++;
+            hi = -1;
+        }
+    }
+    return n;
+}
+
+int gb_test_slow(void)
+{
+    const char *s = getenv("GB_TEST_SLOW");
+
+    return s != NULL && *s != '\0' && *s != '0';
+}
+
+int main(void)
+{
+    /* SIGPIPE keeps its default action on purpose: should the library ever
+       write to a closed socket without MSG_NOSIGNAL, this process dies. */
+    test_encode();
+    test_reader();
+    test_kv();
+    test_transport();
+    test_client();
+    printf("(%ld checks)\n", gb_test_checks);
+    printf("%d passed, %d failed\n", tests_passed, tests_failed);
+    return tests_failed == 0 ? 0 : 1;
+}
