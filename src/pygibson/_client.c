@@ -7,10 +7,51 @@
  */
 #include "_client.h"
 
-#include <unistd.h>
+#include <errno.h>
+#include <pthread.h>
 
 #include "_ops.h"
 #include "structmember.h"
+
+/* fork() is an event of the whole process, so its count is process-wide
+ * too: one counter, bumped in every child, read on every request. It costs
+ * a memory load where getpid() would cost a system call per request. */
+static volatile unsigned long fork_generation = 0;
+static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
+static int fork_hook_status = 0;
+
+static void
+count_fork_in_child(void)
+{
+    fork_generation++;
+}
+
+static void
+install_fork_hook(void)
+{
+    fork_hook_status = pthread_atfork(NULL, NULL, count_fork_in_child);
+}
+
+int
+client_watch_forks(void)
+{
+    int err = pthread_once(&fork_hook_once, install_fork_hook);
+    if (err == 0) {
+        err = fork_hook_status;
+    }
+    if (err != 0) {
+        errno = err;
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+int
+client_is_inherited(const ClientObject *self)
+{
+    return self->generation != fork_generation;
+}
 
 int
 client_acquire(ClientObject *self)
@@ -19,8 +60,7 @@ client_acquire(ClientObject *self)
         PyErr_SetString(PyExc_RuntimeError, "Client.__init__() was not called");
         return -1;
     }
-    pid_t pid = getpid();
-    if (pid != self->pid) {
+    if (client_is_inherited(self)) {
         /* A forked child. The lock may be held by a parent thread that does
          * not exist here; the socket is the parent's. */
         if (PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
@@ -35,7 +75,7 @@ client_acquire(ClientObject *self)
             self->lock = fresh;
         }
         gb_client_abandon(&self->conn);
-        self->pid = pid;
+        self->generation = fork_generation;
     }
     if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
         Py_BEGIN_ALLOW_THREADS
@@ -292,7 +332,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
         goto error;
     }
     self->conn_ready = 1;
-    self->pid = getpid();
+    self->generation = fork_generation;
     self->retry_reads = retry_reads;
     Py_XSETREF(self->encoding, encoding == Py_None ? NULL : Py_NewRef(encoding));
     Py_XDECREF(path);
@@ -329,7 +369,7 @@ client_dealloc(PyObject *op)
     }
     if (self->conn_ready) {
         /* In a forked child the socket is the parent's: leave it open. */
-        if (self->pid != getpid()) {
+        if (client_is_inherited(self)) {
             gb_client_abandon(&self->conn);
         }
         gb_client_free(&self->conn);
@@ -422,7 +462,7 @@ client_get_closed(PyObject *op, void *closure)
     (void)closure;
     ClientObject *self = (ClientObject *)op;
     return PyBool_FromLong(!self->conn_ready || !gb_client_connected(&self->conn) ||
-                           self->pid != getpid());
+                           client_is_inherited(self));
 }
 
 static PyObject *
@@ -496,7 +536,7 @@ client_repr(PyObject *op)
 {
     ClientObject *self = (ClientObject *)op;
     const char *state = (self->conn_ready && gb_client_connected(&self->conn) &&
-                         self->pid == getpid())
+                         !client_is_inherited(self))
                             ? "connected"
                             : "not connected";
     const char *name = Py_TYPE(op)->tp_name;

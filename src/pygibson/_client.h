@@ -13,7 +13,7 @@ typedef struct {
     gb_client conn;
     int conn_ready;          /* conn was initialised and must be freed */
     PyThread_type_lock lock; /* one request at a time on conn */
-    pid_t pid;               /* the process conn belongs to */
+    unsigned long generation; /* forks seen when conn was made ours */
     PyObject *encoding;      /* str, or NULL for bytes */
     int retry_reads;
     PyObject *weakreflist;
@@ -27,5 +27,9 @@ typedef struct {
  */
 int client_acquire(ClientObject *self);
 void client_release(ClientObject *self);
+/* True in a forked child for a client made before the fork. */
+int client_is_inherited(const ClientObject *self);
+/* Count forks from now on (once per process); -1 with an exception. */
+int client_watch_forks(void);
 
 #endif /* PYGIBSON_CLIENT_H */

@@ -3,7 +3,7 @@
  * types are heap types made per module, and the exception classes come from
  * pygibson.exceptions so that Python code and C raise the very same classes.
  */
-#include "_module.h"
+#include "_client.h"
 
 static int
 load_exceptions(gibson_state *st)
@@ -53,6 +53,9 @@ static int
 module_exec(PyObject *module)
 {
     gibson_state *st = PyModule_GetState(module);
+    if (client_watch_forks() < 0) {
+        return -1;
+    }
     if (load_exceptions(st) < 0) {
         return -1;
     }
