@@ -155,7 +155,8 @@ class Faults:
     def refuse_connections(self):
         """Persistent: stop listening, so that connect() fails with
         ConnectionRefusedError (TCP and unix sockets alike). The address
-        stays reserved; connections already open keep working."""
+        stays reserved; connections the server has accepted keep working,
+        while any still waiting in the kernel's accept queue are lost."""
         self._set_mode(REFUSE)
 
     def reset_connections(self):

@@ -1,0 +1,200 @@
+"""The pytest plugin (pygibson.testing), run the way users run it: an inner
+pytest session in a subprocess, loading the plugin with ``-p`` as the
+``pytest11`` entry point does once pygibson is installed."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from pygibson.server import GibsonServer
+from pygibson.testing import GibsonAddress, parse_address
+
+SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "src"))
+
+
+def run_pytest(tmp_path, source, *args, env=None, conftest=None):
+    """Run ``source`` as a test file in a fresh pytest; returns the result
+    with the summary in ``stdout``."""
+    (tmp_path / "test_user.py").write_text(textwrap.dedent(source))
+    if conftest:
+        (tmp_path / "conftest.py").write_text(textwrap.dedent(conftest))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    environment = dict(os.environ, PYTHONPATH=SRC)
+    environment.pop("PYGIBSON_TEST_ADDRESS", None)
+    environment.update(env or {})
+    # Not -p when the entry point already registers it (an installed
+    # pygibson): that would load the plugin twice.
+    plugin = [] if _entry_point_installed() else ["-p", "pygibson.testing"]
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
+        + plugin + list(args) + ["test_user.py"],
+        cwd=str(tmp_path), env=environment, capture_output=True, text=True, timeout=120)
+
+
+def _entry_point_installed():
+    try:
+        from importlib.metadata import entry_points
+    except ImportError:  # pragma: no cover
+        return False
+    points = entry_points()
+    group = (points.select(group="pytest11") if hasattr(points, "select")
+             else points.get("pytest11", []))
+    return any(point.value == "pygibson.testing" for point in group)
+
+
+def assert_outcome(result, passed=0, skipped=0):
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, result.stdout + result.stderr
+    if passed:
+        assert "%d passed" % passed in summary, result.stdout
+    if skipped:
+        assert "%d skipped" % skipped in summary, result.stdout
+
+
+RAW_PING = """
+import socket, struct
+
+def ping(address):
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(5)
+        sock.connect(address)
+        sock.sendall(struct.pack("<Ih", 2, 19))
+        return sock.recv(8)
+
+OK = struct.pack("<HBI", 5, 0, 1) + b"\\0"
+"""
+# Indented like the test sources below, so that dedent() works on both.
+RAW_PING = textwrap.indent(RAW_PING, " " * 8)
+
+
+def test_server_fixtures(tmp_path):
+    result = run_pytest(tmp_path, RAW_PING + """
+        import os
+
+        def test_tcp(gibson_server):
+            host, port = gibson_server.address
+            assert host == "127.0.0.1" and port > 0
+            assert ping(gibson_server.address) == OK
+
+        def test_same_session_server(gibson_server, request):
+            assert ping((gibson_server.host, gibson_server.port)) == OK
+
+        def test_unix(gibson_unix_server):
+            assert os.path.exists(gibson_unix_server.unix_socket)
+            assert ping(gibson_unix_server.unix_socket) == OK
+
+        def test_factory(gibson_server_factory):
+            server = gibson_server_factory(max_value_size=8, unix_socket=True)
+            assert server.config.max_value_size == 8
+            assert ping(server.address) == OK
+    """)
+    assert_outcome(result, passed=4)
+
+
+def test_client_fixtures_flush_and_clear_faults_between_tests(tmp_path):
+    result = run_pytest(tmp_path, """
+        import pytest
+        from pygibson.server import ManualClock
+
+        def test_first(gibson_client, gibson_server):
+            gibson_client.set("leftover", "x")
+            gibson_server.faults.delay_replies(30)
+
+        def test_second_sees_a_clean_server(gibson_client):
+            assert gibson_client.count("leftover") == 0
+            gibson_client.set("k", "v")
+            assert gibson_client.get("k") == b"v"
+
+        def test_factories(gibson_server_factory, gibson_client_factory):
+            clock = ManualClock()
+            server = gibson_server_factory(clock=clock)
+            client = gibson_client_factory(server, timeout=2000)
+            client.set("k", "v", ttl=10)
+            clock.advance(10)
+            assert client.count("k") == 0
+
+        def test_unix_client(gibson_unix_server, gibson_client_factory):
+            client = gibson_client_factory(gibson_unix_server)
+            client.ping()
+    """)
+    assert_outcome(result, passed=4)
+
+
+def test_noproc_is_skipped_without_an_address(tmp_path):
+    result = run_pytest(tmp_path, """
+        def test_needs_a_server(gibson_noproc):
+            raise AssertionError("should have been skipped")
+    """)
+    assert_outcome(result, skipped=1)
+    assert "--gibson-address" in result.stdout
+
+
+EXISTING_SERVER_TEST = """
+        def test_existing(gibson_noproc, gibson_client_factory):
+            assert ping(gibson_noproc.address) == OK
+            client = gibson_client_factory(gibson_noproc)
+            client.set("from-inner-session", "yes")
+"""
+
+
+@pytest.mark.parametrize("how", ["option", "environment", "unix"])
+def test_noproc_uses_an_existing_server(tmp_path, how):
+    unix = True if how == "unix" else None
+    with GibsonServer(unix_socket=unix) as server:
+        if how == "unix":
+            text, args, env = server.unix_socket, ["--gibson-address", server.unix_socket], {}
+        else:
+            text = "%s:%d" % server.address
+            args = ["--gibson-address", text] if how == "option" else []
+            env = {} if how == "option" else {"PYGIBSON_TEST_ADDRESS": text}
+        result = run_pytest(tmp_path, RAW_PING + EXISTING_SERVER_TEST, *args, env=env)
+        assert_outcome(result, passed=1)
+        assert server.stats()["total_items"] == 1
+
+
+def test_noproc_fails_when_the_server_does_not_answer(tmp_path):
+    with GibsonServer() as server:
+        text = "%s:%d" % server.address
+    result = run_pytest(tmp_path, """
+        def test_existing(gibson_noproc):
+            pass
+    """, "--gibson-address", text)
+    assert result.returncode != 0
+    assert "does not answer" in result.stdout
+
+
+def test_custom_fixture_from_conftest(tmp_path):
+    result = run_pytest(tmp_path, RAW_PING + """
+        def test_small(small_gibson):
+            assert small_gibson.config.max_value_size == 64
+            assert ping(small_gibson.address) == OK
+    """, conftest="""
+        from pygibson.testing import gibson_server_fixture
+
+        small_gibson = gibson_server_fixture(scope="module", max_value_size=64)
+    """)
+    assert_outcome(result, passed=1)
+
+
+@pytest.mark.parametrize("text,address", [
+    ("127.0.0.1:10128", ("127.0.0.1", 10128)),
+    ("localhost:1", ("localhost", 1)),
+    ("[::1]:10128", ("::1", 10128)),
+    ("/var/run/gibson.sock", "/var/run/gibson.sock"),
+])
+def test_parse_address(text, address):
+    assert parse_address(text).address == address
+
+
+@pytest.mark.parametrize("text", ["localhost", "host:port", ""])
+def test_parse_address_rejects(text):
+    with pytest.raises(ValueError):
+        parse_address(text)
+
+
+def test_gibson_address_repr():
+    assert "1234" in repr(GibsonAddress("h", 1234))
