@@ -19,8 +19,6 @@ void gb_test_run(const char *name, void (*fn)(void));
 const char *gb_test_hex(const void *p, size_t n);
 /* Parse "0a 00 ..." (spaces ignored) into out; returns the byte count. */
 size_t gb_test_unhex(const char *hex, unsigned char *out, size_t cap);
-/* Nonzero when GB_TEST_SLOW is set (valgrind): heavy tests shrink. */
-int gb_test_slow(void);
 
 #define RUN(fn) gb_test_run(#fn, fn)
 

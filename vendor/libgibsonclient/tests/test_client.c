@@ -111,26 +111,33 @@ static void test_argument_errors(void)
     gb_peer_stop(&p);
 }
 
-/* Call `key` on the peer, expect status want quickly, then check that the
-   next call reconnects and works. */
+/* Call `key` on the peer, expect status want within min_ms..max_ms, then
+   check that the next call reconnects and works. A late attempt is retried
+   twice, so that a busy machine's scheduling delays do not fail the test
+   while a systematic overshoot still does. */
 static void fail_then_recover(const char *key, gb_status want, int timeout_ms,
                               int64_t min_ms, int64_t max_ms)
 {
-    int64_t start, elapsed;
+    int64_t start, elapsed = -1;
     gb_client c;
     gb_reply r;
     gb_error err;
     gb_peer p;
+    int attempt;
 
     CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
     start_client(&c, &p, timeout_ms);
-    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
-    start = gb_clock_ms();
-    CHECK_STATUS(call(&c, GB_OP_GET, key, NULL, &r, &err), want);
-    elapsed = gb_clock_ms() - start;
-    if (elapsed < min_ms || elapsed > max_ms)
-        fprintf(stderr, "  GET %s took %lld ms, expected %lld..%lld\n", key, (long long)elapsed,
-                (long long)min_ms, (long long)max_ms);
+    for (attempt = 0; attempt < 3; attempt++) {
+        CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+        start = gb_clock_ms();
+        CHECK_STATUS(call(&c, GB_OP_GET, key, NULL, &r, &err), want);
+        elapsed = gb_clock_ms() - start;
+        if (elapsed >= min_ms && elapsed <= max_ms)
+            break;
+        fprintf(stderr, "  GET %s took %lld ms, expected %lld..%lld%s\n", key,
+                (long long)elapsed, (long long)min_ms, (long long)max_ms,
+                attempt < 2 ? "; trying again" : "");
+    }
     CHECK(elapsed >= min_ms && elapsed <= max_ms);
     CHECK_INT(err.status, want);
     CHECK_INT(err.request_sent, 1);
@@ -270,7 +277,8 @@ static int build_sets(gb_buffer *frames, size_t n, size_t value_len)
         return -1;
     memset(value, 'v', value_len);
     for (i = 0; i < n; i++) {
-        req = op(GB_OP_SET, key, NULL);
+        req = op(GB_OP_SET, NULL, NULL);
+        req.key = key;
         req.key_len = (size_t)snprintf(key, sizeof key, "k%zu", i);
         memcpy(value, key, req.key_len);
         req.value = value;
@@ -286,7 +294,7 @@ static int build_sets(gb_buffer *frames, size_t n, size_t value_len)
    client that wrote the whole pipeline before reading would deadlock. */
 static void test_pipeline(void)
 {
-    const size_t n = gb_test_slow() ? 10000 : 100000, value_len = 1024;
+    const size_t n = 100000, value_len = 1024;
     size_t written = 0, replies = 0, bad = 0;
     int64_t deadline;
     gb_buffer frames;
