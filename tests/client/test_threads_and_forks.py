@@ -43,15 +43,24 @@ def mixed_operations(client, index):
         client.count("t")
 
 
-def test_one_client_shared_by_16_threads(client):
+@pytest.fixture
+def tcp_only(tcp_server):
+    """The 16-thread tests are long: once over TCP is enough to prove them."""
+    tcp_server.flush()
+    return tcp_server
+
+
+def test_one_client_shared_by_16_threads(tcp_only):
+    client = client_for(tcp_only)
     run_threads(lambda index: mixed_operations(client, index))
     assert client.get("shared") == THREADS * (OPERATIONS // 4)
     for index in range(THREADS):
         assert client.get("t%d" % index) == ("%d:%d" % (index, OPERATIONS // 4 - 1)).encode()
+    client.close()
 
 
-def test_pooled_client_shared_by_16_threads(server):
-    with PooledClient(**pool_options(server, max_size=4)) as pooled:
+def test_pooled_client_shared_by_16_threads(tcp_only):
+    with PooledClient(**pool_options(tcp_only, max_size=4)) as pooled:
         run_threads(lambda index: mixed_operations(pooled, index))
         assert pooled.get("shared") == THREADS * (OPERATIONS // 4)
         assert pooled.pool.size <= 4
