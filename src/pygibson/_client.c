@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "_ops.h"
 #include "structmember.h"
@@ -91,6 +92,47 @@ client_release(ClientObject *self)
     PyThread_release_lock(self->lock);
 }
 
+static void
+sleep_ms(int ms)
+{
+    struct timespec pause = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    /* An interrupted pause just ends early: the caller checks for signals. */
+    (void)nanosleep(&pause, NULL);
+}
+
+int
+client_ensure_connected(ClientObject *self, gibson_state *st)
+{
+    gb_error err;
+    gb_status status;
+    int backoff = self->connect_backoff_ms;
+    for (int retries = self->connect_retries;; retries--) {
+        if (gb_client_connected(&self->conn)) {
+            return 0;
+        }
+        gb_error_clear(&err);
+        int again;
+        Py_BEGIN_ALLOW_THREADS
+        status = gb_client_connect(&self->conn, &err);
+        again = status == GB_ERR_CONNECT && retries > 0;
+        if (again) {
+            sleep_ms(backoff);
+        }
+        Py_END_ALLOW_THREADS
+        if (status == GB_OK) {
+            return 0;
+        }
+        if (!again) {
+            raise_gb_error(st, &err);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        backoff = backoff > 1000000 ? backoff : backoff * 2;
+    }
+}
+
 /* One request, with the lock held: returns the reply, or -1 with an
  * exception. Reads are retried once on a fresh connection when a connection
  * that had served earlier requests turns out to be dead (a server restart);
@@ -104,6 +146,9 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
     int attempts = (op->idempotent && self->retry_reads) ? 2 : 1;
     for (;;) {
         int reused = gb_client_connected(&self->conn);
+        if (!reused && client_ensure_connected(self, st) < 0) {
+            return -1;
+        }
         gb_error_clear(&err);
         Py_BEGIN_ALLOW_THREADS
         status = gb_client_call(&self->conn, req, reply, &err);
@@ -217,16 +262,18 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
                                "timeout",        "host",           "connect_timeout",
                                "encoding",       "max_key_size",   "max_value_size",
                                "max_request_size", "max_reply_size", "strict_ttl",
-                               "retry_reads",    NULL};
+                               "retry_reads",    "connect_retries", "connect_backoff",
+                               NULL};
     PyObject *addr = NULL, *host = NULL, *unix_socket = Py_None, *timeout = NULL;
     PyObject *connect_timeout = NULL, *encoding = Py_None;
     PyObject *max_key = NULL, *max_value = NULL, *max_request = NULL, *max_reply = NULL;
     int port = GB_DEFAULT_PORT, strict_ttl = 1, retry_reads = 1;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OiOO$OOOOOOOpp:Client", keywords,
+    int connect_retries = 2, connect_backoff = 50;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OiOO$OOOOOOOppii:Client", keywords,
                                      &addr, &port, &unix_socket, &timeout, &host,
                                      &connect_timeout, &encoding, &max_key, &max_value,
                                      &max_request, &max_reply, &strict_ttl,
-                                     &retry_reads)) {
+                                     &retry_reads, &connect_retries, &connect_backoff)) {
         return -1;
     }
     gibson_state *st = gibson_state_from_type(Py_TYPE(op));
@@ -239,6 +286,12 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     }
     if (addr == NULL) {
         addr = host;
+    }
+    if (connect_retries < 0 || connect_retries > 100 || connect_backoff < 0 ||
+        connect_backoff > 60000) {
+        PyErr_SetString(st->ArgumentError,
+                        "connect_retries must be 0..100 and connect_backoff 0..60000 ms");
+        return -1;
     }
     gb_client_config config;
     gb_client_config_default(&config);
@@ -334,6 +387,8 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     self->conn_ready = 1;
     self->generation = fork_generation;
     self->retry_reads = retry_reads;
+    self->connect_retries = connect_retries;
+    self->connect_backoff_ms = connect_backoff;
     Py_XSETREF(self->encoding, encoding == Py_None ? NULL : Py_NewRef(encoding));
     Py_XDECREF(path);
     return 0;
@@ -414,15 +469,9 @@ client_connect(PyObject *op, PyTypeObject *cls, PyObject *const *args, Py_ssize_
     if (client_acquire(self) < 0) {
         return NULL;
     }
-    gb_error err;
-    gb_status status;
-    gb_error_clear(&err);
-    Py_BEGIN_ALLOW_THREADS
-    status = gb_client_connect(&self->conn, &err);
-    Py_END_ALLOW_THREADS
+    int failed = client_ensure_connected(self, st);
     client_release(self);
-    if (status != GB_OK) {
-        raise_gb_error(st, &err);
+    if (failed) {
         return NULL;
     }
     Py_RETURN_NONE;
@@ -625,7 +674,7 @@ PyDoc_STRVAR(client_doc,
 "Client(addr='127.0.0.1', port=10128, unix_socket=None, timeout=1000, *, host=None,\n"
 "       connect_timeout=None, encoding=None, max_key_size=512, max_value_size=None,\n"
 "       max_request_size=4194304, max_reply_size=67108864, strict_ttl=True,\n"
-"       retry_reads=True)\n"
+"       retry_reads=True, connect_retries=2, connect_backoff=50)\n"
 "--\n\n"
 "A blocking connection to a Gibson server, opened at the first request.\n\n"
 "timeout is the deadline of each whole request in milliseconds (None: wait\n"
@@ -635,7 +684,8 @@ PyDoc_STRVAR(client_doc,
 "request it would misread is refused before it is sent; max_value_size, if\n"
 "set, refuses longer values. strict_ttl refuses TTLs the server would wrap\n"
 "(outside 0..32767). retry_reads lets idempotent reads retry once on a fresh\n"
-"connection when a reused one turns out to be dead.");
+"connection when a reused one turns out to be dead. A refused connect is\n"
+"retried connect_retries times, waiting connect_backoff ms, doubled each time.");
 
 static PyType_Slot client_slots[] = {
     {Py_tp_doc, (void *)client_doc},

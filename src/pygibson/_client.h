@@ -16,6 +16,8 @@ typedef struct {
     unsigned long generation; /* forks seen when conn was made ours */
     PyObject *encoding;      /* str, or NULL for bytes */
     int retry_reads;
+    int connect_retries;     /* further attempts after a refused connect */
+    int connect_backoff_ms;  /* wait before the first retry; doubles after */
     PyObject *weakreflist;
 } ClientObject;
 
@@ -27,6 +29,10 @@ typedef struct {
  */
 int client_acquire(ClientObject *self);
 void client_release(ClientObject *self);
+/* Connect if not connected, retrying refused connects with backoff (nothing
+ * was sent, so even writes may retry). With the lock held; -1 with an
+ * exception. */
+int client_ensure_connected(ClientObject *self, gibson_state *st);
 /* True in a forked child for a client made before the fork. */
 int client_is_inherited(const ClientObject *self);
 /* Count forks from now on (once per process); -1 with an exception. */

@@ -184,6 +184,22 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
     gb_client *conn = &self->client->conn;
     gb_error err;
     gb_status status;
+    if (client_ensure_connected(self->client, st) < 0) {
+        /* Nothing was sent: add the pipeline's counts to the error. */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        PyErr_NormalizeException(&type, &value, &tb);
+        if (value != NULL && PyErr_GivenExceptionMatches(value, st->PyGibsonError)) {
+            PyObject *zero = PyLong_FromLong(0);
+            if (zero == NULL || PyObject_SetAttrString(value, "sent", zero) < 0 ||
+                PyObject_SetAttrString(value, "received", zero) < 0) {
+                PyErr_Clear();
+            }
+            Py_XDECREF(zero);
+        }
+        PyErr_Restore(type, value, tb);
+        return -1;
+    }
     gb_error_clear(&err);
     Py_BEGIN_ALLOW_THREADS
     status = gb_client_pipeline_begin(conn, &err);

@@ -34,6 +34,8 @@ class Client:
         max_reply_size: int = 67108864,
         strict_ttl: bool = True,
         retry_reads: bool = True,
+        connect_retries: int = 2,
+        connect_backoff: int = 50,
     ) -> None: ...
     @property
     def closed(self) -> bool: ...

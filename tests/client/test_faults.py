@@ -218,3 +218,25 @@ def test_closed_client_reconnects_on_next_call(client):
     assert client.closed
     client.ping()
     assert not client.closed
+
+
+def test_refused_connect_is_retried_with_backoff(make_client, server):
+    import threading
+
+    server.faults.refuse_connections()
+    reopen = threading.Timer(0.1, server.faults.accept_connections)
+    reopen.start()
+    client = make_client(connect_retries=6, connect_backoff=50)
+    client.set("k", "v")  # a write may retry a connect: nothing was sent
+    reopen.join()
+    assert client.get("k") == b"v"
+
+
+def test_connect_retries_give_up(make_client, server):
+    server.faults.refuse_connections()
+    client = make_client(connect_retries=1, connect_backoff=1)
+    with pytest.raises(ConnectionError) as info:
+        client.ping()
+    assert not info.value.request_sent
+    server.faults.accept_connections()
+    client.ping()
