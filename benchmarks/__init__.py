@@ -1,0 +1,5 @@
+"""Benchmarks for pygibson against references measured in the same run.
+
+Run ``python -m benchmarks --help``; the method is described in README.md
+beside this file.
+"""
