@@ -135,7 +135,10 @@ const char *gb_status_name(gb_status status);
 void gb_error_clear(gb_error *err);
 /* True for the statuses that refuse a request before sending it. */
 int gb_status_is_argument_error(gb_status status);
-/* True for the statuses after which the connection is unusable. */
+/* True for the statuses after which the connection is unusable (the
+ * protocol and transport errors). GB_ERR_NOMEM is not among them: it may
+ * come from encoding, with the connection untouched; gb_client closes the
+ * connection itself when memory runs out in the middle of a reply. */
 int gb_status_breaks_connection(gb_status status);
 
 /* ---- Growable byte buffer ---------------------------------------------- */
@@ -154,8 +157,9 @@ gb_status gb_buffer_reserve(gb_buffer *buf, size_t extra);
 /* ---- Protocol: encoding requests (protocol.c) ---------------------------- */
 
 typedef struct gb_limits {
-    size_t max_key_size;     /* GB_DEFAULT_MAX_KEY_SIZE */
-    size_t max_request_size; /* GB_DEFAULT_MAX_REQUEST_SIZE: largest length field */
+    size_t max_key_size;     /* GB_DEFAULT_MAX_KEY_SIZE; 0: not checked */
+    size_t max_request_size; /* GB_DEFAULT_MAX_REQUEST_SIZE: largest length field;
+                                0: only the 32-bit field's own limit */
     size_t max_value_size;   /* 0: not checked (the SET echo still tells) */
     int strict_ttl;          /* 1: refuse TTLs outside 0..GB_TTL_MAX */
 } gb_limits;
@@ -189,7 +193,7 @@ typedef struct gb_request {
  * GB_ERR_NOMEM).
  */
 gb_status gb_encode(gb_buffer *out, const gb_request *req, const gb_limits *limits,
-                    gb_error *err);
+                    gb_error *err); /* limits NULL: gb_limits_default */
 
 /* ---- Protocol: parsing replies (protocol.c) ------------------------------ */
 
@@ -213,6 +217,7 @@ typedef struct gb_reader {
     size_t max_reply_size; /* size fields above this are a protocol error */
 } gb_reader;
 
+/* max_reply_size 0 means GB_DEFAULT_MAX_REPLY_SIZE. */
 void gb_reader_init(gb_reader *r, size_t max_reply_size);
 void gb_reader_free(gb_reader *r);
 /* Forget every buffered byte (after a broken connection). */
@@ -378,7 +383,11 @@ void gb_client_abandon(gb_client *c);
  * stays valid until the next call on c. On a transport or protocol error the
  * connection is closed, err->request_sent says whether the server may have
  * executed the request, and the next call reconnects: a reply is never taken
- * from a connection that has failed.
+ * from a connection that has failed. After END's reply the client closes
+ * the connection itself (the server hangs up), so the next call reconnects.
+ * The first wait for the reply is a blocking recv() bounded by SO_RCVTIMEO
+ * (set at connect to 7/8 of timeout_ms), then poll() for what is left: in
+ * the common case a call costs one send() and one recv().
  */
 gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, gb_error *err);
 
