@@ -6,7 +6,7 @@ import pytest
 
 from pygibson.server import GibsonServer, ManualClock
 
-from rawclient import RawClient
+from .rawclient import RawClient
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import struct
 
 import pytest
 
-from rawclient import ERR, LOCKED, MEM, NAN, NOT_FOUND, OK, frame, number_reply, plain_reply
+from .rawclient import ERR, LOCKED, MEM, NAN, NOT_FOUND, OK, frame, number_reply, plain_reply
 
 
 def keys_of(result):

@@ -12,7 +12,7 @@ import pytest
 
 from pygibson.server.config import (
     Config, ConfigError, parse_size, parse_time, read_config_file)
-from rawclient import OK, RawClient
+from .rawclient import OK, RawClient
 
 SRC = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "src")
 

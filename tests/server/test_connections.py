@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from pygibson.server import GibsonServer
-from rawclient import OK, RawClient, code_reply, frame, number_reply
+from .rawclient import OK, RawClient, code_reply, frame, number_reply
 
 
 def test_pipelined_requests_are_answered_in_order(c):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rawclient import OK, RawClient, code_reply, frame, plain_reply
+from .rawclient import OK, RawClient, code_reply, frame, plain_reply
 
 
 def test_delay_replies_holds_replies_but_keeps_their_order(server, c):

@@ -3,7 +3,7 @@ assertions. PROTOCOL.md §5."""
 
 import pytest
 
-from rawclient import LOCKED, NOT_FOUND, OK
+from .rawclient import LOCKED, NOT_FOUND, OK
 
 
 def test_item_expires_when_ttl_seconds_have_passed(c, clock):

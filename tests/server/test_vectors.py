@@ -3,7 +3,7 @@ raw socket, must get the captured replies byte for byte."""
 
 import pytest
 
-from rawclient import code_reply, frame
+from .rawclient import code_reply, frame
 
 H = bytes.fromhex
 
