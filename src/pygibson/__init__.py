@@ -12,21 +12,9 @@ Gibson-compatible server in pure Python, and ``pygibson.testing`` a pytest
 plugin that starts one for your tests.
 """
 
+from . import exceptions
 from ._version import __version__
-from .exceptions import (
-    ArgumentError,
-    ConnectionError,
-    GibsonError,
-    LockedError,
-    NaNError,
-    NoMemoryError,
-    NotFoundError,
-    ProtocolError,
-    PyGibsonError,
-    ServerError,
-    TimeoutError,
-    ValueTruncatedError,
-)
+from .exceptions import *  # noqa: F401,F403 - the exception tree is public API
 from ._pygibson import LIBRARY_VERSION, Client, Pipeline
 from .pool import ConnectionPool, PooledClient, PoolTimeoutError
 
@@ -38,16 +26,4 @@ __all__ = [
     "ConnectionPool",
     "PooledClient",
     "PoolTimeoutError",
-    "PyGibsonError",
-    "GibsonError",
-    "ServerError",
-    "NotFoundError",
-    "NaNError",
-    "NoMemoryError",
-    "LockedError",
-    "ValueTruncatedError",
-    "ProtocolError",
-    "ConnectionError",
-    "TimeoutError",
-    "ArgumentError",
-]
+] + exceptions.__all__

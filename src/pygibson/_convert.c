@@ -195,8 +195,10 @@ pair_value(const gb_kv_pair *pair, PyObject *encoding)
     return value_from_bytes(pair->value, pair->value_len, encoding);
 }
 
-PyObject *
-dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+/* The pairs of a KVAL payload into a dict (key -> value) or a list (the
+ * values alone, for KEYS, whose keys are just "0", "1", ...). */
+static PyObject *
+collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, int as_dict)
 {
     gb_kv_iter it;
     gb_kv_pair pair;
@@ -206,28 +208,30 @@ dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
         raise_gb_error(st, &err);
         return NULL;
     }
-    PyObject *dict = PyDict_New();
-    if (dict == NULL) {
+    PyObject *result = as_dict ? PyDict_New() : PyList_New(0);
+    if (result == NULL) {
         return NULL;
     }
     int more;
     while ((more = gb_kv_next(&it, &pair, &err)) == 1) {
-        /* Keys as str, as the old pygibson gave them; bytes that are not
-         * UTF-8 survive as surrogates and encode back to the same key. */
-        PyObject *key = PyUnicode_DecodeUTF8((const char *)pair.key,
-                                             (Py_ssize_t)pair.key_len, "surrogateescape");
-        if (key == NULL) {
-            goto error;
-        }
         PyObject *value = pair_value(&pair, encoding);
         if (value == NULL) {
-            Py_DECREF(key);
             goto error;
         }
-        int failed = PyDict_SetItem(dict, key, value);
-        Py_DECREF(key);
+        int failed;
+        if (as_dict) {
+            /* Keys as str, as the old pygibson gave them; bytes that are not
+             * UTF-8 survive as surrogates and encode back to the same key. */
+            PyObject *key = PyUnicode_DecodeUTF8(
+                (const char *)pair.key, (Py_ssize_t)pair.key_len, "surrogateescape");
+            failed = key == NULL || PyDict_SetItem(result, key, value) < 0;
+            Py_XDECREF(key);
+        }
+        else {
+            failed = PyList_Append(result, value) < 0;
+        }
         Py_DECREF(value);
-        if (failed < 0) {
+        if (failed) {
             goto error;
         }
     }
@@ -235,45 +239,20 @@ dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
         raise_gb_error(st, &err);
         goto error;
     }
-    return dict;
+    return result;
 error:
-    Py_DECREF(dict);
+    Py_DECREF(result);
     return NULL;
+}
+
+PyObject *
+dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+{
+    return collect_kv(st, reply, encoding, 1);
 }
 
 PyObject *
 list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
 {
-    gb_kv_iter it;
-    gb_kv_pair pair;
-    gb_error err;
-    gb_error_clear(&err);
-    if (gb_kv_begin(&it, reply->data, reply->size, &err) < 0) {
-        raise_gb_error(st, &err);
-        return NULL;
-    }
-    PyObject *list = PyList_New(0);
-    if (list == NULL) {
-        return NULL;
-    }
-    int more;
-    while ((more = gb_kv_next(&it, &pair, &err)) == 1) {
-        PyObject *value = pair_value(&pair, encoding);
-        if (value == NULL) {
-            goto error;
-        }
-        int failed = PyList_Append(list, value);
-        Py_DECREF(value);
-        if (failed < 0) {
-            goto error;
-        }
-    }
-    if (more < 0) {
-        raise_gb_error(st, &err);
-        goto error;
-    }
-    return list;
-error:
-    Py_DECREF(list);
-    return NULL;
+    return collect_kv(st, reply, encoding, 0);
 }
