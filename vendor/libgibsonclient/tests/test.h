@@ -71,5 +71,6 @@ void test_reader(void);
 void test_kv(void);
 void test_transport(void);
 void test_client(void);
+void test_signals(void);
 
 #endif /* GB_TEST_H */

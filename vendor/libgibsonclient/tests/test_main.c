@@ -67,6 +67,7 @@ int main(void)
     test_kv();
     test_transport();
     test_client();
+    test_signals();
     printf("(%ld checks)\n", gb_test_checks);
     printf("%d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed == 0 ? 0 : 1;
