@@ -238,12 +238,6 @@ gb_status gb_client_pipeline_begin(gb_client *c, gb_error *err)
     return gb_client_connect(c, err);
 }
 
-static uint32_t frame_length(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
 /* The end of the frame starting at `at`, or 0 if it is not a whole frame. */
 static size_t frame_end(const unsigned char *frames, size_t len, size_t at)
 {
@@ -251,7 +245,7 @@ static size_t frame_end(const unsigned char *frames, size_t len, size_t at)
 
     if (len - at < 4)
         return 0;
-    n = frame_length(frames + at);
+    n = gb_get_u32le(frames + at);
     if (n < 2 || n > len - at - 4)
         return 0;
     return at + 4 + n;

@@ -122,7 +122,7 @@ static void put_u32le(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)((v >> 24) & 0xff);
 }
 
-static uint32_t get_u32le(const unsigned char *p)
+uint32_t gb_get_u32le(const unsigned char *p)
 {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
            ((uint32_t)p[3] << 24);
@@ -532,7 +532,7 @@ typedef struct reply_header {
 static int check_header(const gb_reader *r, const unsigned char *p, reply_header *h,
                         gb_error *err)
 {
-    uint32_t size = get_u32le(p + 3);
+    uint32_t size = gb_get_u32le(p + 3);
     size_t cap = reply_cap(r);
 
     /* Keeps header + size representable on 32-bit hosts. */
@@ -697,7 +697,7 @@ int gb_kv_begin(gb_kv_iter *it, const unsigned char *payload, size_t size, gb_er
                 "key-value reply of %zu bytes is too short for its 4-byte count", size);
         return -1;
     }
-    it->count = get_u32le(payload);
+    it->count = gb_get_u32le(payload);
     it->p = payload + 4;
     it->end = payload + size;
     it->taken = 0;
@@ -731,7 +731,7 @@ int gb_kv_next(gb_kv_iter *it, gb_kv_pair *pair, gb_error *err)
         return 0;
     if (left < 4)
         return kv_cut_short(err, it->taken, "key length");
-    key_len = get_u32le(p);
+    key_len = gb_get_u32le(p);
     p += 4;
     left -= 4;
     if (left < key_len)
@@ -743,7 +743,7 @@ int gb_kv_next(gb_kv_iter *it, gb_kv_pair *pair, gb_error *err)
     if (left < 5)
         return kv_cut_short(err, it->taken, "value header");
     encoding = p[0];
-    value_len = get_u32le(p + 1);
+    value_len = gb_get_u32le(p + 1);
     p += 5;
     left -= 5;
     if (left < value_len)
