@@ -1,6 +1,6 @@
 """The pytest plugin (pygibson.testing), run the way users run it: an inner
-pytest session in a subprocess, loading the plugin with ``-p`` as the
-``pytest11`` entry point does once pygibson is installed."""
+pytest session in a subprocess, with the plugin loaded by name as its
+``pytest11`` entry point loads it once pygibson is installed."""
 
 import os
 import subprocess
@@ -25,24 +25,14 @@ def run_pytest(tmp_path, source, *args, env=None, conftest=None):
     environment = dict(os.environ, PYTHONPATH=SRC)
     environment.pop("PYGIBSON_TEST_ADDRESS", None)
     environment.update(env or {})
-    # Not -p when the entry point already registers it (an installed
-    # pygibson): that would load the plugin twice.
-    plugin = [] if _entry_point_installed() else ["-p", "pygibson.testing"]
+    # No entry-point plugins (faster start, and no double registration
+    # when pygibson is installed): the plugin is loaded by name instead,
+    # which is what its pytest11 entry point does.
+    environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider"]
-        + plugin + list(args) + ["test_user.py"],
+        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+         "-p", "pygibson.testing"] + list(args) + ["test_user.py"],
         cwd=str(tmp_path), env=environment, capture_output=True, text=True, timeout=120)
-
-
-def _entry_point_installed():
-    try:
-        from importlib.metadata import entry_points
-    except ImportError:  # pragma: no cover
-        return False
-    points = entry_points()
-    group = (points.select(group="pytest11") if hasattr(points, "select")
-             else points.get("pytest11", []))
-    return any(point.value == "pygibson.testing" for point in group)
 
 
 def assert_outcome(result, passed=0, skipped=0):
@@ -198,3 +188,16 @@ def test_parse_address_rejects(text):
 
 def test_gibson_address_repr():
     assert "1234" in repr(GibsonAddress("h", 1234))
+
+
+def test_entry_point_when_installed():
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+    except ImportError:  # pragma: no cover - Python < 3.8
+        pytest.skip("no importlib.metadata")
+    try:
+        points = distribution("pygibson").entry_points
+    except PackageNotFoundError:
+        pytest.skip("pygibson is not installed (running from the source tree)")
+    plugins = {point.name: point.value for point in points if point.group == "pytest11"}
+    assert plugins.get("gibson") == "pygibson.testing"

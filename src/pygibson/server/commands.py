@@ -7,6 +7,7 @@ Nothing here knows about sockets: :class:`Engine` is driven by the
 connection code in ``core.py`` (and can be driven directly in tests).
 """
 
+import logging
 import time
 
 from . import protocol as p
@@ -14,6 +15,8 @@ from .lzf import compressed_size
 from .store import Item, Store
 
 __all__ = ["Engine", "STATS_FIELDS"]
+
+log = logging.getLogger("pygibson.server")
 
 SERVER_VERSION = b"1.2.1"
 
@@ -118,7 +121,13 @@ class Engine:
         handler = self.handlers.get(opcode)
         if handler is None:
             return None
-        return handler(payload)
+        try:
+            return handler(payload)
+        except Exception:
+            # A bug of ours must not take the connection's framing (or the
+            # server) down with it: answer like any refused request.
+            log.exception("internal error in %s %r", p.OPCODES[opcode], payload[:100])
+            return _ERR
 
     def over_memory(self):
         """True while the modelled memory use exceeds the limit, when SET
