@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PEER_BUF (1u << 16)
+#define PEER_BUF (5u << 20) /* a 4 MiB frame fits */
 
 static void write_all(int fd, const void *buf, size_t len)
 {

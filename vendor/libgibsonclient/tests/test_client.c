@@ -266,6 +266,64 @@ static void test_abandon_after_fork(void)
     gb_peer_stop(&p);
 }
 
+/* A value near the server's 4 MiB request limit: the send needs several
+   writes (and polls), and the echo several reads. */
+static void test_large_values(void)
+{
+    const size_t len = 3u << 20;
+    char *value = malloc(len + 2u * 1024 * 1024);
+    gb_request req;
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+    size_t i;
+
+    CHECK(value != NULL);
+    if (value == NULL)
+        return;
+    for (i = 0; i < len; i++)
+        value[i] = (char)('a' + i % 26);
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 5000);
+    req = op(GB_OP_SET, "big", NULL);
+    req.value = value;
+    req.value_len = len;
+    CHECK_STATUS(gb_client_call(&c, &req, &r, &err), GB_OK);
+    CHECK_MEM(r.data, r.size, value, len);
+    req.value_len = len + 2u * 1024 * 1024;
+    CHECK_STATUS(gb_client_call(&c, &req, &r, &err), GB_ERR_FRAME_TOO_LARGE);
+    CHECK(gb_client_connected(&c));
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+    free(value);
+}
+
+/* No timeout at all, and one too short for SO_RCVTIMEO's coarse ticks. */
+static void test_timeout_extremes(void)
+{
+    int64_t start, elapsed;
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, -1);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    CHECK_STATUS(call(&c, GB_OP_GET, "drip", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.size, 10);
+    gb_client_free(&c);
+    start_client(&c, &p, 50);
+    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    start = gb_clock_ms();
+    CHECK_STATUS(call(&c, GB_OP_GET, "hang", NULL, &r, &err), GB_ERR_TIMEOUT);
+    elapsed = gb_clock_ms() - start;
+    CHECK(elapsed >= 49 && elapsed < 90);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
 /* Encode n SETs of value_len bytes, the value stamped with its index. */
 static int build_sets(gb_buffer *frames, size_t n, size_t value_len)
 {
@@ -354,6 +412,10 @@ static void test_pipeline_failures(void)
     start_client(&c, &p, 1000);
     /* A buffer that does not hold whole frames is refused. */
     CHECK_STATUS(gb_client_pipeline_begin(&c, &err), GB_OK);
+    written = sizeof bad_frames + 1;
+    CHECK_STATUS(gb_client_pump(&c, bad_frames, sizeof bad_frames, &written, -1, &err),
+                 GB_ERR_PROTOCOL);
+    written = 0;
     CHECK_STATUS(gb_client_pump(&c, bad_frames, sizeof bad_frames, &written, -1, &err),
                  GB_ERR_PROTOCOL);
     CHECK(!gb_client_connected(&c));
@@ -392,6 +454,8 @@ void test_client(void)
     RUN(test_end_and_connect_errors);
     RUN(test_unix_client);
     RUN(test_abandon_after_fork);
+    RUN(test_large_values);
+    RUN(test_timeout_extremes);
     RUN(test_pipeline);
     RUN(test_pipeline_failures);
 }

@@ -118,6 +118,10 @@ static void test_connect_refused(void)
     CHECK_INT(gb_connect_tcp("127.0.0.1", 0, 1000, 1000, &err), -1);
     CHECK_STATUS(err.status, GB_ERR_CONNECT);
     CHECK_INT(gb_connect_tcp("127.0.0.1", 70000, 1000, 1000, &err), -1);
+    /* glibc refuses a name with spaces without asking DNS. */
+    CHECK_INT(gb_connect_tcp("no such host", 10128, 1000, 1000, &err), -1);
+    CHECK_STATUS(err.status, GB_ERR_RESOLVE);
+    CHECK(strstr(err.message, "'no such host'") != NULL);
 }
 
 /* A listener whose backlog is full drops further SYNs, so the connect
