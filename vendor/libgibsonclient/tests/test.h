@@ -22,6 +22,13 @@ size_t gb_test_unhex(const char *hex, unsigned char *out, size_t cap);
 
 #define RUN(fn) gb_test_run(#fn, fn)
 
+/* Zero when GB_TEST_NO_TIMING is set (valgrind, where the forked peers
+   crawl too): then only lower bounds on elapsed times are checked. */
+int gb_test_timing(void);
+
+/* lo <= ms, and ms <= hi when timing is checked. */
+#define CHECK_WITHIN(ms, lo, hi) CHECK((ms) >= (lo) && (!gb_test_timing() || (ms) <= (hi)))
+
 #define CHECK(cond)                                                                    \
     do {                                                                               \
         gb_test_checks++;                                                              \

@@ -132,13 +132,13 @@ static void fail_then_recover(const char *key, gb_status want, int timeout_ms,
         start = gb_clock_ms();
         CHECK_STATUS(call(&c, GB_OP_GET, key, NULL, &r, &err), want);
         elapsed = gb_clock_ms() - start;
-        if (elapsed >= min_ms && elapsed <= max_ms)
+        if (elapsed >= min_ms && (elapsed <= max_ms || !gb_test_timing()))
             break;
         fprintf(stderr, "  GET %s took %lld ms, expected %lld..%lld%s\n", key,
                 (long long)elapsed, (long long)min_ms, (long long)max_ms,
                 attempt < 2 ? "; trying again" : "");
     }
-    CHECK(elapsed >= min_ms && elapsed <= max_ms);
+    CHECK_WITHIN(elapsed, min_ms, max_ms);
     CHECK_INT(err.status, want);
     CHECK_INT(err.request_sent, 1);
     CHECK(gb_status_breaks_connection(want));
@@ -315,11 +315,11 @@ static void test_timeout_extremes(void)
     CHECK_INT(r.size, 10);
     gb_client_free(&c);
     start_client(&c, &p, 50);
-    CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
+    CHECK_STATUS(gb_client_connect(&c, &err), GB_OK); /* outside the deadline */
     start = gb_clock_ms();
     CHECK_STATUS(call(&c, GB_OP_GET, "hang", NULL, &r, &err), GB_ERR_TIMEOUT);
     elapsed = gb_clock_ms() - start;
-    CHECK(elapsed >= 49 && elapsed < 90);
+    CHECK_WITHIN(elapsed, 49, 89);
     gb_client_free(&c);
     gb_peer_stop(&p);
 }

@@ -2,6 +2,7 @@
 #include "test.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 
 long gb_test_checks;
 long gb_test_check_failures;
@@ -56,6 +57,13 @@ size_t gb_test_unhex(const char *hex, unsigned char *out, size_t cap)
         }
     }
     return n;
+}
+
+int gb_test_timing(void)
+{
+    const char *s = getenv("GB_TEST_NO_TIMING");
+
+    return s == NULL || *s == '\0' || *s == '0';
 }
 
 int main(void)
