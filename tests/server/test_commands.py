@@ -536,3 +536,43 @@ def test_number_payloads_are_eight_byte_little_endian(c):
     raw = c.raw("INC", b"n")
     assert raw[:7] == struct.pack("<HBI", 6, 2, 8)
     assert raw[7:] == (-1).to_bytes(8, "little", signed=True)
+
+
+# -- LZF (§3.2): sizes as liblzf 3.6 computes them -------------------------------
+
+def _lzf_inputs():
+    import hashlib
+
+    return [
+        (b"A" * 40, 9),
+        (b"abc" * 300, 20),
+        (b"".join(b"item %d;" % i for i in range(500)), 2004),
+        (bytes(range(256)) * 4, 278),
+        (b"".join(hashlib.sha256(b"%d" % i).digest() for i in range(100)), None),
+        (b"x" * 5 + bytes(range(200)) + b"y" * 3 + bytes(range(200)), 221),
+    ]
+
+
+@pytest.mark.parametrize("value,size", _lzf_inputs())
+def test_compressed_items_report_liblzf_sizes(make_server, connect, value, size):
+    # Expected sizes were produced by liblzf 3.6's lzf_compress with the
+    # server's budget (length - 4); None: it does not compress.
+    c = connect(make_server(compression=16, max_value_size=8192))
+    assert c.call("SET", b"0 k " + value) == value
+    assert c.call("GET", b"k") == value
+    if size is None:
+        assert c.call("META", b"k encoding") == 0
+        assert c.call("META", b"k size") == len(value)
+    else:
+        assert c.call("META", b"k encoding") == 1
+        assert c.call("META", b"k size") == size
+    stats = c.mapping("STATS")
+    assert stats[b"total_compressed_items"] == (0 if size is None else 1)
+
+
+def test_values_not_longer_than_compression_stay_plain(make_server, connect):
+    c = connect(make_server(compression=40))
+    c.call("SET", b"0 k " + b"A" * 40)
+    assert c.call("META", b"k encoding") == 0
+    c.call("SET", b"0 k " + b"A" * 41)
+    assert c.call("META", b"k encoding") == 1

@@ -70,6 +70,14 @@ def _kv_key(key):
     return key if nul < 0 else key[:nul]
 
 
+def _kv_value(item):
+    """``(encoding, bytes)`` of an item inside a key-value reply: numbers as
+    8 bytes, everything else (LZF included: it is decompressed) as PLAIN."""
+    if item.encoding == p.ENC_NUMBER:
+        return p.ENC_NUMBER, p.pack_number(item.value)
+    return p.ENC_PLAIN, item.value
+
+
 def _value_reply(item):
     if item.encoding == p.ENC_NUMBER:
         return p.reply_number(item.value)
@@ -421,9 +429,7 @@ class Engine:
             # the count says how many survived (§3.4).
             pairs = live[:first_dropped]
         return self._kv_reply(len(live), [
-            (_kv_key(key), item.encoding if item.encoding == p.ENC_NUMBER else p.ENC_PLAIN,
-             p.pack_number(item.value) if item.encoding == p.ENC_NUMBER else item.value)
-            for key, item in pairs
+            (_kv_key(key),) + _kv_value(item) for key, item in pairs
         ])
 
     def op_mdel(self, payload):
