@@ -67,15 +67,17 @@ static gb_status wait_fd(struct pollfd *pfd, int64_t deadline_ms, const char *do
         int timeout = ms_left(deadline_ms);
         int n;
 
-        if (timeout == 0)
-            return gb_fail(err, GB_ERR_TIMEOUT, ETIMEDOUT,
-                           "timed out %s; the server may be overloaded or stuck (raise the "
-                           "timeout if it is only slow)",
-                           doing);
+        /* With the deadline gone, one last look (timeout 0) still takes
+           what is ready. */
         pfd->revents = 0;
         n = poll(pfd, 1, timeout);
         if (n > 0)
             return GB_OK;
+        if (n == 0 && timeout == 0)
+            return gb_fail(err, GB_ERR_TIMEOUT, ETIMEDOUT,
+                           "timed out %s; the server may be overloaded or stuck (raise the "
+                           "timeout if it is only slow)",
+                           doing);
         if (n < 0 && errno != EINTR)
             return gb_fail(err, GB_ERR_IO, errno, "poll() failed %s: %s", doing,
                            strerror(errno));
