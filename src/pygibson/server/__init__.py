@@ -61,6 +61,14 @@ this one stays safe; everything else is emulated.
    default, as in the real server, but with a warning.
 10. STATS ``reqs_per_client_avg`` is ``0.000000`` before any connection
     (the real server divides by zero).
+11. A connection reads ahead of its replies (the real server stops reading
+    while a reply is pending; here reading pauses only when the unsent
+    replies fill the transport's buffer). One visible effect: when the
+    server closes a connection on a bad frame, the replies to the requests
+    before it arrive complete, where the real server's close can turn into
+    a reset that cuts them.
+12. An internal error while running a request (a bug of ours) is logged
+    and answered with ``REPL_ERR``; the connection stays usable.
 
 Extras with no real counterpart: fault injection (``GibsonServer.faults``,
 see :mod:`pygibson.server.faults`), an injectable clock, ``flush()``,
