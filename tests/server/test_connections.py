@@ -103,6 +103,17 @@ def test_bad_frames_close_the_connection_without_reply(server, connect, name):
     assert connect(server).call("PING") == OK
 
 
+def test_a_large_reply_before_a_bad_frame_arrives_complete(make_server, connect):
+    size = 2 * 1024 * 1024
+    srv = make_server(max_value_size=size, max_request_size=size + 100)
+    c = connect(srv)
+    value = os.urandom(size)
+    c.call("SET", b"0 big " + value)
+    c.send(frame("GET", b"big") + frame(0))
+    assert c.read_reply()[2] == value
+    assert c.is_closed()
+
+
 def test_bad_length_is_detected_before_any_more_bytes(server, connect):
     c = connect(server)
     c.send(struct.pack("<I", 1))

@@ -95,6 +95,7 @@ def test_client_fixtures_flush_and_clear_faults_between_tests(tmp_path):
             gibson_server.faults.delay_replies(30)
 
         def test_second_sees_a_clean_server(gibson_client):
+            assert gibson_client.timeout == 1500  # --gibson-timeout
             assert gibson_client.count("leftover") == 0
             gibson_client.set("k", "v")
             assert gibson_client.get("k") == b"v"
@@ -103,6 +104,7 @@ def test_client_fixtures_flush_and_clear_faults_between_tests(tmp_path):
             clock = ManualClock()
             server = gibson_server_factory(clock=clock)
             client = gibson_client_factory(server, timeout=2000)
+            assert client.timeout == 2000
             client.set("k", "v", ttl=10)
             clock.advance(10)
             assert client.count("k") == 0
@@ -110,7 +112,7 @@ def test_client_fixtures_flush_and_clear_faults_between_tests(tmp_path):
         def test_unix_client(gibson_unix_server, gibson_client_factory):
             client = gibson_client_factory(gibson_unix_server)
             client.ping()
-    """)
+    """, "--gibson-timeout", "1500")
     assert_outcome(result, passed=4)
 
 
