@@ -3,10 +3,14 @@ connection is closed, and the server keeps serving other connections."""
 
 import struct
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+import pytest
 
-from .rawclient import frame
+pytest.importorskip("hypothesis")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from .rawclient import frame  # noqa: E402
 
 OPCODES = list(range(1, 22)) + [255]
 
