@@ -42,7 +42,7 @@ this one stays safe; everything else is emulated.
    more bytes or EOF first. Either way no reply is sent.
 4. The MGET count/pairs mismatch after expiry (§3.4) is off by default:
    the count matches the pairs sent. ``mget_count_bug=True`` (or
-   ``--mget-count-bug``) reproduces it.
+   ``--mget-count-bug 1``) reproduces it.
 5. The time is read from the clock before each batch of requests rather
    than once per cron tick, so expiry is not late by up to ``cron_period``
    (and a ManualClock takes effect on the next request).
