@@ -10,6 +10,12 @@ from pygibson import ConnectionPool, PooledClient
 
 from .conftest import client_for
 
+# Forking while the embedded server's thread runs is the point of the fork
+# tests; Python 3.12+ warns about exactly that.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:This process .* is multi-threaded, use of fork:DeprecationWarning"
+)
+
 THREADS = 16
 OPERATIONS = 10_000
 
