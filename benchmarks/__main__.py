@@ -64,8 +64,8 @@ def build_parser():
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the server and the clients to separate CPUs")
     parser.add_argument("--profile", action="store_true",
-                        help="also profile pygibson's GET loop (strace -c, callgrind, "
-                             "DHAT copies) into profile.md")
+                        help="instead of timing, profile the loops (strace -c, callgrind, "
+                             "DHAT copies) into profile.md: where client CPU goes")
     return parser
 
 
@@ -113,65 +113,46 @@ def _servers(args, server_cpu, output):
             for t in transports]
 
 
-def main(argv=None):
-    args = build_parser().parse_args(argv)
-    runs = args.runs or (2 if args.quick else 5)
-    ops = args.ops or (300 if args.quick else 2000)
-    if runs < 1 or ops < 1:
-        raise SystemExit("--runs and --ops must be at least 1")
-    workloads = WORKLOADS
-    if args.only:
-        wanted = {name.strip() for name in args.only.split(",")}
-        unknown = wanted - {w.name for w in WORKLOADS}
-        if unknown:
-            raise SystemExit("unknown workloads: %s" % ", ".join(sorted(unknown)))
-        workloads = tuple(w for w in WORKLOADS if w.name in wanted or w.name == "get_10")
-    plan = Plan(runs=runs, ops=ops, workloads=workloads, min_batches=1 if args.quick else 2)
-    os.makedirs(args.output, exist_ok=True)
+def _profile(args, c_loop, server_cpu):
+    """--profile: the profile report, against the first server."""
+    from .profile import profile
 
-    external = bool(args.address or args.unix_socket)
-    server_cpu, client_cpus = _pin_plan(not args.no_pin and not external)
-    if client_cpus:
-        os.sched_setaffinity(0, client_cpus)
+    server = _servers(args, server_cpu, args.output)[0]
+    with server:
+        prepare(server.address)
+        text = profile(args.output, c_loop, server.address, args.only_names)
+    print(text)
+    return 0
 
-    notes = []
-    contenders = []
-    c_loop = None
-    try:
-        c_loop = CLoop()
-        contenders.append(c_loop)
-    except BuildError as exc:
-        notes.append("No C loop reference in this run: %s" % exc)
-        print("warning: %s" % exc, file=sys.stderr)
-    contenders += [PyRef(), PyGibson()]
 
+def _benchmark(args, plan, contenders, server_cpu, client_cpus):
+    """The measurements, then results.json, chart.png and results.md."""
     import pygibson
 
+    external = bool(args.address or args.unix_socket)
+    notes = list(args.notes)
     started = datetime.datetime.now().astimezone()
     results, failures, described = {}, [], []
-    try:
-        for server in _servers(args, server_cpu, args.output):
-            with server:
-                print("server: %s" % server.describe(), file=sys.stderr, flush=True)
-                described.append(server.describe())
-                skipped = prepare(server.address)
-                for name, why in skipped.items():
-                    notes.append("%s skipped on %s: %s" % (name, server.describe(), why))
-                runner = Runner(contenders, plan)
-                runner.run(server.address, server.transport, skipped)
-                results.update(runner.results)
-                failures += runner.failures
-    finally:
-        if c_loop is not None:
-            c_loop.close()
+    for server in _servers(args, server_cpu, args.output):
+        with server:
+            print("server: %s" % server.describe(), file=sys.stderr, flush=True)
+            described.append(server.describe())
+            skipped = prepare(server.address)
+            for name, why in skipped.items():
+                notes.append("%s skipped on %s: %s" % (name, server.describe(), why))
+            runner = Runner(contenders, plan)
+            runner.run(server.address, server.transport, skipped)
+            results.update(runner.results)
+            failures += runner.failures
 
     elapsed = (datetime.datetime.now().astimezone() - started).total_seconds()
+    commit = _git_commit()
     context = [
         "date: %s (%.0f s)" % (started.strftime("%Y-%m-%d %H:%M %Z"), elapsed),
         "machine: %s, %d CPUs, %s %s" % (_cpu_model(), os.cpu_count() or 0,
                                          platform.system(), platform.release()),
         "Python %s; pygibson %s%s" % (platform.python_version(), pygibson.__version__,
-                                      ", commit %s" % _git_commit() if _git_commit() else ""),
+                                      ", commit %s" % commit if commit else ""),
         "server: %s" % ("; ".join(described) if external else
                         "the embedded pure-Python server (python -m pygibson.server), "
                         "a separate process: %s" % "; ".join(described)),
@@ -180,7 +161,7 @@ def main(argv=None):
                          if client_cpus else "none"),
         "rounds per row: %d%s; operations per measurement: %d for 10 B ops "
         "(100 KB: a tenth, MGET: a quarter, pipelines: at least %d batches)"
-        % (runs, " (--quick)" if args.quick else "", ops, plan.min_batches),
+        % (plan.runs, " (--quick)" if args.quick else "", plan.ops, plan.min_batches),
     ]
     for row, name, error in failures:
         notes.append("FAILED: %s on %s/%s/%s ×%d: %s"
@@ -190,24 +171,60 @@ def main(argv=None):
         json.dump({"context": context, "notes": notes,
                    "rows": [dict(row.__dict__, contender=name, **stats.as_dict())
                             for (row, name), stats in results.items()]}, out, indent=1)
-    chart_note = chart(results, workloads, os.path.join(args.output, "chart.png"))
+    chart_note = chart(results, plan.workloads, os.path.join(args.output, "chart.png"))
     if chart_note:
         notes.append(chart_note)
-    text = markdown(results, workloads, context, notes,
+    text = markdown(results, plan.workloads, context, notes,
                     None if chart_note else "chart.png")
     with open(os.path.join(args.output, "results.md"), "w") as out:
         out.write(text)
     print(text)
-
-    if args.profile:
-        from .profile import profile
-
-        profile(args, contenders, args.output)
-
     if failures:
         print("%d measurement(s) failed" % len(failures), file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    runs = args.runs or (2 if args.quick else 5)
+    ops = args.ops or (300 if args.quick else 2000)
+    if runs < 1 or ops < 1:
+        raise SystemExit("--runs and --ops must be at least 1")
+    workloads = WORKLOADS
+    args.only_names = None
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",")}
+        unknown = wanted - {w.name for w in WORKLOADS}
+        if unknown:
+            raise SystemExit("unknown workloads: %s" % ", ".join(sorted(unknown)))
+        args.only_names = wanted
+        workloads = tuple(w for w in WORKLOADS if w.name in wanted or w.name == "get_10")
+    plan = Plan(runs=runs, ops=ops, workloads=workloads, min_batches=1 if args.quick else 2)
+    os.makedirs(args.output, exist_ok=True)
+
+    external = bool(args.address or args.unix_socket)
+    server_cpu, client_cpus = _pin_plan(not args.no_pin and not external)
+    if client_cpus:
+        os.sched_setaffinity(0, client_cpus)
+
+    args.notes = []
+    contenders = []
+    c_loop = None
+    try:
+        c_loop = CLoop()
+        contenders.append(c_loop)
+    except BuildError as exc:
+        args.notes.append("No C loop reference in this run: %s" % exc)
+        print("warning: %s" % exc, file=sys.stderr)
+    contenders += [PyRef(), PyGibson()]
+    try:
+        if args.profile:
+            return _profile(args, c_loop, server_cpu)
+        return _benchmark(args, plan, contenders, server_cpu, client_cpus)
+    finally:
+        if c_loop is not None:
+            c_loop.close()
 
 
 if __name__ == "__main__":

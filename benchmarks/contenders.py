@@ -7,7 +7,8 @@ reference. Each offers the same three measurements as the C loop
     concurrent(address, workload, ops, threads) ``threads`` threads at once
 
 each returning a ``measure.Sample``. Every measurement opens its own
-connections and warms them up before the clock starts.
+connections and warms them up before the clock starts. ``session`` gives
+the bare loop, untimed, for the profilers.
 """
 
 import threading
@@ -21,25 +22,37 @@ __all__ = ["PyGibson", "PyRef"]
 TIMEOUT_MS = 120000  # the pure-Python server is slow on big pipelines
 
 
-def _warmup_count(ops):
-    return max(5, ops // 20)
+def _warmup_count(ops, batch=1):
+    return max(batch, (max(5, ops // 20) // batch) * batch)
 
 
 def _run_calls(call, args, count):
-    for _ in repeat(None, count):
-        call(*args)
+    """``count`` calls of ``call(*args)``, spelled out for one and two
+    arguments: a star-call would add the interpreter's argument unpacking to
+    every operation, which no application pays."""
+    if len(args) == 1:
+        (a,) = args
+        for _ in repeat(None, count):
+            call(a)
+    elif len(args) == 2:
+        a, b = args
+        for _ in repeat(None, count):
+            call(a, b)
+    else:
+        for _ in repeat(None, count):
+            call(*args)
 
 
 def _threads_timed(workers, ops):
-    """Start every worker (a callable) at once; time until all are done.
-    Each worker warms up, waits at the barrier, then runs its share."""
+    """Start every worker at once and time until all are done. Each worker
+    takes the barrier: it warms up, waits at it, then runs its share."""
     barrier = threading.Barrier(len(workers) + 1)
     errors = []
 
     def body(worker):
         try:
             worker(barrier)
-        except BaseException as exc:  # reported below, in the main thread
+        except BaseException as exc:  # re-raised below, in the main thread
             errors.append(exc)
             barrier.abort()
 
@@ -67,83 +80,86 @@ class _Contender:
     def connect(self, address):
         raise NotImplementedError
 
-    def close(self, client):
-        client.close()
+    def session(self, address, workload, batch=1):
+        """``(run, close)``: ``run(n)`` performs n operations (a multiple
+        of ``batch``) on a connection of its own, ``batch`` at a time."""
+        raise NotImplementedError
+
+    def _measure(self, address, workload, ops, batch):
+        ops = max(batch, ops - ops % batch)
+        run, close = self.session(address, workload, batch)
+        try:
+            run(_warmup_count(ops, batch))
+            return timed(lambda: run(ops), ops)
+        finally:
+            close()
 
     def sequential(self, address, workload, ops):
-        client = self.connect(address)
-        try:
-            call, args = getattr(client, workload.op), workload.args()
-            _run_calls(call, args, _warmup_count(ops))
-            return timed(lambda: _run_calls(call, args, ops), ops)
-        finally:
-            self.close(client)
+        return self._measure(address, workload, ops, 1)
+
+    def pipelined(self, address, workload, ops, batch):
+        return self._measure(address, workload, ops, batch)
 
     def concurrent(self, address, workload, ops, threads):
-        clients = [self.connect(address) for _ in range(threads)]
         share = max(1, ops // threads)
-        args = workload.args()
+        sessions = [self.session(address, workload) for _ in range(threads)]
 
-        def worker(client):
-            def run(barrier):
-                call = getattr(client, workload.op)
-                _run_calls(call, args, _warmup_count(share))
+        def worker(run):
+            def body(barrier):
+                run(_warmup_count(share))
                 barrier.wait()
-                _run_calls(call, args, share)
-            return run
+                run(share)
+            return body
 
         try:
-            return _threads_timed([worker(c) for c in clients], share * threads)
+            return _threads_timed([worker(run) for run, _ in sessions], share * threads)
         finally:
-            for client in clients:
-                self.close(client)
+            for _, close in sessions:
+                close()
 
 
 class PyGibson(_Contender):
     """The extension: ``Client`` for one connection, its ``pipeline()``, and
-    ``PooledClient`` shared by the threads of ``concurrent``."""
+    one ``PooledClient`` shared by the threads of ``concurrent``."""
 
     name = "pygibson"
 
-    def connect(self, address):
+    def connect(self, address, pooled=0):
         import pygibson
 
         if isinstance(address, str):
-            return pygibson.Client(unix_socket=address, timeout=TIMEOUT_MS)
-        return pygibson.Client(addr=address[0], port=address[1], timeout=TIMEOUT_MS)
+            where = {"unix_socket": address}
+        else:
+            where = {"addr": address[0], "port": address[1]}
+        if pooled:
+            return pygibson.PooledClient(max_size=pooled, timeout=TIMEOUT_MS, **where)
+        return pygibson.Client(timeout=TIMEOUT_MS, **where)
 
-    def pipelined(self, address, workload, ops, batch):
+    def session(self, address, workload, batch=1):
         client = self.connect(address)
         args = workload.args()
+        if batch == 1:
+            call = getattr(client, workload.op)
+            return (lambda n: _run_calls(call, args, n)), client.close
 
-        def run(batches):
-            pipe = client.pipeline()
-            queue = getattr(pipe, workload.op)
-            for _ in repeat(None, batches):
+        pipe = client.pipeline()
+        queue = getattr(pipe, workload.op)
+        execute = pipe.execute
+
+        def run(n):
+            for _ in repeat(None, n // batch):
                 _run_calls(queue, args, batch)
-                pipe.execute()
+                execute()
 
-        try:
-            run(max(1, _warmup_count(ops) // batch))
-            batches = max(1, ops // batch)
-            return timed(lambda: run(batches), batches * batch)
-        finally:
-            client.close()
+        return run, client.close
 
     def concurrent(self, address, workload, ops, threads):
-        import pygibson
-
-        if isinstance(address, str):
-            pool = pygibson.PooledClient(max_size=threads, unix_socket=address,
-                                         timeout=TIMEOUT_MS)
-        else:
-            pool = pygibson.PooledClient(max_size=threads, addr=address[0], port=address[1],
-                                         timeout=TIMEOUT_MS)
-        share = max(1, ops // threads)
+        pool = self.connect(address, pooled=threads)
+        call = getattr(pool, workload.op)
         args = workload.args()
+        share = max(1, ops // threads)
 
         def worker(barrier):
-            call = getattr(pool, workload.op)
             _run_calls(call, args, _warmup_count(share))
             barrier.wait()
             _run_calls(call, args, share)
@@ -166,24 +182,20 @@ class PyRef(_Contender):
     def connect(self, address):
         return RawClient(address)
 
-    def pipelined(self, address, workload, ops, batch):
+    def session(self, address, workload, batch=1):
         client = RawClient(address)
+        if batch == 1:
+            call, args = getattr(client, workload.op), workload.args()
+            return (lambda n: _run_calls(call, args, n)), client.close
+
         opcode = _OPCODES[workload.op]
-        if workload.op == "set":
-            payload = b"0 %s %s" % workload.args()
-        else:
-            payload = workload.key
+        payload = b"0 %s %s" % workload.args() if workload.op == "set" else workload.key
         frame_len = len(frame(opcode, payload))
+        pipeline = client.pipeline
 
-        def run(batches):
-            for _ in repeat(None, batches):
+        def run(n):
+            for _ in repeat(None, n // batch):
                 frames = b"".join([frame(opcode, payload) for _ in repeat(None, batch)])
-                client.pipeline(frames, batch, frame_len)
+                pipeline(frames, batch, frame_len)
 
-        try:
-            run(max(1, _warmup_count(ops) // batch))
-            batches = max(1, ops // batch)
-            return timed(lambda: run(batches), batches * batch)
-        finally:
-            client.close()
-
+        return run, client.close
