@@ -494,12 +494,14 @@ class GibsonMachine(RuleBasedStateMachine):
         self.model = Model(int(server.clock.time()))
         self.strict_ttl = strict_ttl
         self.encoding = encoding
+        # A generous timeout: on a loaded machine a request to the server
+        # thread of this process was once seen to take over 1 s (the
+        # default), and timeouts are not what this test is about.
+        options = dict(strict_ttl=strict_ttl, encoding=encoding, timeout=10_000)
         if server.unix_socket:
-            self.client = Client(unix_socket=server.unix_socket, strict_ttl=strict_ttl,
-                                 encoding=encoding)
+            self.client = Client(unix_socket=server.unix_socket, **options)
         else:
-            self.client = Client(addr=server.host, port=server.port, strict_ttl=strict_ttl,
-                                 encoding=encoding)
+            self.client = Client(addr=server.host, port=server.port, **options)
 
     def teardown(self):
         client = getattr(self, "client", None)
