@@ -132,7 +132,7 @@ static void fail_then_recover(const char *key, gb_status want, int timeout_ms,
         start = gb_clock_ms();
         CHECK_STATUS(call(&c, GB_OP_GET, key, NULL, &r, &err), want);
         elapsed = gb_clock_ms() - start;
-        if (elapsed >= min_ms && (elapsed <= max_ms || !gb_test_timing()))
+        if (elapsed >= min_ms && elapsed <= max_ms)
             break;
         fprintf(stderr, "  GET %s took %lld ms, expected %lld..%lld%s\n", key,
                 (long long)elapsed, (long long)min_ms, (long long)max_ms,
@@ -144,6 +144,7 @@ static void fail_then_recover(const char *key, gb_status want, int timeout_ms,
     CHECK(gb_status_breaks_connection(want));
     CHECK(!gb_client_connected(&c));
     CHECK(strstr(err.message, "127.0.0.1:") != NULL);
+    c.timeout_ms = 5000; /* a slow peer must not fail the recovery */
     CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
     CHECK_INT(r.number, 1); /* a new connection: the peer's counter restarted */
     gb_client_free(&c);
@@ -319,7 +320,7 @@ static void test_timeout_extremes(void)
     start = gb_clock_ms();
     CHECK_STATUS(call(&c, GB_OP_GET, "hang", NULL, &r, &err), GB_ERR_TIMEOUT);
     elapsed = gb_clock_ms() - start;
-    CHECK_WITHIN(elapsed, 49, 89);
+    CHECK_WITHIN(elapsed, 49, 99);
     gb_client_free(&c);
     gb_peer_stop(&p);
 }

@@ -1,7 +1,10 @@
 /* Runs every test group and prints the summary line `N passed, M failed`. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "test.h"
 
 #include <ctype.h>
+#include <poll.h>
 #include <stdlib.h>
 
 long gb_test_checks;
@@ -59,11 +62,45 @@ size_t gb_test_unhex(const char *hex, unsigned char *out, size_t cap)
     return n;
 }
 
-int gb_test_timing(void)
+/* How late, at worst, a few 10 ms sleeps wake up right now. */
+static long long scheduling_lag_ms(void)
 {
-    const char *s = getenv("GB_TEST_NO_TIMING");
+    long long worst = 0;
+    int i;
 
-    return s == NULL || *s == '\0' || *s == '0';
+    for (i = 0; i < 5; i++) {
+        int64_t start = gb_clock_ms();
+        long long lag;
+
+        poll(NULL, 0, 10);
+        lag = (long long)(gb_clock_ms() - start) - 10;
+        if (lag > worst)
+            worst = lag;
+    }
+    return worst;
+}
+
+int gb_test_within(long long ms, long long lo, long long hi, const char *file, int line)
+{
+    const char *no_timing = getenv("GB_TEST_NO_TIMING");
+    long long lag;
+
+    if (ms < lo) {
+        fprintf(stderr, "%s:%d: took %lld ms, under the %lld ms it must wait\n", file, line,
+                ms, lo);
+        return 0;
+    }
+    if (ms <= hi || (no_timing != NULL && *no_timing != '\0' && *no_timing != '0'))
+        return 1;
+    lag = scheduling_lag_ms();
+    if (ms - hi <= lag) {
+        fprintf(stderr, "%s:%d: note: took %lld ms (bound %lld), but sleeps wake up %lld ms "
+                "late on this busy machine; not counted\n", file, line, ms, hi, lag);
+        return 1;
+    }
+    fprintf(stderr, "%s:%d: took %lld ms, over the %lld ms bound (scheduling lag %lld ms)\n",
+            file, line, ms, hi, lag);
+    return 0;
 }
 
 int main(void)
