@@ -20,7 +20,7 @@ that INC/DEC meet numbers, convertible text and non-numbers.
 import os
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -353,12 +353,14 @@ class Model:
 
 # -- operations ---------------------------------------------------------------
 
-KEYS = [p + s for p in ("a", "ab", "b") for s in ("", "c", "x")]
+# Repeated entries are drawn more often: short TTLs and locks, so that items
+# expire and unlock while the machine runs.
+KEYS = ["a", "ab", "abc", "ax", "b", "bx"]
 PREFIXES = ["a", "ab", "abc", "ax", "b", "c"]
 VALUES = [b"x", b"yz", b"0", b"7", b"12", b"-3", b"007", b"-", b"+1", b"1 2", "tx", 5, -2]
-TTLS = [0, 1, 2, 3, 5, 32767, -1, 32768, 40000, 65536, 65537, 100000]
-LOCK_TIMES = [-1, 0, 1, 2, 4, -2]
-LIMITS = [None, None, 1, 2, 0]
+TTLS = [1, 1, 2, 2, 3, 3, 0, 5, 32767, -1, 32768, 40000, 65536, 65537, 100000]
+LOCK_TIMES = [-1, 0, 1, 2, 2, 4, -2]
+LIMITS = [None, 1, 2, 0]
 
 
 def as_bytes(value):
@@ -416,10 +418,15 @@ values = st.sampled_from(VALUES)
 ttls = st.sampled_from(TTLS)
 lock_times = st.sampled_from(LOCK_TIMES)
 
+set_with_ttl = st.builds(Op, st.just("set"), keys, values, ttls)
+ttl = st.builds(Op, st.just("ttl"), keys, ttls)
+
 operations = st.one_of(
-    st.builds(Op, st.just("set"), keys, values, ttls),
+    # Items with a TTL are the ones whose lifecycle matters most: drawn
+    # more often.
+    set_with_ttl, set_with_ttl, set_with_ttl,
     st.builds(Op, st.just("set"), keys, values),
-    st.builds(Op, st.just("ttl"), keys, ttls),
+    ttl, ttl,
     st.builds(Op, st.just("get"), keys),
     st.builds(Op, st.sampled_from(["dl", "delete"]), keys),
     st.builds(Op, st.sampled_from(["inc", "dec"]), keys),
@@ -440,6 +447,9 @@ operations = st.one_of(
 )
 
 
+advances = st.sampled_from([0, 1, 1, 1, 2, 2, 3, 5, 40000])
+
+
 # -- the machine --------------------------------------------------------------
 
 def comparable(result, encoding):
@@ -457,6 +467,9 @@ def comparable(result, encoding):
 
 def check(op, actual, expected, encoding):
     """Compare one client outcome with the model's (both may be errors)."""
+    # --hypothesis-show-statistics tells how often each outcome was seen.
+    event("%s -> %s" % (op.name, expected.error_type.__name__ if isinstance(expected, Refused)
+                        else "empty" if expected in (0, {}, []) else "ok"))
     if isinstance(expected, Refused):
         assert type(actual) is expected.error_type, (op, actual, expected.error_type)
         return
@@ -487,8 +500,9 @@ def outcome(function):
 class GibsonMachine(RuleBasedStateMachine):
     server = None  # set by the test
 
-    @initialize(strict_ttl=st.booleans(), encoding=st.sampled_from([None, None, "utf-8"]))
-    def connect(self, strict_ttl, encoding):
+    @initialize(strict_ttl=st.booleans(), encoding=st.sampled_from([None, None, "utf-8"]),
+                items=st.lists(set_with_ttl, max_size=6))
+    def connect(self, strict_ttl, encoding, items):
         server = self.server
         server.flush()
         self.model = Model(int(server.clock.time()))
@@ -502,6 +516,10 @@ class GibsonMachine(RuleBasedStateMachine):
             self.client = Client(unix_socket=server.unix_socket, **options)
         else:
             self.client = Client(addr=server.host, port=server.port, **options)
+        # Start with a few items, most with short TTLs: operations on an
+        # empty store teach little.
+        for op in items:
+            self.call(op)
 
     def teardown(self):
         client = getattr(self, "client", None)
@@ -544,10 +562,17 @@ class GibsonMachine(RuleBasedStateMachine):
         for op, actual, want in zip(queued, results, expected):
             check(op, actual, want, self.encoding)
 
-    @rule(seconds=st.sampled_from([0, 1, 1, 2, 3, 5, 40000]))
+    @rule(seconds=advances)
     def advance(self, seconds):
         self.server.clock.advance(seconds)
         self.model.now += seconds
+
+    @rule(seconds=advances, op=operations)
+    def call_later(self, seconds, op):
+        # Time passing, then an operation: so that items age even in the
+        # examples where Hypothesis leaves the advance rule out.
+        self.advance(seconds)
+        self.call(op)
 
     @rule()
     def cron(self):
