@@ -11,8 +11,11 @@ GET and INC on a small key space.
     python benchmarks/server_throughput.py --quick    # about 3 s
     python benchmarks/server_throughput.py --unix-socket
 
-Prints requests per second for each mode; ``--json`` prints one JSON
-object instead.
+Prints requests per second for each mode, measured on the wall clock, and
+the server's CPU time per request (from /proc, where available): on a
+shared or loaded machine the wall-clock figures move with the neighbours,
+while ``1 / cpu_per_request`` is what one dedicated core would sustain.
+``--json`` prints one JSON object instead.
 """
 
 import argparse
@@ -118,6 +121,24 @@ asyncio.run(main())
 """
 
 
+def cpu_seconds(pid):
+    """User + system CPU time of process ``pid``, or None off Linux."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid, run, *args):
+    """Run ``run(*args)``; returns (requests/s, server CPU seconds used)."""
+    before = cpu_seconds(pid)
+    rate = run(*args)
+    after = cpu_seconds(pid)
+    return rate, (after - before if before is not None else None)
+
+
 def start_server(unix_path, server_cpu, echo=False):
     env = dict(os.environ, PYTHONPATH=os.path.abspath(SRC))
     if echo:
@@ -177,19 +198,19 @@ def main(argv=None):
         process, sock = start_server(unix_path, server_cpu)
         try:
             sequential(sock, workload(2000))
-            seq = sequential(sock, workload(n_seq))
-            pipe = pipelined(sock, workload(n_pipe), args.depth)
+            seq, seq_cpu = measured(process.pid, sequential, sock, workload(n_seq))
+            pipe, pipe_cpu = measured(process.pid, pipelined, sock, workload(n_pipe), args.depth)
         finally:
             sock.close()
             process.send_signal(signal.SIGTERM)
             process.wait(20)
-        echo = None
+        echo = echo_cpu = None
         if not args.no_baseline:
             process, sock = start_server(unix_path, server_cpu, echo=True)
             try:
                 ping = [frame(19, b"")] * n_seq
                 sequential(sock, ping[:2000])
-                echo = sequential(sock, ping)
+                echo, echo_cpu = measured(process.pid, sequential, sock, ping)
             finally:
                 sock.close()
                 process.kill()
@@ -205,6 +226,11 @@ def main(argv=None):
         "pipelined_requests_per_second": round(pipe),
         "pipeline_depth": args.depth,
         "bare_asyncio_echo_sequential_requests_per_second": echo and round(echo),
+        "server_cpu_us_per_request": {
+            "sequential": _per_request(seq_cpu, n_seq),
+            "pipelined": _per_request(pipe_cpu, n_pipe),
+            "bare_asyncio_echo_sequential": _per_request(echo_cpu, n_seq),
+        },
         "requests": {"sequential": n_seq, "pipelined": n_pipe},
     }
     if args.json:
@@ -213,13 +239,26 @@ def main(argv=None):
         print("pygibson.server on %s, Python %s, server %s one CPU"
               % (result["transport"], result["python"],
                  "pinned to" if server_cpu is not None else "not pinned to"))
-        print("  sequential: %9d requests/s (%d requests)" % (seq, n_seq))
-        print("  pipelined:  %9d requests/s (%d requests, batches of %d)"
-              % (pipe, n_pipe, args.depth))
+        cpu = result["server_cpu_us_per_request"]
+        print("  sequential: %9d requests/s (%d requests)%s"
+              % (seq, n_seq, _capacity(cpu["sequential"])))
+        print("  pipelined:  %9d requests/s (%d requests, batches of %d)%s"
+              % (pipe, n_pipe, args.depth, _capacity(cpu["pipelined"])))
         if echo:
-            print("  baseline:   %9d requests/s sequential for a bare asyncio server"
-                  " that answers without parsing (the ceiling on this machine)" % echo)
+            print("  baseline:   %9d requests/s sequential%s for a bare asyncio server"
+                  " that answers without parsing: the ceiling on this machine"
+                  % (echo, _capacity(cpu["bare_asyncio_echo_sequential"])))
     return 0
+
+
+def _per_request(cpu, requests):
+    return None if cpu is None else round(cpu / requests * 1e6, 1)
+
+
+def _capacity(cpu_us):
+    if not cpu_us:
+        return ""
+    return "; server CPU %.1f us/request = %d/s on one core" % (cpu_us, 1e6 / cpu_us)
 
 
 if __name__ == "__main__":
