@@ -50,22 +50,15 @@ def test_ttl_command_restarts_the_countdown(c, clock):
     assert c.call("GET", b"k") == NOT_FOUND
 
 
-def test_expired_items_answer_not_found_everywhere(c, clock):
-    c.call("SET", b"1 k v")
+@pytest.mark.parametrize("op,payload", [
+    ("GET", b"k"), ("TTL", b"k 5"), ("LOCK", b"k 5"), ("UNLOCK", b"k"),
+    ("META", b"k size"), ("DEL", b"k"), ("INC", b"k"),
+])
+def test_expired_items_answer_not_found_everywhere(c, clock, op, payload):
+    c.call("SET", b"1 k 5")
     clock.advance(1)
-    assert c.call("TTL", b"k 5") == NOT_FOUND
-    c.call("SET", b"1 k v")
-    clock.advance(1)
-    assert c.call("LOCK", b"k 5") == NOT_FOUND
-    c.call("SET", b"1 k v")
-    clock.advance(1)
-    assert c.call("UNLOCK", b"k") == NOT_FOUND
-    c.call("SET", b"1 k v")
-    clock.advance(1)
-    assert c.call("META", b"k size") == NOT_FOUND
-    c.call("SET", b"1 k v")
-    clock.advance(1)
-    assert c.call("DEL", b"k") == NOT_FOUND
+    assert c.call(op, payload) == NOT_FOUND
+    assert c.call("KEYS", b"k") == NOT_FOUND  # freed, not just hidden
 
 
 def test_inc_on_expired_item_is_not_found_then_creates(c, clock):
