@@ -12,8 +12,11 @@ reconnected, or created and destroyed.
 After a warm-up (caches, interned strings, free lists and the allocator's
 arenas settle), we measure, run the rounds, and measure again:
 
-- live objects: ``len(gc.get_objects())`` after ``gc.collect()``, and
-  ``sys.gettotalrefcount()`` on a debug interpreter;
+- live objects: ``len(gc.get_objects())`` after ``gc.collect()`` (only
+  objects the collector tracks: containers such as dicts, lists, tuples
+  and exceptions), ``sys.getallocatedblocks()`` (every block of Python's
+  allocator, so also bytes, str and int objects, which the collector does
+  not track), and ``sys.gettotalrefcount()`` on a debug interpreter;
 - memory traced by ``tracemalloc`` (every Python allocator, including the
   extension's ``PyMem_*`` calls);
 - the process's resident set size from ``/proc/self/statm``, which also
@@ -270,6 +273,7 @@ def counts():
     gc.collect()
     return dict(
         objects=len(gc.get_objects()),
+        blocks=sys.getallocatedblocks(),
         refs=sys.gettotalrefcount() if hasattr(sys, "gettotalrefcount") else 0,
         rss=rss(),
     )
@@ -329,6 +333,8 @@ def test_no_leaks(servers, transport):
         check("traced memory", traced_growth, TRACED_FIXED, TRACED_PER_OP, done)
         check("live objects (traced phase)", after["objects"] - before["objects"],
               OBJECTS_FIXED, OBJECTS_PER_OP, done)
+        check("allocated blocks (traced phase)", after["blocks"] - before["blocks"],
+              OBJECTS_FIXED, OBJECTS_PER_OP, done)
 
         for _ in range(2):
             run()
@@ -341,6 +347,8 @@ def test_no_leaks(servers, transport):
         for each in (client, text_client, loose_client):
             each.close()
     check("live objects", after["objects"] - before["objects"],
+          OBJECTS_FIXED, OBJECTS_PER_OP, done)
+    check("allocated blocks", after["blocks"] - before["blocks"],
           OBJECTS_FIXED, OBJECTS_PER_OP, done)
     check("total refcount", after["refs"] - before["refs"],
           OBJECTS_FIXED, OBJECTS_PER_OP, done)
