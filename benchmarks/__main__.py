@@ -52,7 +52,7 @@ def build_parser():
                         help="where results.md, results.json and chart.png go "
                              "(default benchmarks/results)")
     parser.add_argument("--runs", type=int, metavar="N",
-                        help="rounds per row (default 5; --quick 2)")
+                        help="rounds per row (default 7; --quick 2)")
     parser.add_argument("--ops", type=int, metavar="N",
                         help="operations per measurement of a 10 B op (default 2000; "
                              "--quick 300); 100 KB ops do a tenth, MGET a quarter")
@@ -187,7 +187,7 @@ def _benchmark(args, plan, contenders, server_cpu, client_cpus):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    runs = args.runs or (2 if args.quick else 5)
+    runs = args.runs or (2 if args.quick else 7)
     ops = args.ops or (300 if args.quick else 2000)
     if runs < 1 or ops < 1:
         raise SystemExit("--runs and --ops must be at least 1")

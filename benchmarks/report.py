@@ -46,13 +46,13 @@ def _rate_spread(walls):
     return _spread([1e6 / w for w in walls if w > 0], 0)
 
 
-def _ratio(results, row, stat, denominator):
+def _ratio(results, row, stat, denominator, pick=statistics.median):
+    """pygibson's ``pick`` (median, or min) of ``stat`` over the reference's."""
     mine = results.get((row, PG))
     other = results.get((row, denominator))
     if mine is None or other is None or not mine.wall or not other.wall:
         return None
-    a = mine.wall_median if stat == "wall" else mine.cpu_median
-    b = other.wall_median if stat == "wall" else other.cpu_median
+    a, b = pick(getattr(mine, stat)), pick(getattr(other, stat))
     return a / b if b > 0 else None
 
 
@@ -87,11 +87,13 @@ def _ops_table(results, transport, workloads, lines, tally):
                 cells.append(_spread(getattr(stats, stat)) if stats else "n/a")
         for label, stat, denominator, limit in TARGETS:
             ratio = _ratio(results, row, stat, denominator)
+            best = _ratio(results, row, stat, denominator, min)
             cells.append(_verdict(ratio, limit))
             if ratio is not None:
-                tally.setdefault(label, [0, 0])
-                tally[label][0] += ratio <= limit
-                tally[label][1] += 1
+                counts = tally.setdefault(label, [0, 0, 0])
+                counts[0] += ratio <= limit
+                counts[1] += best is not None and best <= limit
+                counts[2] += 1
         lines.append("| " + " | ".join(cells) + " |")
 
 
@@ -183,8 +185,10 @@ def markdown(results, workloads, context, notes=(), chart_file=None):
         lines.append("")
     lines += ["## Targets", ""]
     for label, stat, denominator, limit in TARGETS:
-        met, total = tally.get(label, (0, 0))
-        lines.append("- %s ≤ %s: met in %d of %d rows" % (label, limit, met, total))
+        met, met_min, total = tally.get(label, (0, 0, 0))
+        lines.append("- %s ≤ %s: met in %d of %d rows by the medians (%d by the fastest "
+                     "rounds, which load from other processes touches least)"
+                     % (label, limit, met, total, met_min))
     for verdict in verdicts:
         lines.append("- " + verdict)
     lines.append("")
