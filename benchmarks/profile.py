@@ -29,6 +29,7 @@ from .workloads import WORKLOADS
 __all__ = ["profile"]
 
 C, PY, PG = "C loop", "pure-Python", "pygibson"
+POOLED = "PooledClient"  # profile_target's name for PooledClient calls
 
 # (workload, batch, small N, large N)
 CASES = (
@@ -139,6 +140,28 @@ def _fmt(value):
     return "%.1f" % value if abs(value) < 100 else "{:,.0f}".format(value)
 
 
+def _pool_section(c_loop, address, workloads, tmp, log):
+    """PooledClient against Client, one thread, GET 10 B: what the pool adds."""
+    w = workloads["get_10"]
+    small, large = 200, 1200
+    rows = []
+    for name in (PG, POOLED):
+        log("  pool overhead: %s" % name)
+        calls = _per_op(_syscalls(_command(name, c_loop, address, w, 1, small), tmp),
+                        _syscalls(_command(name, c_loop, address, w, 1, large), tmp),
+                        small, large)
+        t1, _ = _callgrind(_command(name, c_loop, address, w, 1, small), tmp)
+        t2, _ = _callgrind(_command(name, c_loop, address, w, 1, large), tmp)
+        shown = sorted((k for k, v in calls.items() if v >= 0.005), key=lambda k: -calls[k])
+        rows.append("| %s | %s | %s |" % (
+            "Client.get" if name == PG else "PooledClient.get (1 connection)",
+            ", ".join("%s %.2f" % (k, calls[k]) for k in shown),
+            _fmt((t2 - t1) / (large - small))))
+    return ["## What the pool adds, GET 10 B, one thread", "",
+            "| Call | system calls/op | user-space instructions/op |", "|---|---|---:|"] + \
+        rows + [""]
+
+
 def profile(output, c_loop, address, only=None, log=None):
     """Profile against the server at ``address`` (prepared); returns the
     markdown and writes profile.md to ``output``. ``only`` limits the
@@ -217,6 +240,8 @@ def profile(output, c_loop, address, only=None, log=None):
                                                               100.0 * count / total))
                 lines.append("")
 
+            if "get_10" in {c[0] for c in cases}:
+                lines += _pool_section(c_loop, address, workloads, tmp, log)
             lines += ["## Bytes copied in user space per operation (DHAT --mode=copy)", "",
                       "memcpy/memmove/strcpy and friends, by caller; the kernel's copy "
                       "into or out of the socket is not counted.", ""]

@@ -2,7 +2,9 @@
 one Python contender, untimed and without warm-up, so that two runs of
 different N differ by N operations and nothing else.
 
-    python -m benchmarks.profile_target pygibson|pure-Python WORKLOAD BATCH N ADDRESS
+    python -m benchmarks.profile_target pygibson|pure-Python|PooledClient WORKLOAD BATCH N ADDRESS
+
+PooledClient runs sequential calls through a PooledClient of one connection.
 
 ADDRESS is HOST:PORT or a unix socket path.
 """
@@ -11,6 +13,8 @@ import sys
 
 from .contenders import PyGibson, PyRef
 from .workloads import WORKLOADS
+
+POOLED = "PooledClient"
 
 
 def parse_address(text):
@@ -22,8 +26,15 @@ def parse_address(text):
 
 def main(argv):
     name, workload_name, batch, ops, address = argv
-    contender = {c.name: c for c in (PyGibson(), PyRef())}[name]
     workload = next(w for w in WORKLOADS if w.name == workload_name)
+    if name == POOLED:
+        pool = PyGibson().connect(parse_address(address), pooled=1)
+        call, args = getattr(pool, workload.op), workload.args()
+        for _ in range(int(ops)):
+            call(*args)
+        pool.close()
+        return
+    contender = {c.name: c for c in (PyGibson(), PyRef())}[name]
     run, close = contender.session(parse_address(address), workload, int(batch))
     run(int(ops))
     close()
