@@ -94,8 +94,12 @@ class Item:
 class Model:
     """The server's key space and the client's view of it."""
 
-    def __init__(self, now):
+    def __init__(self, now, mget_count_bug=False):
         self.now = now
+        # The real server's MGET reply stops at the first expired match
+        # while its count says how many survived (§3.4); the client must
+        # read only the pairs present.
+        self.mget_count_bug = mget_count_bug
         self.items = {}  # key (bytes) -> Item, expired ones included until freed
         # Trie nodes in creation order: a node is created the first time a
         # key through it is stored and is never freed (§7).
@@ -270,11 +274,15 @@ class Model:
         if limit is not None:
             keys = keys[:limit]  # expired matches count toward the limit
         result = {}
+        cut = False
         for key in keys:
             item = self.live(key)
-            if item is not None:
+            if item is None:
+                cut = self.mget_count_bug
+            else:
                 item.access = self.now
-                result[key.decode("utf-8", "surrogateescape")] = item.value
+                if not cut:
+                    result[key.decode("utf-8", "surrogateescape")] = item.value
         return result
 
     def mdl(self, prefix):
@@ -419,6 +427,8 @@ ttls = st.sampled_from(TTLS)
 lock_times = st.sampled_from(LOCK_TIMES)
 
 set_with_ttl = st.builds(Op, st.just("set"), keys, values, ttls)
+mget = st.builds(Op, st.just("mget"), prefixes) | st.builds(
+    Op, st.just("mget"), prefixes, st.sampled_from(LIMITS))
 ttl = st.builds(Op, st.just("ttl"), keys, ttls)
 
 operations = st.one_of(
@@ -434,8 +444,7 @@ operations = st.one_of(
     st.builds(Op, st.just("unlock"), keys),
     st.builds(Op, st.just("mset"), prefixes, values),
     st.builds(Op, st.just("mttl"), prefixes, ttls),
-    st.builds(Op, st.just("mget"), prefixes),
-    st.builds(Op, st.just("mget"), prefixes, st.sampled_from(LIMITS)),
+    mget,
     st.builds(Op, st.sampled_from(["mdl", "mdelete"]), prefixes),
     st.builds(Op, st.sampled_from(["minc", "mdec"]), prefixes),
     st.builds(Op, st.just("mlock"), prefixes, lock_times),
@@ -505,7 +514,7 @@ class GibsonMachine(RuleBasedStateMachine):
     def connect(self, strict_ttl, encoding, items):
         server = self.server
         server.flush()
-        self.model = Model(int(server.clock.time()))
+        self.model = Model(int(server.clock.time()), server.config.mget_count_bug)
         self.strict_ttl = strict_ttl
         self.encoding = encoding
         # A generous timeout: on a loaded machine a request to the server
@@ -574,6 +583,15 @@ class GibsonMachine(RuleBasedStateMachine):
         self.advance(seconds)
         self.call(op)
 
+    @rule(short=keys, lasting=keys, value=values, op=mget)
+    def mget_after_expiry(self, short, lasting, value, op):
+        # MGET over matches of which some have just expired: the limit
+        # counts them, and the real server's reply may hold fewer pairs than
+        # its count says (mget_count_bug). Rarely met by chance otherwise.
+        self.call(Op("set", short, value, 1))
+        self.call(Op("set", lasting, value))
+        self.call_later(1, op)
+
     @rule()
     def cron(self):
         # expired_cron is 0, so every tick sweeps; cron_period is huge, so
@@ -594,11 +612,12 @@ class GibsonMachine(RuleBasedStateMachine):
             assert sorted(actual) == sorted(self.model.items)
 
 
-@pytest.fixture(scope="module", params=["tcp", "unix"])
+@pytest.fixture(scope="module", params=["tcp", "unix", "tcp-mget-count-bug"])
 def gibson(request, tmp_path_factory):
     # The cron never runs by itself (cron_period ~ 11 days); when the
     # machine runs it, it sweeps expired items (expired_cron 0).
-    options = dict(clock=ManualClock(1_700_000_000), cron_period=10**9, expired_cron=0)
+    options = dict(clock=ManualClock(1_700_000_000), cron_period=10**9, expired_cron=0,
+                   mget_count_bug=request.param.endswith("bug"))
     if request.param == "unix":
         options["unix_socket"] = str(tmp_path_factory.mktemp("rel") / "gibson.sock")
     with GibsonServer(**options) as server:
@@ -608,8 +627,8 @@ def gibson(request, tmp_path_factory):
 def test_client_and_server_follow_the_model(gibson):
     GibsonMachine.server = gibson
     run_state_machine_as_test(GibsonMachine, settings=settings(
-        # About 6 s per transport; PYGIBSON_STATEFUL_EXAMPLES runs longer.
-        max_examples=int(os.environ.get("PYGIBSON_STATEFUL_EXAMPLES", 100)),
+        # About 3 s per server; PYGIBSON_STATEFUL_EXAMPLES runs longer.
+        max_examples=int(os.environ.get("PYGIBSON_STATEFUL_EXAMPLES", 70)),
         stateful_step_count=50,
         deadline=None,
         suppress_health_check=list(HealthCheck),
