@@ -229,8 +229,8 @@ def chart(results, workloads, path):
                 hi.append(max(values) - med)
             ax.bar(xs, ys, width, yerr=[lo, hi], label=name, color=colors[name], capsize=2)
         ax.set_xticks(range(len(seq)))
-        ax.set_xticklabels(["%s\n%s" % (w.label, TRANSPORT_NAMES[t]) for t, w in seq],
-                           fontsize=7)
+        ax.set_xticklabels(["%s, %s" % (w.label, t.upper() if t == "tcp" else t)
+                            for t, w in seq], fontsize=7, rotation=35, ha="right")
         ax.set_yscale("log")
         ax.set_title(title)
         ax.legend()
@@ -248,7 +248,10 @@ def chart(results, workloads, path):
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], style, marker="o",
                             color=colors[name],
                             label="%s, %s" % (name, TRANSPORT_NAMES[transport]))
-        ax.set_xscale("log")
+        params = sorted({r.param for r, _ in results if r.section == section})
+        ax.set_xscale("log", base=10 if section == "pipeline" else 2)
+        ax.set_xticks(params)
+        ax.set_xticklabels(["{:,}".format(p) for p in params])
         if section == "pipeline":
             ax.set_yscale("log")
         ax.set_xlabel(xlabel)
