@@ -606,7 +606,9 @@ class GibsonMachine(RuleBasedStateMachine):
 
     @invariant()
     def same_keys(self):
-        # Every key the server holds (expired-but-unfreed included), in order.
+        # A look inside the embedded server (the one white-box check): it
+        # holds exactly the model's keys, expired-but-unfreed ones included,
+        # so lazy expiry frees what the specification says, no more, no less.
         if hasattr(self, "model"):
             actual = self.server.call(lambda: list(self.server.engine.store.items))
             assert sorted(actual) == sorted(self.model.items)
