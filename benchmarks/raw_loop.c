@@ -163,7 +163,7 @@ static void one_request(bench *b)
 }
 
 /* A batch: frames[0..len) written in whole-frame chunks while replies are
- * read, until `count` replies are in. The socket is non-blocking here. */
+ * read, until `count` replies are in; every call here is MSG_DONTWAIT. */
 static void one_batch(bench *b, const unsigned char *frames, size_t len, size_t count)
 {
     size_t written = 0, received = 0;
