@@ -12,9 +12,21 @@ import time
 from collections import deque
 
 from ._pygibson import Client
-from .exceptions import ArgumentError, ConnectionError, PyGibsonError, TimeoutError
+from .exceptions import ArgumentError, PyGibsonError, TimeoutError
 
 __all__ = ["ConnectionPool", "PooledClient", "PoolTimeoutError"]
+
+# Forks are counted rather than detected with os.getpid(), a system call the
+# pool would otherwise make twice per borrowed connection.
+_forks = [0]
+
+
+def _count_fork():
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
 
 
 class PoolTimeoutError(TimeoutError):
@@ -63,7 +75,7 @@ class ConnectionPool:
         self._reset_state()
 
     def _reset_state(self):
-        self._pid = os.getpid()
+        self._generation = _forks[0]
         self._lock = threading.Lock()
         self._idle = deque()  # (client, time it was returned), newest on the right
         self._waiters = deque()  # _Waiter, first come first served
@@ -71,7 +83,7 @@ class ConnectionPool:
         self._closed = False
 
     def _check_fork(self):
-        if self._pid != os.getpid():
+        if self._generation != _forks[0]:
             # The lock may be held by a parent thread that does not exist
             # here, and the connections are the parent's: start over.
             self._reset_state()
@@ -167,7 +179,7 @@ class ConnectionPool:
 
     def release(self, client):
         """Give a client back for the next borrower."""
-        if self._pid != os.getpid():
+        if self._generation != _forks[0]:
             return
         with self._lock:
             if self._closed:
@@ -182,7 +194,7 @@ class ConnectionPool:
         """Close a client instead of giving it back (after an error that
         leaves its state unknown)."""
         client.close()
-        if self._pid == os.getpid():
+        if self._generation == _forks[0]:
             self._give_slot_back()
 
     def connection(self):
@@ -229,6 +241,17 @@ class _Waiter:
         self.handed = None
 
 
+def _give_back(pool, client, error):
+    """Return a borrowed client. Its connection needs no checking: the
+    client itself closes a connection that failed and reopens it on the next
+    call. Only an interruption (KeyboardInterrupt, ...) mid-call leaves it in
+    an unknown state."""
+    if error is None or isinstance(error, Exception):
+        pool.release(client)
+    else:
+        pool.discard(client)
+
+
 class _Borrowed:
     __slots__ = ("_pool", "_client")
 
@@ -242,12 +265,7 @@ class _Borrowed:
 
     def __exit__(self, exc_type, exc, tb):
         client, self._client = self._client, None
-        if isinstance(exc, (ConnectionError, TimeoutError)) or (
-            exc is not None and not isinstance(exc, PyGibsonError)
-        ):
-            self._pool.discard(client)
-        else:
-            self._pool.release(client)
+        _give_back(self._pool, client, exc)
 
 
 _OPERATIONS = (
@@ -258,8 +276,16 @@ _OPERATIONS = (
 
 def _pooled(name):
     def method(self, *args, **kwargs):
-        with self.pool.connection() as client:
-            return getattr(client, name)(*args, **kwargs)
+        pool = self.pool
+        client = pool.acquire()
+        try:
+            # Looked up on the client: client_factory may make any client.
+            result = getattr(client, name)(*args, **kwargs)
+        except BaseException as error:
+            _give_back(pool, client, error)
+            raise
+        pool.release(client)
+        return result
 
     method.__name__ = name
     method.__qualname__ = "PooledClient." + name
