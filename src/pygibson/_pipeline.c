@@ -229,7 +229,15 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
                (got = gb_reader_next(&conn->reader, &reply, &err)) == 1) {
             const queued_op *q = &self->queue[received];
             gb_request req;
-            request_from_frame(self, q, &req);
+            /* Only messages need the key: find it in the frame only for a
+             * refusal or a SET (whose echo may reveal a truncation). */
+            if (reply.code <= GB_REPL_ERR_LOCKED || q->op->result == RES_SET) {
+                request_from_frame(self, q, &req);
+            }
+            else {
+                memset(&req, 0, sizeof(req));
+                req.opcode = q->op->opcode;
+            }
             int broken = 0;
             PyObject *result =
                 result_or_exception(st, q->op, &req, &reply, self->client->encoding, &broken);
