@@ -214,7 +214,13 @@ collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, int as_d
     }
     int more;
     while ((more = gb_kv_next(&it, &pair, &err)) == 1) {
-        PyObject *value = pair_value(&pair, encoding);
+        /* KEYS lists key names: like mget()'s keys, they must survive
+         * bytes the encoding cannot decode. */
+        PyObject *value =
+            as_dict || encoding == NULL || pair.encoding == GB_ENC_NUMBER
+                ? pair_value(&pair, encoding)
+                : PyUnicode_Decode((const char *)pair.value, (Py_ssize_t)pair.value_len,
+                                   PyUnicode_AsUTF8(encoding), "surrogateescape");
         if (value == NULL) {
             goto error;
         }

@@ -177,6 +177,28 @@ raise_pipeline_failure(gibson_state *st, const PipelineObject *self, const gb_er
     PyErr_Restore(type, value, tb);
 }
 
+/* The exception just raised, as an instance to stand in a result's place
+ * (a value the encoding cannot decode, say: the server did run that
+ * operation, and the others' results must not be lost). NULL, with the
+ * exception still set, for one that must propagate (MemoryError,
+ * KeyboardInterrupt, ...). */
+static PyObject *
+caught_exception(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception) || PyErr_ExceptionMatches(PyExc_MemoryError)) {
+        return NULL;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (value != NULL && tb != NULL) {
+        (void)PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
 /* Send the queue and fill `results`; with the client's lock held. */
 static int
 pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
@@ -241,7 +263,7 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
             int broken = 0;
             PyObject *result =
                 result_or_exception(st, q->op, &req, &reply, self->client->encoding, &broken);
-            if (result == NULL) {
+            if (result == NULL && (broken || (result = caught_exception()) == NULL)) {
                 gb_client_close(conn);
                 return -1;
             }

@@ -148,3 +148,18 @@ def test_client_usable_between_pipelines(client):
     client.pipeline().set("a", "1").execute()
     assert client.get("a") == b"1"
     assert client.pipeline().get("a").execute() == [b"1"]
+
+
+def test_undecodable_value_stands_in_its_place(make_client):
+    client = make_client(encoding="utf-8")
+    client.set(b"k", b"\xfe")
+    pipe = client.pipeline()
+    pipe.inc("n").get(b"k").inc("n")
+    results = pipe.execute(raise_on_error=False)
+    assert results[0] == 1 and results[2] == 2
+    assert isinstance(results[1], UnicodeDecodeError)
+    pipe.inc("n").get(b"k")
+    with pytest.raises(UnicodeDecodeError) as info:
+        pipe.execute()
+    assert info.value.results[0] == 3
+    assert client.get("n") == 3  # the connection stayed in step

@@ -97,3 +97,12 @@ def test_truncated_value_is_reported():
         client.set("k", b"x" * 16)  # at the limit: fine, and still usable
         assert client.get("k") == b"x" * 16
         client.close()
+
+
+def test_keys_that_are_not_utf8_survive_an_encoding(make_client):
+    client = make_client(encoding="utf-8")
+    client.set(b"a\xff", "v")
+    (key,) = client.keys("a")
+    assert key == "a\udcff"
+    assert client.get(key) == "v"
+    assert list(client.mget("a")) == [key]
