@@ -10,11 +10,16 @@ import time
 
 import pytest
 
+import pygibson
+
 from pygibson.server.config import (
     Config, ConfigError, parse_size, parse_time, read_config_file)
 from .rawclient import OK, RawClient
 
-SRC = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "src")
+# Child processes import the very pygibson this test imported: the
+# installed one in CI (the source tree has no built extension there), or the
+# tree's during development.
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(pygibson.__file__)))
 
 
 @pytest.mark.parametrize("text,value", [

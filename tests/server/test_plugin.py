@@ -9,10 +9,15 @@ import textwrap
 
 import pytest
 
+import pygibson
+
 from pygibson.server import GibsonServer
 from pygibson.testing import GibsonAddress, parse_address
 
-SRC = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "src"))
+# Child processes import the very pygibson this test imported: the
+# installed one in CI (the source tree has no built extension there), or the
+# tree's during development.
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(pygibson.__file__)))
 
 
 def run_pytest(tmp_path, source, *args, env=None, conftest=None):
