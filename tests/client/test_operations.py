@@ -280,3 +280,35 @@ def test_encoding_decodes_values(make_client):
     assert client.mget("k") == {"k": "héllo"}
     assert client.keys("k") == ["k"]
     assert client.encoding == "utf-8"
+
+
+def test_repl_err_raises_server_error(client, server):
+    """The client refuses every request the real server answers REPL_ERR
+    to, so the server is told to send one."""
+    server.faults.replace_next_reply(b"\x00\x00\x00\x01\x00\x00\x00\x00")
+    with pytest.raises(ServerError) as info:
+        client.get("k")
+    assert type(info.value) is ServerError
+    assert info.value.code == 0
+    assert "REPL_ERR" in str(info.value)
+    client.set("k", "v")  # the connection is still in step
+    assert client.get("k") == b"v"
+
+
+@pytest.mark.parametrize(
+    "reply, method, args",
+    [
+        (b"\x05\x00\x00\x01\x00\x00\x00\x00", "get", ("k",)),  # OK for a GET
+        (b"\x06\x00\x00\x01\x00\x00\x00x", "inc", ("k",)),  # text for a number
+        (b"\x07\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00", "ping", ()),  # KV for PING
+    ],
+)
+def test_reply_that_does_not_fit_the_operation(client, server, reply, method, args):
+    from pygibson import ProtocolError
+
+    server.faults.replace_next_reply(reply)
+    with pytest.raises(ProtocolError) as info:
+        getattr(client, method)(*args)
+    assert "unexpected reply" in str(info.value)
+    assert client.closed
+    client.ping()

@@ -23,6 +23,9 @@ order they were set:
   nothing more on that connection (it stays open, so the client times out).
 - :meth:`~Faults.unknown_code_next_reply` -- a reply code outside 0..7.
 - :meth:`~Faults.huge_length_next_reply` -- the size field says 4 GiB.
+- :meth:`~Faults.replace_next_reply` -- send given bytes instead (any reply
+  the real server could send, such as a ``REPL_ERR`` that a validating
+  client never provokes).
 
 Requests still run when they arrive; faults only change what is sent back.
 """
@@ -114,6 +117,11 @@ class Faults:
         follow; the real payload follows and the connection stays open."""
         self._queue(("huge", None))
 
+    def replace_next_reply(self, data):
+        """One-shot: send ``data`` (bytes) instead of the next reply; the
+        connection is untouched."""
+        self._queue(("replace", bytes(data)))
+
     def pending(self):
         """How many one-shot faults are still waiting for a reply."""
         with self._lock:
@@ -133,6 +141,8 @@ class Faults:
         if kind == "truncate":
             keep = len(reply) - 1 if arg is None else arg
             return reply[:keep], THEN_MUTE
+        if kind == "replace":
+            return arg, THEN_CONTINUE
         if kind == "code":
             return struct.pack("<H", arg) + reply[2:], THEN_CONTINUE
         # "huge": keep the code and encoding, replace the size field.
