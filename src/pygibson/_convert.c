@@ -81,15 +81,10 @@ arg_key(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
 int
 arg_value(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
 {
+    if (PyBytes_CheckExact(obj) || PyUnicode_Check(obj)) {
+        return arg_key(st, obj, name, out);
+    }
     arg_init(out);
-    if (PyBytes_CheckExact(obj)) {
-        out->data = PyBytes_AS_STRING(obj);
-        out->len = PyBytes_GET_SIZE(obj);
-        return 0;
-    }
-    if (PyUnicode_Check(obj)) {
-        return str_bytes(st, obj, name, out);
-    }
     if (PyBool_Check(obj)) {
         PyErr_Format(PyExc_TypeError,
                      "%s must be str, bytes-like, int or float, not bool; store "
