@@ -184,6 +184,9 @@ client_run(ClientObject *self, PyTypeObject *cls, const op_spec *op, PyObject *c
     if (client_roundtrip(self, st, op, &p.req, &reply) == 0) {
         int broken = 0;
         result = result_from_reply(st, op, &p.req, &reply, self->encoding, &broken);
+        /* A garbled key-value set did not break the framing, but a server
+         * that sends one is not to be trusted with the next request. */
+        broken |= result == NULL && PyErr_ExceptionMatches(st->ProtocolError);
         if (broken || op->result == RES_QUIT) {
             gb_client_close(&self->conn);
         }

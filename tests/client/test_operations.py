@@ -312,3 +312,14 @@ def test_reply_that_does_not_fit_the_operation(client, server, reply, method, ar
     assert "unexpected reply" in str(info.value)
     assert client.closed
     client.ping()
+
+
+def test_garbled_key_value_set_is_a_protocol_error(client, server):
+    from pygibson import ProtocolError
+
+    # count 1, then a pair cut short inside its key length
+    server.faults.replace_next_reply(b"\x07\x00\x00\x06\x00\x00\x00\x01\x00\x00\x00\x05\x00")
+    with pytest.raises(ProtocolError):
+        client.mget("k")
+    assert client.closed
+    client.ping()
