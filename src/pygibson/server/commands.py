@@ -374,6 +374,18 @@ class Engine:
             count += 1
         return _count_reply(count)
 
+    def _live_matches(self, prefix):
+        """The items matching ``prefix`` that have not expired, in trie
+        order; expired matches are freed on the way (lazy expiry, §5)."""
+        store = self.store
+        now = self.now
+        for key in store.prefix(prefix):
+            item = store.items[key]
+            if item.expired(now):
+                store.remove(key)
+                continue
+            yield item
+
     def op_mttl(self, payload):
         parts = p.split_key_value(payload, self._key_size, self._value_size)
         if parts is None:
@@ -383,14 +395,9 @@ class Engine:
         if ttl is None:
             return _NAN
         ttl = self._ttl_value(ttl)
-        store = self.store
         now = self.now
         count = 0
-        for key in store.prefix(prefix):
-            item = store.items[key]
-            if item.expired(now):
-                store.remove(key)
-                continue
+        for item in self._live_matches(prefix):
             item.time = item.access = now
             item.ttl = ttl
             count += 1
@@ -484,14 +491,9 @@ class Engine:
         seconds = p.parse_number(text)
         if seconds is None:
             return _NAN
-        store = self.store
         now = self.now
         count = 0
-        for key in store.prefix(prefix):
-            item = store.items[key]
-            if item.expired(now):
-                store.remove(key)
-                continue
+        for item in self._live_matches(prefix):
             if item.locked(now):
                 continue
             item.lock = seconds
@@ -503,14 +505,9 @@ class Engine:
         prefix = self._prefix(payload)
         if prefix is None:
             return _ERR
-        store = self.store
         now = self.now
         count = 0
-        for key in store.prefix(prefix):
-            item = store.items[key]
-            if item.expired(now):
-                store.remove(key)
-                continue
+        for item in self._live_matches(prefix):
             item.lock = 0
             item.access = now
             count += 1
@@ -520,14 +517,9 @@ class Engine:
         prefix = self._prefix(payload)
         if prefix is None:
             return _ERR
-        store = self.store
         now = self.now
         count = 0
-        for key in store.prefix(prefix):
-            item = store.items[key]
-            if item.expired(now):
-                store.remove(key)
-                continue
+        for item in self._live_matches(prefix):
             item.access = now
             count += 1
         # COUNT is the one prefix command that answers 0 rather than
