@@ -133,13 +133,69 @@ client_ensure_connected(ClientObject *self, gibson_state *st)
     }
 }
 
-/* One request, with the lock held: returns the reply, or -1 with an
- * exception. Reads are retried once on a fresh connection when a connection
- * that had served earlier requests turns out to be dead (a server restart);
- * writes never are. */
+/* Whether a reply is a plain value still mostly in the socket, to be
+ * received straight into the bytes object returned for it. */
+static int
+arrives_as_bytes(const ClientObject *self, const op_spec *op, const gb_reply_head *head)
+{
+    return op->result == RES_VALUE && self->encoding == NULL && !head->complete &&
+           head->code == GB_REPL_VAL && head->encoding == GB_ENC_PLAIN &&
+           head->size <= (size_t)PY_SSIZE_T_MAX;
+}
+
+/* One request and its reply, once. A large plain value goes straight into
+ * a bytes object made to its size as soon as the header is known, set in
+ * *bytes: what arrived with the header (at most 16 KB) is the only part
+ * copied. Anything else ends in *reply. Fails with err set, or with a
+ * Python exception (MemoryError) when that bytes object cannot be made. */
+static gb_status
+client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
+                 gb_reply *reply, PyObject **bytes, gb_error *err)
+{
+    gb_reply_head head;
+    gb_status status;
+    Py_BEGIN_ALLOW_THREADS
+    status = gb_client_call_head(&self->conn, req, &head, err);
+    Py_END_ALLOW_THREADS
+    if (status != GB_OK) {
+        return status;
+    }
+    if (head.complete) {
+        /* The common case: the reply came whole; no I/O is left. */
+        return gb_client_call_finish(&self->conn, reply, err);
+    }
+    if (!arrives_as_bytes(self, op, &head)) {
+        Py_BEGIN_ALLOW_THREADS
+        status = gb_client_call_finish(&self->conn, reply, err);
+        Py_END_ALLOW_THREADS
+        return status;
+    }
+    PyObject *value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)head.size);
+    if (value == NULL) {
+        /* The payload is still due on the socket: drop the connection, or
+         * it would be read as the next reply. */
+        gb_client_close(&self->conn);
+        return GB_ERR_NOMEM;
+    }
+    unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(value);
+    Py_BEGIN_ALLOW_THREADS
+    status = gb_client_call_finish_into(&self->conn, &head, dst, err);
+    Py_END_ALLOW_THREADS
+    if (status != GB_OK) {
+        Py_DECREF(value);
+        return status;
+    }
+    *bytes = value;
+    return GB_OK;
+}
+
+/* One request, with the lock held: 0 with the reply in *reply (or a large
+ * value in *bytes), or -1 with an exception. Reads are retried once on a
+ * fresh connection when a connection that had served earlier requests
+ * turns out to be dead (a server restart); writes never are. */
 static int
 client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
-                 const gb_request *req, gb_reply *reply)
+                 const gb_request *req, gb_reply *reply, PyObject **bytes)
 {
     gb_error err;
     gb_status status;
@@ -150,11 +206,12 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
             return -1;
         }
         gb_error_clear(&err);
-        Py_BEGIN_ALLOW_THREADS
-        status = gb_client_call(&self->conn, req, reply, &err);
-        Py_END_ALLOW_THREADS
+        status = client_call_once(self, op, req, reply, bytes, &err);
         if (status == GB_OK) {
             return 0;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
         }
         attempts--;
         if (attempts == 0 || !reused ||
@@ -181,7 +238,7 @@ client_run(ClientObject *self, PyTypeObject *cls, const op_spec *op, PyObject *c
     }
     gb_reply reply;
     PyObject *result = NULL;
-    if (client_roundtrip(self, st, op, &p.req, &reply) == 0) {
+    if (client_roundtrip(self, st, op, &p.req, &reply, &result) == 0 && result == NULL) {
         int broken = 0;
         result = result_from_reply(st, op, &p.req, &reply, self->encoding, &broken);
         /* A garbled key-value set did not break the framing, but a server

@@ -240,3 +240,39 @@ def test_connect_retries_give_up(make_client, server):
     assert not info.value.request_sent
     server.faults.accept_connections()
     client.ping()
+
+
+# A value too large to arrive with its reply header is received straight
+# into the bytes object returned; these are the failures of that path.
+LARGE = bytes(range(256)) * 400  # 102,400 bytes
+
+
+def test_server_closes_mid_payload_of_a_large_value(make_client, server):
+    client = make_client(retry_reads=False)
+    client.set("big", LARGE)
+    client.set("other", b"other-value")
+    server.faults.close_after_bytes(50_000)
+    with pytest.raises(ConnectionError) as info:
+        client.get("big")
+    assert info.value.request_sent
+    assert client.closed
+    assert client.get("other") == b"other-value"
+    assert client.get("big") == LARGE
+
+
+def test_large_value_cut_short_is_read_again_once(client, server):
+    client.set("big", LARGE)
+    server.faults.close_after_bytes(50_000)
+    assert client.get("big") == LARGE
+
+
+def test_large_value_stalled_mid_payload_times_out(make_client, server):
+    client = make_client(timeout=300)
+    client.set("big", LARGE)
+    server.faults.truncate_next_reply(keep=60_000)
+    started_cpu = time.process_time()
+    with pytest.raises(TimeoutError):
+        client.get("big")
+    assert time.process_time() - started_cpu < 0.25  # it waited, not spun
+    assert client.get("big") == LARGE
+    works_afterwards(client)

@@ -86,6 +86,23 @@ def test_value_sizes(client, size):
     assert client.get("big") == value
 
 
+# 16 KB is the most read before a reply's header is known: values around it
+# come through the reader or straight into their bytes object, and either
+# way whole, with the next reply still in step.
+@pytest.mark.parametrize("size", [16 * 1024 - 8, 16 * 1024 - 7, 16 * 1024, 16 * 1024 + 1])
+@pytest.mark.parametrize("encoding", [None, "latin-1"])
+def test_values_around_the_first_read(make_client, size, encoding):
+    client = make_client(encoding=encoding)
+    value = bytes(range(256)) * (size // 256 + 1)
+    value = value[:size]
+    client.set("big", value)
+    client.set("next", "after")
+    expected = value if encoding is None else value.decode(encoding)
+    for _ in range(3):
+        assert client.get("big") == expected
+        assert client.get("next") == (b"after" if encoding is None else "after")
+
+
 def test_truncated_value_is_reported():
     with GibsonServer(max_value_size=16) as server:
         client = client_for(server)

@@ -8,6 +8,7 @@
  */
 #include "gb_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error 
     c->connect_timeout_ms = config->connect_timeout_ms;
     c->limits = config->limits;
     c->pipe_mark = 0;
+    c->deadline_ms = -1;
+    c->opcode = 0;
     gb_buffer_init(&c->out);
     gb_reader_init(&c->reader, config->max_reply_size);
     c->host = copy_string(config->host != NULL ? config->host : GB_DEFAULT_HOST);
@@ -162,43 +165,38 @@ static int may_block_first(const gb_client *c, int64_t deadline_ms)
     return (deadline_ms - gb_clock_ms()) * 16 >= (int64_t)c->timeout_ms * 15;
 }
 
-static gb_status read_reply(gb_client *c, gb_reply *reply, int64_t deadline_ms, gb_error *err)
+/* Receive once into the reader: a blocking recv() on the first wait of a
+   request when that is safe, else poll() and recv(). At most `cap` bytes. */
+static gb_status receive(gb_client *c, size_t cap, int first, gb_error *err)
 {
-    int first = 1;
+    unsigned char *room;
+    size_t room_len, got;
+    gb_status st;
 
-    for (;;) {
-        unsigned char *room;
-        size_t cap, got;
-        gb_status st;
-        int r = gb_reader_next(&c->reader, reply, err);
-
-        if (r > 0)
-            return GB_OK;
-        if (r < 0)
-            return err->status;
-        room = gb_reader_space(&c->reader, &cap, err);
-        if (room == NULL)
-            return err->status;
-        if (first && may_block_first(c, deadline_ms))
-            st = gb_socket_recv_blocking(c->fd, room, cap, &got, deadline_ms, err);
-        else
-            st = gb_socket_recv_some(c->fd, room, cap, &got, deadline_ms, err);
-        if (st != GB_OK)
-            return st;
+    room = gb_reader_space(&c->reader, &room_len, err);
+    if (room == NULL)
+        return err->status;
+    if (room_len > cap)
+        room_len = cap;
+    if (first && may_block_first(c, c->deadline_ms))
+        st = gb_socket_recv_blocking(c->fd, room, room_len, &got, c->deadline_ms, err);
+    else
+        st = gb_socket_recv_some(c->fd, room, room_len, &got, c->deadline_ms, err);
+    if (st == GB_OK)
         gb_reader_commit(&c->reader, got);
-        first = 0;
-    }
+    return st;
 }
 
-gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, gb_error *err)
+/* Encode, connect if needed, send in one write, and read until the reply's
+   header is in. No more than first_cap bytes are read in the first
+   receive. */
+static gb_status send_request(gb_client *c, const gb_request *req, size_t first_cap,
+                              gb_reply_head *head, gb_error *err)
 {
-    gb_error scratch;
     gb_status st;
-    int64_t deadline;
     size_t written = 0;
+    int first = 1, r = 0;
 
-    if (err == NULL)
-        err = &scratch;
     gb_error_clear(err);
     c->out.len = 0;
     st = gb_encode(&c->out, req, &c->limits, err);
@@ -211,22 +209,90 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
     if (st != GB_OK)
         return st;
 
-    deadline = gb_deadline_after(c->timeout_ms);
+    c->opcode = req->opcode;
+    c->deadline_ms = gb_deadline_after(c->timeout_ms);
     /* One write holds the whole frame: the server mishandles a length
        prefix that arrives split (§8.1). */
-    st = gb_socket_send_all(c->fd, c->out.data, c->out.len, deadline, &written, err);
+    st = gb_socket_send_all(c->fd, c->out.data, c->out.len, c->deadline_ms, &written, err);
     err->request_sent = written > 0;
-    if (st == GB_OK)
-        st = read_reply(c, reply, deadline, err);
-    if (st != GB_OK)
-        return broken(c, err);
-    if (req->opcode == GB_OP_END) {
-        /* The server hangs up after END; do it first so the next call
-           reconnects instead of failing. The reader keeps reply->data. */
+    while (st == GB_OK && (r = gb_reader_peek(&c->reader, head, err)) == 0) {
+        st = receive(c, first ? first_cap : SIZE_MAX, first, err);
+        first = 0;
+    }
+    if (st == GB_OK && r < 0)
+        st = err->status;
+    return st != GB_OK ? broken(c, err) : GB_OK;
+}
+
+/* After the reply to END the server hangs up; close first so that the next
+   call reconnects instead of failing. */
+static void end_call(gb_client *c)
+{
+    if (c->opcode == GB_OP_END) {
         gb_socket_close(c->fd);
         c->fd = -1;
     }
+}
+
+gb_status gb_client_call_head(gb_client *c, const gb_request *req, gb_reply_head *head,
+                              gb_error *err)
+{
+    gb_error scratch;
+
+    return send_request(c, req, GB_READER_MIN_ROOM, head, err != NULL ? err : &scratch);
+}
+
+gb_status gb_client_call_finish(gb_client *c, gb_reply *reply, gb_error *err)
+{
+    gb_error scratch;
+    int r;
+
+    if (err == NULL)
+        err = &scratch;
+    while ((r = gb_reader_next(&c->reader, reply, err)) == 0) {
+        gb_status st = receive(c, SIZE_MAX, 0, err);
+
+        if (st != GB_OK)
+            return broken(c, err);
+    }
+    if (r < 0)
+        return broken(c, err);
+    end_call(c);
     return GB_OK;
+}
+
+gb_status gb_client_call_finish_into(gb_client *c, const gb_reply_head *head,
+                                     unsigned char *dst, gb_error *err)
+{
+    gb_error scratch;
+    size_t done = gb_reader_take_payload(&c->reader, head, dst);
+
+    if (err == NULL)
+        err = &scratch;
+    while (done < head->size) {
+        size_t got;
+        gb_status st = gb_socket_recv_some(c->fd, dst + done, head->size - done, &got,
+                                           c->deadline_ms, err);
+
+        if (st != GB_OK)
+            return broken(c, err);
+        done += got;
+    }
+    end_call(c);
+    return GB_OK;
+}
+
+gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, gb_error *err)
+{
+    gb_error scratch;
+    gb_reply_head head;
+    gb_status st;
+
+    if (err == NULL)
+        err = &scratch;
+    /* Read as much as arrives: the reader grows to hold the whole reply. */
+    st = send_request(c, req, SIZE_MAX, &head, err);
+    return st != GB_OK ? st : gb_client_call_finish(c, reply, err);
 }
 
 gb_status gb_client_pipeline_begin(gb_client *c, gb_error *err)

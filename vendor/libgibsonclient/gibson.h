@@ -249,6 +249,33 @@ void gb_reader_commit(gb_reader *r, size_t n);
  */
 int gb_reader_next(gb_reader *r, gb_reply *reply, gb_error *err);
 
+/* A reply's header, known before its payload has arrived. */
+typedef struct gb_reply_head {
+    int code;      /* gb_reply_code */
+    int encoding;  /* GB_ENC_PLAIN or GB_ENC_NUMBER */
+    size_t size;   /* of the payload */
+    int complete;  /* the whole payload is buffered too */
+} gb_reply_head;
+
+/*
+ * Look at the next reply's header without taking anything: 1 when its 7
+ * bytes are buffered and valid (checked as gb_reader_next checks them), 0
+ * when more bytes are needed, -1 on a malformed header (err set).
+ */
+int gb_reader_peek(const gb_reader *r, gb_reply_head *head, gb_error *err);
+
+/*
+ * Take the next reply, whose header gb_reader_peek just returned in head,
+ * into a buffer of the caller's: copies the part of its payload that is
+ * buffered (at most head->size bytes) into dst and consumes the header and
+ * that part. Returns the count copied; the remaining head->size - count
+ * bytes are the next bytes of the stream, for the caller to receive
+ * straight into dst + count before anything else is read. This is how a
+ * large value reaches its final buffer (a Python bytes, say) with no copy
+ * but the part that arrived with the header.
+ */
+size_t gb_reader_take_payload(gb_reader *r, const gb_reply_head *head, unsigned char *dst);
+
 /* Decode a NUMBER of 1, 2, 4 or 8 bytes, signed little-endian (§3.3).
  * Returns 0, or -1 for any other width. */
 int gb_decode_number(const unsigned char *data, size_t size, int64_t *out);
@@ -359,6 +386,8 @@ typedef struct gb_client {
     gb_buffer out;             /* the frame(s) being sent */
     gb_reader reader;
     size_t pipe_mark;          /* gb_client_pump: start of the frame being sent */
+    int64_t deadline_ms;       /* of the call under way */
+    int opcode;                /* of the call under way */
 } gb_client;
 
 /* Copy the configuration; does not connect. */
@@ -390,6 +419,25 @@ void gb_client_abandon(gb_client *c);
  * the common case a call costs one send() and one recv().
  */
 gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, gb_error *err);
+
+/*
+ * gb_client_call in two steps, for callers that want a large payload in a
+ * buffer of their own: gb_client_call_head sends the request (as
+ * gb_client_call does) and reads until the reply's header is in, reading at
+ * most 16 KB in its first receive so that most of a large payload is still
+ * in the socket; then exactly one of
+ *   - gb_client_call_finish: the rest into the reader, *reply as
+ *     gb_client_call gives it (no I/O at all when head->complete);
+ *   - gb_client_call_finish_into: the payload into dst, which has room for
+ *     head->size bytes, received there directly.
+ * Both keep the call's deadline and its failure policy. After a failure of
+ * gb_client_call_head there is nothing to finish.
+ */
+gb_status gb_client_call_head(gb_client *c, const gb_request *req, gb_reply_head *head,
+                              gb_error *err);
+gb_status gb_client_call_finish(gb_client *c, gb_reply *reply, gb_error *err);
+gb_status gb_client_call_finish_into(gb_client *c, const gb_reply_head *head,
+                                     unsigned char *dst, gb_error *err);
 
 /*
  * Pipelining: the caller encodes many frames into a buffer with gb_encode,

@@ -688,6 +688,33 @@ int gb_reader_next(gb_reader *r, gb_reply *reply, gb_error *err)
     return 1;
 }
 
+int gb_reader_peek(const gb_reader *r, gb_reply_head *head, gb_error *err)
+{
+    size_t have = r->buf.len - r->pos;
+    reply_header h;
+
+    if (have < GB_REPLY_HEADER_SIZE)
+        return 0;
+    if (check_header(r, r->buf.data + r->pos, &h, err) != 0)
+        return -1;
+    head->code = (int)h.code;
+    head->encoding = (int)h.encoding;
+    head->size = h.size;
+    head->complete = have - GB_REPLY_HEADER_SIZE >= h.size;
+    return 1;
+}
+
+size_t gb_reader_take_payload(gb_reader *r, const gb_reply_head *head, unsigned char *dst)
+{
+    size_t have = r->buf.len - r->pos - GB_REPLY_HEADER_SIZE;
+    size_t n = have < head->size ? have : head->size;
+
+    if (n > 0)
+        memcpy(dst, r->buf.data + r->pos + GB_REPLY_HEADER_SIZE, n);
+    r->pos += GB_REPLY_HEADER_SIZE + n;
+    return n;
+}
+
 /* ---- Key-value sets ------------------------------------------------------ */
 
 int gb_kv_begin(gb_kv_iter *it, const unsigned char *payload, size_t size, gb_error *err)

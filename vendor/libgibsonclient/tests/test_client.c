@@ -446,6 +446,59 @@ static void test_pipeline_failures(void)
     gb_peer_stop(&p);
 }
 
+/* The two-step call: a large value straight into the caller's buffer, a
+   small one through the reader, and the connection still in step
+   afterwards. (This peer writes a value's header and payload apart.) */
+static void test_call_into_own_buffer(void)
+{
+    gb_request req;
+    gb_reply_head head;
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+    unsigned char *dst;
+    size_t i, wrong = 0;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    req = op(GB_OP_GET, "big", NULL);
+    CHECK_STATUS(gb_client_call_head(&c, &req, &head, &err), GB_OK);
+    CHECK_INT(head.code, GB_REPL_VAL);
+    CHECK_INT(head.size, 100000);
+    /* At most 16 KB was read before the header was known. */
+    CHECK_INT(head.complete, 0);
+    CHECK(gb_reader_buffered(&c.reader) <= 16 * 1024);
+    dst = malloc(head.size);
+    CHECK(dst != NULL);
+    if (dst != NULL) {
+        CHECK_STATUS(gb_client_call_finish_into(&c, &head, dst, &err), GB_OK);
+        for (i = 0; i < head.size; i++)
+            wrong += dst[i] != 'x';
+        CHECK_INT(wrong, 0);
+        free(dst);
+    }
+    CHECK_INT(gb_reader_buffered(&c.reader), 0);
+    req = op(GB_OP_SET, "k", "v");
+    CHECK_STATUS(gb_client_call_head(&c, &req, &head, &err), GB_OK);
+    CHECK_STATUS(gb_client_call_finish(&c, &r, &err), GB_OK);
+    CHECK_MEM(r.data, r.size, "v", 1);
+    /* A reply cut short while being received into the caller's buffer. */
+    req = op(GB_OP_GET, "half", NULL);
+    CHECK_STATUS(gb_client_call_head(&c, &req, &head, &err), GB_OK);
+    dst = malloc(head.size);
+    CHECK(dst != NULL);
+    if (dst != NULL) {
+        CHECK_STATUS(gb_client_call_finish_into(&c, &head, dst, &err), GB_ERR_CLOSED);
+        CHECK(!gb_client_connected(&c));
+        free(dst);
+    }
+    CHECK_STATUS(call(&c, GB_OP_GET, "big", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.size, 100000);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
 void test_client(void)
 {
     RUN(test_calls);
@@ -459,4 +512,5 @@ void test_client(void)
     RUN(test_timeout_extremes);
     RUN(test_pipeline);
     RUN(test_pipeline_failures);
+    RUN(test_call_into_own_buffer);
 }

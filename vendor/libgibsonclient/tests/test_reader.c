@@ -380,6 +380,51 @@ static void test_decode_number(void)
     CHECK_INT(gb_decode_number(b, 16, &v), -1);
 }
 
+/* peek sees a header without consuming it; take_payload hands the buffered
+   part of the payload to the caller and leaves the next reply intact. */
+static void test_peek_and_take_payload(void)
+{
+    static const unsigned char two[] = {6, 0, 0, 5, 0, 0, 0, 'h', 'e', 'l', 'l', 'o',
+                                        0, 0, 0, 0, 0, 0, 0};
+    unsigned char garbled[7] = {9, 0, 0, 0, 0, 0, 0};
+    unsigned char dst[5];
+    gb_reply_head head;
+    gb_reader rd;
+    gb_reply reply;
+    gb_error err;
+
+    gb_reader_init(&rd, 0);
+    CHECK_INT(gb_reader_peek(&rd, &head, &err), 0);
+    CHECK_STATUS(gb_reader_feed(&rd, two, 6, &err), GB_OK);
+    CHECK_INT(gb_reader_peek(&rd, &head, &err), 0);
+    CHECK_STATUS(gb_reader_feed(&rd, two + 6, 3, &err), GB_OK);
+    CHECK_INT(gb_reader_peek(&rd, &head, &err), 1);
+    CHECK_INT(head.code, GB_REPL_VAL);
+    CHECK_INT(head.encoding, GB_ENC_PLAIN);
+    CHECK_INT(head.size, 5);
+    CHECK_INT(head.complete, 0);
+    CHECK_INT(gb_reader_buffered(&rd), 9);
+    /* Two payload bytes are buffered: the caller receives the other three. */
+    CHECK_INT(gb_reader_take_payload(&rd, &head, dst), 2);
+    CHECK_INT(gb_reader_buffered(&rd), 0);
+    memcpy(dst + 2, "llo", 3);
+    CHECK_MEM(dst, 5, "hello", 5);
+    /* A whole reply and the next one's start: only the first is taken. */
+    CHECK_STATUS(gb_reader_feed(&rd, two, sizeof two, &err), GB_OK);
+    CHECK_INT(gb_reader_peek(&rd, &head, &err), 1);
+    CHECK_INT(head.complete, 1);
+    CHECK_INT(gb_reader_take_payload(&rd, &head, dst), 5);
+    CHECK_MEM(dst, 5, "hello", 5);
+    CHECK_INT(gb_reader_next(&rd, &reply, &err), 1);
+    CHECK_INT(reply.code, GB_REPL_ERR);
+    CHECK_INT(reply.size, 0);
+    /* A bad header is refused by peek as by next. */
+    CHECK_STATUS(gb_reader_feed(&rd, garbled, sizeof garbled, &err), GB_OK);
+    CHECK_INT(gb_reader_peek(&rd, &head, &err), -1);
+    CHECK_STATUS(err.status, GB_ERR_PROTOCOL);
+    gb_reader_free(&rd);
+}
+
 void test_reader(void)
 {
     RUN(test_vectors_whole);
@@ -391,4 +436,5 @@ void test_reader(void)
     RUN(test_space_fits_whole_reply);
     RUN(test_growth_is_geometric);
     RUN(test_decode_number);
+    RUN(test_peek_and_take_payload);
 }
