@@ -12,6 +12,13 @@ compile_args = ["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 if strict:
     compile_args.append("-Werror")
 
+# PYGIBSON_LIMITED_API=1 builds against the Limited API (stable ABI, abi3):
+# one wheel for CPython >= 3.11. PYGIBSON_LIMITED_API=0x030C0000 picks
+# another minimum version.
+limited = os.environ.get("PYGIBSON_LIMITED_API", "")
+limited_hex = "0x030B0000" if limited == "1" else limited
+define_macros = [("Py_LIMITED_API", limited_hex)] if limited_hex else []
+
 extension = Extension(
     "pygibson._pygibson",
     sources=[
@@ -34,10 +41,13 @@ extension = Extension(
     depends=[
         os.path.join(LIBRARY, "gibson.h"),
         os.path.join("src", "pygibson", "_module.h"),
+        os.path.join("src", "pygibson", "_limited.h"),
         os.path.join("src", "pygibson", "_ops.h"),
         os.path.join("src", "pygibson", "_client.h"),
     ],
     extra_compile_args=compile_args,
+    define_macros=define_macros,
+    py_limited_api=bool(limited_hex),
 )
 
 setup(ext_modules=[extension])

@@ -298,7 +298,7 @@ size_option(gibson_state *st, PyObject *obj, const char *name, int none_ok, size
     }
     if (PyBool_Check(obj) || !PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be an int%s, not %.100s", name,
-                     none_ok ? " or None" : "", Py_TYPE(obj)->tp_name);
+                     none_ok ? " or None" : "", TYPE_NAME(Py_TYPE(obj)));
         return -1;
     }
     Py_ssize_t value = PyLong_AsSsize_t(obj);
@@ -359,7 +359,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     if (addr != NULL && addr != Py_None) {
         if (!PyUnicode_Check(addr)) {
             PyErr_Format(PyExc_TypeError, "addr must be a str, not %.100s",
-                         Py_TYPE(addr)->tp_name);
+                         TYPE_NAME(Py_TYPE(addr)));
             return -1;
         }
         config.host = PyUnicode_AsUTF8(addr);
@@ -414,7 +414,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     if (encoding != Py_None) {
         if (!PyUnicode_Check(encoding)) {
             PyErr_Format(PyExc_TypeError, "encoding must be a str or None, not %.100s",
-                         Py_TYPE(encoding)->tp_name);
+                         TYPE_NAME(Py_TYPE(encoding)));
             goto error;
         }
         const char *name = PyUnicode_AsUTF8(encoding);
@@ -462,7 +462,7 @@ client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     (void)args;
     (void)kwargs;
-    ClientObject *self = (ClientObject *)type->tp_alloc(type, 0);
+    ClientObject *self = (ClientObject *)TYPE_ALLOC(type)(type, 0);
     if (self == NULL) {
         return NULL;
     }
@@ -493,7 +493,7 @@ client_dealloc(PyObject *op)
         PyThread_free_lock(self->lock);
     }
     Py_CLEAR(self->encoding);
-    type->tp_free(op);
+    TYPE_FREE(type)(op);
     Py_DECREF(type);
 }
 
@@ -648,7 +648,7 @@ client_repr(PyObject *op)
                          !client_is_inherited(self))
                             ? "connected"
                             : "not connected";
-    const char *name = Py_TYPE(op)->tp_name;
+    const char *name = TYPE_NAME(Py_TYPE(op));
     if (!self->conn_ready) {
         return PyUnicode_FromFormat("<%s (not initialised)>", name);
     }

@@ -42,7 +42,7 @@ buffer_bytes(PyObject *obj, const char *name, const char *accepted, arg_bytes *o
 {
     if (!PyObject_CheckBuffer(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be %s, not %.100s", name, accepted,
-                     Py_TYPE(obj)->tp_name);
+                     TYPE_NAME(Py_TYPE(obj)));
         return -1;
     }
     if (PyObject_GetBuffer(obj, &out->view, PyBUF_SIMPLE) < 0) {
@@ -125,7 +125,7 @@ arg_int64(gibson_state *st, PyObject *obj, const char *name, int64_t *out)
 {
     if (PyBool_Check(obj) || !PyLong_Check(obj)) {
         PyErr_Format(PyExc_TypeError, "%s must be an int, not %.100s", name,
-                     Py_TYPE(obj)->tp_name);
+                     TYPE_NAME(Py_TYPE(obj)));
         return -1;
     }
     int overflow = 0;
@@ -152,7 +152,7 @@ arg_timeout_ms(gibson_state *st, PyObject *obj, const char *name, int *out)
     if (PyBool_Check(obj) || !(PyLong_Check(obj) || PyFloat_Check(obj))) {
         PyErr_Format(PyExc_TypeError,
                      "%s must be a number of milliseconds or None, not %.100s", name,
-                     Py_TYPE(obj)->tp_name);
+                     TYPE_NAME(Py_TYPE(obj)));
         return -1;
     }
     double ms = PyFloat_AsDouble(obj);

@@ -10,6 +10,8 @@
 #include <Python.h>
 #include <sys/types.h>
 
+#include "_limited.h"
+
 #include "gibson.h"
 
 #if PY_VERSION_HEX < 0x030A0000

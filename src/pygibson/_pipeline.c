@@ -396,7 +396,7 @@ static PyObject *
 pipeline_repr(PyObject *op)
 {
     PipelineObject *self = (PipelineObject *)op;
-    return PyUnicode_FromFormat("<%s of %zd operations on %R>", Py_TYPE(op)->tp_name,
+    return PyUnicode_FromFormat("<%s of %zd operations on %R>", TYPE_NAME(Py_TYPE(op)),
                                 self->count, (PyObject *)self->client);
 }
 
@@ -424,7 +424,7 @@ pipeline_dealloc(PyObject *op)
     (void)pipeline_clear(op);
     gb_buffer_free(&self->frames);
     PyMem_Free(self->queue);
-    type->tp_free(op);
+    TYPE_FREE(type)(op);
     Py_DECREF(type);
 }
 
@@ -439,7 +439,7 @@ pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                      st->client_type, &client)) {
         return NULL;
     }
-    PipelineObject *self = (PipelineObject *)type->tp_alloc(type, 0);
+    PipelineObject *self = (PipelineObject *)TYPE_ALLOC(type)(type, 0);
     if (self == NULL) {
         return NULL;
     }

@@ -120,7 +120,33 @@ module_free(void *module)
 gibson_state *
 gibson_state_from_type(PyTypeObject *type)
 {
-#if PY_VERSION_HEX >= 0x030B0000
+#if defined(Py_LIMITED_API)
+    /* PyType_GetModuleByDef joins the Limited API in 3.13, and tp_mro is out
+     * of reach: walk __mro__ for the first type made from our module. Only
+     * constructors come here, not the per-operation path. */
+    PyObject *mro = PyObject_GetAttrString((PyObject *)type, "__mro__");
+    if (mro == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_Size(mro); i++) {
+        PyTypeObject *base = (PyTypeObject *)PyTuple_GetItem(mro, i);
+        if (!(PyType_GetFlags(base) & Py_TPFLAGS_HEAPTYPE)) {
+            continue;
+        }
+        PyObject *module = PyType_GetModule(base);
+        if (module == NULL) {
+            PyErr_Clear(); /* a heap type of no module: a Python subclass */
+            continue;
+        }
+        if (PyModule_GetDef(module) == &pygibson_module_def) {
+            Py_DECREF(mro);
+            return PyModule_GetState(module);
+        }
+    }
+    Py_DECREF(mro);
+    PyErr_Format(PyExc_TypeError, "%s is not a pygibson type", TYPE_NAME(type));
+    return NULL;
+#elif PY_VERSION_HEX >= 0x030B0000
     PyObject *module = PyType_GetModuleByDef(type, &pygibson_module_def);
     if (module == NULL) {
         return NULL;
@@ -144,12 +170,20 @@ gibson_state_from_type(PyTypeObject *type)
 #endif
 }
 
+/* An abi3 build gets only the slots of its minimum version, whatever the
+ * interpreter it was compiled with. */
+#ifdef Py_LIMITED_API
+#define SLOTS_VERSION Py_LIMITED_API
+#else
+#define SLOTS_VERSION PY_VERSION_HEX
+#endif
+
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, (void *)module_exec},
-#if PY_VERSION_HEX >= 0x030C0000
+#if SLOTS_VERSION >= 0x030C0000
     {Py_mod_multiple_interpreters, Py_MOD_PER_INTERPRETER_GIL_SUPPORTED},
 #endif
-#if PY_VERSION_HEX >= 0x030D0000
+#if SLOTS_VERSION >= 0x030D0000
     /* Each Client serialises its own requests with a lock of its own. */
     {Py_mod_gil, Py_MOD_GIL_NOT_USED},
 #endif
