@@ -54,15 +54,6 @@ buffer_bytes(PyObject *obj, const char *name, const char *accepted, arg_bytes *o
     return 0;
 }
 
-static void
-arg_init(arg_bytes *out)
-{
-    out->data = NULL;
-    out->len = 0;
-    out->owner = NULL;
-    out->has_view = 0;
-}
-
 int
 arg_key(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
 {

@@ -56,6 +56,16 @@ typedef struct {
     int has_view;
 } arg_bytes;
 
+/* Empty and owning nothing (the Py_buffer is left alone until filled). */
+static inline void
+arg_init(arg_bytes *arg)
+{
+    arg->data = NULL;
+    arg->len = 0;
+    arg->owner = NULL;
+    arg->has_view = 0;
+}
+
 /* A key or prefix: str (UTF-8) or any object exporting a buffer. */
 int arg_key(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out);
 /* A value: as a key, plus int and float (their decimal text). */

@@ -124,7 +124,11 @@ prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
                 Py_ssize_t nargs, PyObject *kwnames, prepared_request *out)
 {
     PyObject *slots[OP_MAX_ARGS];
-    memset(out, 0, sizeof(*out));
+    /* Not a memset of the whole: the two Py_buffers are most of it, and
+     * this runs for every operation queued. */
+    memset(&out->req, 0, sizeof(out->req));
+    arg_init(&out->key);
+    arg_init(&out->value);
     out->req.opcode = op->opcode;
     if (bind_arguments(op, args, nargs, kwnames, slots) < 0) {
         return -1;
