@@ -72,7 +72,7 @@ class Plan:
     ops: int = 2000
     pipeline_batches: tuple = PIPELINE_BATCHES
     pool_threads: tuple = POOL_THREADS
-    min_batches: int = 2  # the pipeline study runs at least this many batches
+    min_batches: int = 20  # the pipeline study runs at least this many batches
     workloads: tuple = ()  # Workload objects for the main table
 
 

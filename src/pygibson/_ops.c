@@ -130,6 +130,10 @@ prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
     arg_init(&out->key);
     arg_init(&out->value);
     out->req.opcode = op->opcode;
+    if (nargs == 1 && kwnames == NULL && op->required == 1 && op->kinds[0] == ARG_KEY) {
+        /* The common call, get(key) and its kind: nothing else to bind. */
+        return convert_argument(st, op, 0, args[0], out);
+    }
     if (bind_arguments(op, args, nargs, kwnames, slots) < 0) {
         return -1;
     }
