@@ -162,11 +162,11 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
     }
     if (head.complete) {
         /* The common case: the reply came whole; no I/O is left. */
-        return gb_client_call_finish(&self->conn, reply, err);
+        return gb_client_call_finish(&self->conn, &head, reply, err);
     }
     if (!arrives_as_bytes(self, op, &head)) {
         Py_BEGIN_ALLOW_THREADS
-        status = gb_client_call_finish(&self->conn, reply, err);
+        status = gb_client_call_finish(&self->conn, &head, reply, err);
         Py_END_ALLOW_THREADS
         return status;
     }

@@ -242,11 +242,18 @@ gb_status gb_client_call_head(gb_client *c, const gb_request *req, gb_reply_head
     return send_request(c, req, GB_READER_MIN_ROOM, head, err != NULL ? err : &scratch);
 }
 
-gb_status gb_client_call_finish(gb_client *c, gb_reply *reply, gb_error *err)
+gb_status gb_client_call_finish(gb_client *c, const gb_reply_head *head, gb_reply *reply,
+                                gb_error *err)
 {
     gb_error scratch;
     int r;
 
+    if (head->complete) {
+        /* The common case: the reply came whole with its header. */
+        gb_reader_take(&c->reader, head, reply);
+        end_call(c);
+        return GB_OK;
+    }
     if (err == NULL)
         err = &scratch;
     while ((r = gb_reader_next(&c->reader, reply, err)) == 0) {
@@ -292,7 +299,7 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
         err = &scratch;
     /* Read as much as arrives: the reader grows to hold the whole reply. */
     st = send_request(c, req, SIZE_MAX, &head, err);
-    return st != GB_OK ? st : gb_client_call_finish(c, reply, err);
+    return st != GB_OK ? st : gb_client_call_finish(c, &head, reply, err);
 }
 
 gb_status gb_client_pipeline_begin(gb_client *c, gb_error *err)

@@ -276,6 +276,11 @@ int gb_reader_peek(const gb_reader *r, gb_reply_head *head, gb_error *err);
  */
 size_t gb_reader_take_payload(gb_reader *r, const gb_reply_head *head, unsigned char *dst);
 
+/* Take the next reply, whose header gb_reader_peek just returned with
+ * head->complete set, as gb_reader_next would, without checking the header
+ * again. */
+void gb_reader_take(gb_reader *r, const gb_reply_head *head, gb_reply *reply);
+
 /* Decode a NUMBER of 1, 2, 4 or 8 bytes, signed little-endian (§3.3).
  * Returns 0, or -1 for any other width. */
 int gb_decode_number(const unsigned char *data, size_t size, int64_t *out);
@@ -435,7 +440,8 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
  */
 gb_status gb_client_call_head(gb_client *c, const gb_request *req, gb_reply_head *head,
                               gb_error *err);
-gb_status gb_client_call_finish(gb_client *c, gb_reply *reply, gb_error *err);
+gb_status gb_client_call_finish(gb_client *c, const gb_reply_head *head, gb_reply *reply,
+                                gb_error *err);
 gb_status gb_client_call_finish_into(gb_client *c, const gb_reply_head *head,
                                      unsigned char *dst, gb_error *err);
 

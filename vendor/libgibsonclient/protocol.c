@@ -666,6 +666,21 @@ void gb_reader_commit(gb_reader *r, size_t n)
     r->buf.len += n < room ? n : room;
 }
 
+/* The reply at the front, whose header was checked and whose payload is
+   all buffered, out of the reader. */
+static void take_reply(gb_reader *r, unsigned code, unsigned encoding, size_t size,
+                       gb_reply *reply)
+{
+    reply->code = (int)code;
+    reply->encoding = (int)encoding;
+    reply->data = r->buf.data + r->pos + GB_REPLY_HEADER_SIZE;
+    reply->size = size;
+    reply->number = 0;
+    if (code == GB_REPL_VAL && encoding == GB_ENC_NUMBER)
+        gb_decode_number(reply->data, size, &reply->number); /* width checked */
+    r->pos += GB_REPLY_HEADER_SIZE + size;
+}
+
 int gb_reader_next(gb_reader *r, gb_reply *reply, gb_error *err)
 {
     const unsigned char *p = r->buf.data + r->pos;
@@ -678,15 +693,13 @@ int gb_reader_next(gb_reader *r, gb_reply *reply, gb_error *err)
         return -1;
     if (have - GB_REPLY_HEADER_SIZE < h.size)
         return 0;
-    reply->code = (int)h.code;
-    reply->encoding = (int)h.encoding;
-    reply->data = p + GB_REPLY_HEADER_SIZE;
-    reply->size = h.size;
-    reply->number = 0;
-    if (h.code == GB_REPL_VAL && h.encoding == GB_ENC_NUMBER)
-        gb_decode_number(reply->data, h.size, &reply->number); /* width checked above */
-    r->pos += GB_REPLY_HEADER_SIZE + h.size;
+    take_reply(r, h.code, h.encoding, h.size, reply);
     return 1;
+}
+
+void gb_reader_take(gb_reader *r, const gb_reply_head *head, gb_reply *reply)
+{
+    take_reply(r, (unsigned)head->code, (unsigned)head->encoding, head->size, reply);
 }
 
 int gb_reader_peek(const gb_reader *r, gb_reply_head *head, gb_error *err)

@@ -5,7 +5,8 @@
  * the cut lengths, the rest is the byte stream from the "server". The stream
  * goes in through gb_reader_feed and through gb_reader_space/commit in
  * turns, and every reply that comes out is checked against the wire format.
- * gb_reader_peek must agree with gb_reader_next on every header; when byte
+ * gb_reader_peek must agree with gb_reader_next on every header (and a
+ * complete reply is sometimes taken with gb_reader_take instead); when byte
  * 0's bit 4 is set, a value whose payload has not all arrived is taken with
  * gb_reader_take_payload and the rest of it skipped in the stream, as a
  * client receiving straight into its own buffer does.
@@ -83,7 +84,13 @@ static int drain(gb_reader *rd, size_t input)
         gb_reply_head head;
         int peeked = gb_reader_peek(rd, &head, &err);
 
-        rc = gb_reader_next(rd, &r, &err);
+        if (peeked == 1 && head.complete && (rd->buf.len & 1)) {
+            /* Taken on the peeked header, as a client does. */
+            gb_reader_take(rd, &head, &r);
+            rc = 1;
+        } else {
+            rc = gb_reader_next(rd, &r, &err);
+        }
         REQUIRE(peeked == rc || (peeked == 1 && rc == 0 && !head.complete));
         if (rc != 1)
             break;

@@ -481,7 +481,7 @@ static void test_call_into_own_buffer(void)
     CHECK_INT(gb_reader_buffered(&c.reader), 0);
     req = op(GB_OP_SET, "k", "v");
     CHECK_STATUS(gb_client_call_head(&c, &req, &head, &err), GB_OK);
-    CHECK_STATUS(gb_client_call_finish(&c, &r, &err), GB_OK);
+    CHECK_STATUS(gb_client_call_finish(&c, &head, &r, &err), GB_OK);
     CHECK_MEM(r.data, r.size, "v", 1);
     /* A reply cut short while being received into the caller's buffer. */
     req = op(GB_OP_GET, "half", NULL);

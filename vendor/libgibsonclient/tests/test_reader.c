@@ -418,6 +418,18 @@ static void test_peek_and_take_payload(void)
     CHECK_INT(gb_reader_next(&rd, &reply, &err), 1);
     CHECK_INT(reply.code, GB_REPL_ERR);
     CHECK_INT(reply.size, 0);
+    /* A complete reply taken on its peeked header, a number decoded. */
+    {
+        static const unsigned char num[] = {6, 0, 2, 2, 0, 0, 0, 0xfe, 0xff};
+
+        CHECK_STATUS(gb_reader_feed(&rd, num, sizeof num, &err), GB_OK);
+        CHECK_INT(gb_reader_peek(&rd, &head, &err), 1);
+        CHECK_INT(head.complete, 1);
+        gb_reader_take(&rd, &head, &reply);
+        CHECK_INT(reply.encoding, GB_ENC_NUMBER);
+        CHECK_INT(reply.number, -2);
+        CHECK_INT(gb_reader_buffered(&rd), 0);
+    }
     /* A bad header is refused by peek as by next. */
     CHECK_STATUS(gb_reader_feed(&rd, garbled, sizeof garbled, &err), GB_OK);
     CHECK_INT(gb_reader_peek(&rd, &head, &err), -1);
