@@ -154,8 +154,12 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
 {
     gb_reply_head head;
     gb_status status;
+    /* Only a value may be received into its own bytes: any other reply is
+     * read as it comes, in as few receives as it takes. */
+    size_t first_read =
+        op->result == RES_VALUE && self->encoding == NULL ? GB_CALL_HEAD_READ : SIZE_MAX;
     Py_BEGIN_ALLOW_THREADS
-    status = gb_client_call_head(&self->conn, req, &head, err);
+    status = gb_client_call_head(&self->conn, req, first_read, &head, err);
     Py_END_ALLOW_THREADS
     if (status != GB_OK) {
         return status;

@@ -234,12 +234,13 @@ static void end_call(gb_client *c)
     }
 }
 
-gb_status gb_client_call_head(gb_client *c, const gb_request *req, gb_reply_head *head,
-                              gb_error *err)
+gb_status gb_client_call_head(gb_client *c, const gb_request *req, size_t first_read,
+                              gb_reply_head *head, gb_error *err)
 {
     gb_error scratch;
 
-    return send_request(c, req, GB_READER_MIN_ROOM, head, err != NULL ? err : &scratch);
+    return send_request(c, req, first_read > 0 ? first_read : 1, head,
+                        err != NULL ? err : &scratch);
 }
 
 gb_status gb_client_call_finish(gb_client *c, const gb_reply_head *head, gb_reply *reply,

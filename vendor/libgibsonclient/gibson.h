@@ -429,8 +429,9 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
  * gb_client_call in two steps, for callers that want a large payload in a
  * buffer of their own: gb_client_call_head sends the request (as
  * gb_client_call does) and reads until the reply's header is in, reading at
- * most 16 KB in its first receive so that most of a large payload is still
- * in the socket; then exactly one of
+ * most first_read bytes in its first receive (GB_CALL_HEAD_READ leaves most
+ * of a large payload in the socket; SIZE_MAX takes all that has arrived, for
+ * a reply that will go through the reader anyway); then exactly one of
  *   - gb_client_call_finish: the rest into the reader, *reply as
  *     gb_client_call gives it (no I/O at all when head->complete);
  *   - gb_client_call_finish_into: the payload into dst, which has room for
@@ -438,8 +439,11 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
  * Both keep the call's deadline and its failure policy. After a failure of
  * gb_client_call_head there is nothing to finish.
  */
-gb_status gb_client_call_head(gb_client *c, const gb_request *req, gb_reply_head *head,
-                              gb_error *err);
+gb_status gb_client_call_head(gb_client *c, const gb_request *req, size_t first_read,
+                              gb_reply_head *head, gb_error *err);
+/* first_read for gb_client_call_head when a large payload may go to the
+   caller's buffer: small replies still arrive whole in one receive. */
+#define GB_CALL_HEAD_READ (16u * 1024u)
 gb_status gb_client_call_finish(gb_client *c, const gb_reply_head *head, gb_reply *reply,
                                 gb_error *err);
 gb_status gb_client_call_finish_into(gb_client *c, const gb_reply_head *head,

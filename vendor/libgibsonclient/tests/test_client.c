@@ -463,7 +463,7 @@ static void test_call_into_own_buffer(void)
     CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
     start_client(&c, &p, 1000);
     req = op(GB_OP_GET, "big", NULL);
-    CHECK_STATUS(gb_client_call_head(&c, &req, &head, &err), GB_OK);
+    CHECK_STATUS(gb_client_call_head(&c, &req, GB_CALL_HEAD_READ, &head, &err), GB_OK);
     CHECK_INT(head.code, GB_REPL_VAL);
     CHECK_INT(head.size, 100000);
     /* At most 16 KB was read before the header was known. */
@@ -480,12 +480,12 @@ static void test_call_into_own_buffer(void)
     }
     CHECK_INT(gb_reader_buffered(&c.reader), 0);
     req = op(GB_OP_SET, "k", "v");
-    CHECK_STATUS(gb_client_call_head(&c, &req, &head, &err), GB_OK);
+    CHECK_STATUS(gb_client_call_head(&c, &req, GB_CALL_HEAD_READ, &head, &err), GB_OK);
     CHECK_STATUS(gb_client_call_finish(&c, &head, &r, &err), GB_OK);
     CHECK_MEM(r.data, r.size, "v", 1);
     /* A reply cut short while being received into the caller's buffer. */
     req = op(GB_OP_GET, "half", NULL);
-    CHECK_STATUS(gb_client_call_head(&c, &req, &head, &err), GB_OK);
+    CHECK_STATUS(gb_client_call_head(&c, &req, GB_CALL_HEAD_READ, &head, &err), GB_OK);
     dst = malloc(head.size);
     CHECK(dst != NULL);
     if (dst != NULL) {
