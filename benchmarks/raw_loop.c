@@ -164,6 +164,29 @@ static void one_request(bench *b)
 
 /* A batch: frames[0..len) written in whole-frame chunks while replies are
  * read, until `count` replies are in; every call here is MSG_DONTWAIT. */
+/* The batch's frames, encoded afresh into `frames`. */
+static void encode_batch(bench *b, gb_buffer *frames, long batch)
+{
+    gb_error err;
+    long k;
+
+    frames->len = 0;
+    for (k = 0; k < batch; k++)
+        if (gb_encode(frames, &b->req, &b->limits, &err) != GB_OK)
+            die_gb("encode", &err);
+}
+
+/* Tell the runner the warm-up is done and wait for its go (all C loops of a
+   pool row start together). 0 when the runner has gone. */
+static int ready_and_wait(void)
+{
+    char line[16];
+
+    printf("ready\n");
+    fflush(stdout);
+    return fgets(line, sizeof line, stdin) != NULL;
+}
+
 static void one_batch(bench *b, const unsigned char *frames, size_t len, size_t count)
 {
     size_t written = 0, received = 0;
@@ -298,13 +321,8 @@ int main(int argc, char **argv)
     if (batch == 1) {
         for (done = 0; done < warmup; done++)
             one_request(&b);
-        if (wait_go) {
-            char line[16];
-            printf("ready\n");
-            fflush(stdout);
-            if (fgets(line, sizeof line, stdin) == NULL)
-                return 2;
-        }
+        if (wait_go && !ready_and_wait())
+            return 2;
         getrusage(RUSAGE_SELF, &ru0);
         t0 = now_us();
         for (done = 0; done < ops; done++)
@@ -313,31 +331,19 @@ int main(int argc, char **argv)
         getrusage(RUSAGE_SELF, &ru1);
     } else {
         gb_buffer frames;
-        gb_error err;
-        long k;
 
         gb_buffer_init(&frames);
-        for (k = 0; k < batch; k++)
-            if (gb_encode(&frames, &b.req, &b.limits, &err) != GB_OK)
-                die_gb("encode", &err);
+        encode_batch(&b, &frames, batch);
         b.frame_len = frames.len / (size_t)batch;
         for (done = 0; done < warmup; done += batch)
             one_batch(&b, frames.data, frames.len, (size_t)batch);
-        if (wait_go) {
-            char line[16];
-            printf("ready\n");
-            fflush(stdout);
-            if (fgets(line, sizeof line, stdin) == NULL)
-                return 2;
-        }
+        if (wait_go && !ready_and_wait())
+            return 2;
         getrusage(RUSAGE_SELF, &ru0);
         t0 = now_us();
         /* Encoding is part of the client's work, batch by batch. */
         for (done = 0; done < ops; done += batch) {
-            frames.len = 0;
-            for (k = 0; k < batch; k++)
-                if (gb_encode(&frames, &b.req, &b.limits, &err) != GB_OK)
-                    die_gb("encode", &err);
+            encode_batch(&b, &frames, batch);
             one_batch(&b, frames.data, frames.len, (size_t)batch);
         }
         t1 = now_us();

@@ -133,14 +133,21 @@ client_ensure_connected(ClientObject *self, gibson_state *st)
     }
 }
 
+/* Whether op's reply, if a value, becomes bytes as it is (with an encoding
+ * it is decoded out of a buffer, so it gains nothing from its own). */
+static int
+wants_own_bytes(const ClientObject *self, const op_spec *op)
+{
+    return op->result == RES_VALUE && self->encoding == NULL;
+}
+
 /* Whether a reply is a plain value still mostly in the socket, to be
  * received straight into the bytes object returned for it. */
 static int
 arrives_as_bytes(const ClientObject *self, const op_spec *op, const gb_reply_head *head)
 {
-    return op->result == RES_VALUE && self->encoding == NULL && !head->complete &&
-           head->code == GB_REPL_VAL && head->encoding == GB_ENC_PLAIN &&
-           head->size <= (size_t)PY_SSIZE_T_MAX;
+    return wants_own_bytes(self, op) && !head->complete && head->code == GB_REPL_VAL &&
+           head->encoding == GB_ENC_PLAIN && head->size <= (size_t)PY_SSIZE_T_MAX;
 }
 
 /* One request and its reply, once. A large plain value goes straight into
@@ -156,8 +163,7 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
     gb_status status;
     /* Only a value may be received into its own bytes: any other reply is
      * read as it comes, in as few receives as it takes. */
-    size_t first_read =
-        op->result == RES_VALUE && self->encoding == NULL ? GB_CALL_HEAD_READ : SIZE_MAX;
+    size_t first_read = wants_own_bytes(self, op) ? GB_CALL_HEAD_READ : SIZE_MAX;
     Py_BEGIN_ALLOW_THREADS
     status = gb_client_call_head(&self->conn, req, first_read, &head, err);
     Py_END_ALLOW_THREADS
@@ -578,15 +584,22 @@ client_get_closed(PyObject *op, void *closure)
                            client_is_inherited(self));
 }
 
+/* A configured string, decoded, or None when there is none. */
+static PyObject *
+text_or_none(const char *text, PyObject *(*decode)(const char *))
+{
+    if (text == NULL) {
+        Py_RETURN_NONE;
+    }
+    return decode(text);
+}
+
 static PyObject *
 client_get_addr(PyObject *op, void *closure)
 {
     (void)closure;
     ClientObject *self = (ClientObject *)op;
-    if (!self->conn_ready || self->conn.host == NULL) {
-        Py_RETURN_NONE;
-    }
-    return PyUnicode_FromString(self->conn.host);
+    return text_or_none(self->conn_ready ? self->conn.host : NULL, PyUnicode_FromString);
 }
 
 static PyObject *
@@ -602,10 +615,8 @@ client_get_unix_socket(PyObject *op, void *closure)
 {
     (void)closure;
     ClientObject *self = (ClientObject *)op;
-    if (!self->conn_ready || self->conn.unix_path == NULL) {
-        Py_RETURN_NONE;
-    }
-    return PyUnicode_DecodeFSDefault(self->conn.unix_path);
+    return text_or_none(self->conn_ready ? self->conn.unix_path : NULL,
+                        PyUnicode_DecodeFSDefault);
 }
 
 static PyObject *

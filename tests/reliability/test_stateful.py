@@ -245,8 +245,9 @@ class Model:
 
     # prefix operations (§6, §7); the client turns NOT_FOUND into 0/{}/[]
 
-    def mset(self, prefix, value):
-        count = 0
+    def writable(self, prefix):
+        """(key, item) for the matches neither locked nor expired; the lock
+        is checked first, and expired matches are freed on the way."""
         for key in self.matches(prefix):
             item = self.items[key]
             if item.locked(self.now):
@@ -254,6 +255,11 @@ class Model:
             if item.expired(self.now):
                 del self.items[key]
                 continue
+            yield key, item
+
+    def mset(self, prefix, value):
+        count = 0
+        for key, _ in self.writable(prefix):
             self.store(key, Item(value, self.now))  # drops TTL, numbers become text
             count += 1
         return count
@@ -298,13 +304,7 @@ class Model:
 
     def mincdec(self, prefix, delta):
         count = 0
-        for key in self.matches(prefix):
-            item = self.items[key]
-            if item.locked(self.now):
-                continue
-            if item.expired(self.now):
-                del self.items[key]
-                continue
+        for _, item in self.writable(prefix):
             item.access = self.now
             if self.bump(item, delta):
                 count += 1  # text that is not a number is skipped, not counted

@@ -195,17 +195,26 @@ class Engine:
         self.store.put(key, item)
         return p.reply_plain(value)
 
-    def op_ttl(self, payload):
+    def _live_and_number(self, payload):
+        """For ``KEY NUMBER`` requests on one item (TTL, LOCK): ``(item,
+        number)``, or ``(None, refusal)`` checked in the server's order:
+        syntax, then existence, then the number."""
         parts = p.split_key_value(payload, self._key_size, self._value_size)
         if parts is None:
-            return _ERR
+            return None, _ERR
         key, text = parts
         item = self._live(key)
         if item is None:
-            return _NOT_FOUND
-        ttl = p.parse_number(text)
-        if ttl is None:
-            return _NAN
+            return None, _NOT_FOUND
+        number = p.parse_number(text)
+        if number is None:
+            return None, _NAN
+        return item, number
+
+    def op_ttl(self, payload):
+        item, ttl = self._live_and_number(payload)
+        if item is None:
+            return ttl  # the refusal
         item.time = item.access = self.now
         item.ttl = self._ttl_value(ttl)
         return _OK
@@ -280,16 +289,9 @@ class Engine:
         return item.value
 
     def op_lock(self, payload):
-        parts = p.split_key_value(payload, self._key_size, self._value_size)
-        if parts is None:
-            return _ERR
-        key, text = parts
-        item = self._live(key)
+        item, seconds = self._live_and_number(payload)
         if item is None:
-            return _NOT_FOUND
-        seconds = p.parse_number(text)
-        if seconds is None:
-            return _NAN
+            return seconds  # the refusal
         now = self.now
         item.access = now
         if item.locked(now):
@@ -360,8 +362,20 @@ class Engine:
             return _ERR
         prefix, value = parts
         store = self.store
-        now = self.now
         count = 0
+        for key, _ in self._writable_matches(prefix):
+            # A fresh item: MSET drops the TTL and turns numbers into text.
+            store.put(key, self._new_item(value))
+            count += 1
+        return _count_reply(count)
+
+    def _writable_matches(self, prefix):
+        """``(key, item)`` for the matches of ``prefix`` that are neither
+        locked nor expired, in trie order. The lock is checked before expiry
+        (a locked, expired item is skipped, not freed); expired ones are
+        freed on the way (§6 MSET, MINC, MDEC)."""
+        store = self.store
+        now = self.now
         for key in store.prefix(prefix):
             item = store.items[key]
             if item.locked(now):
@@ -369,10 +383,7 @@ class Engine:
             if item.expired(now):
                 store.remove(key)
                 continue
-            # A fresh item: MSET drops the TTL and turns numbers into text.
-            store.put(key, self._new_item(value))
-            count += 1
-        return _count_reply(count)
+            yield key, item
 
     def _live_matches(self, prefix):
         """The items matching ``prefix`` that have not expired, in trie
@@ -465,16 +476,9 @@ class Engine:
         prefix = self._prefix(payload)
         if prefix is None:
             return _ERR
-        store = self.store
         now = self.now
         count = 0
-        for key in store.prefix(prefix):
-            item = store.items[key]
-            if item.locked(now):
-                continue
-            if item.expired(now):
-                store.remove(key)
-                continue
+        for key, item in self._writable_matches(prefix):
             item.access = now
             if item.encoding == p.ENC_LZF:
                 # Counted, but left unchanged (§6 MINC).
