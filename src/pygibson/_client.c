@@ -234,10 +234,10 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
 }
 
 static PyObject *
-client_run(ClientObject *self, PyTypeObject *cls, const op_spec *op, PyObject *const *args,
-           Py_ssize_t nargs, PyObject *kwnames)
+client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
 {
-    gibson_state *st = PyType_GetModuleState(cls);
+    gibson_state *st = self->state;
     prepared_request p;
     if (prepare_request(st, op, args, nargs, kwnames, &p) < 0) {
         return NULL;
@@ -264,11 +264,10 @@ client_run(ClientObject *self, PyTypeObject *cls, const op_spec *op, PyObject *c
 }
 
 #define CLIENT_METHOD(NAME, SPEC)                                                    \
-    static PyObject *client_##NAME(PyObject *self, PyTypeObject *cls,                \
-                                   PyObject *const *args, Py_ssize_t nargs,           \
-                                   PyObject *kwnames)                                 \
+    static PyObject *client_##NAME(PyObject *self, PyObject *const *args,            \
+                                   Py_ssize_t nargs, PyObject *kwnames)               \
     {                                                                                \
-        return client_run((ClientObject *)self, cls, &SPEC, args, nargs, kwnames);   \
+        return client_run((ClientObject *)self, &SPEC, args, nargs, kwnames);        \
     }
 
 CLIENT_METHOD(set, OP_SET)
@@ -346,10 +345,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
                                      &retry_reads, &connect_retries, &connect_backoff)) {
         return -1;
     }
-    gibson_state *st = gibson_state_from_type(Py_TYPE(op));
-    if (st == NULL) {
-        return -1;
-    }
+    gibson_state *st = self->state;
     if (addr != NULL && host != NULL) {
         PyErr_SetString(PyExc_TypeError, "Client() takes addr or its alias host, not both");
         return -1;
@@ -472,10 +468,15 @@ client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     (void)args;
     (void)kwargs;
+    gibson_state *st = gibson_state_from_type(type);
+    if (st == NULL) {
+        return NULL;
+    }
     ClientObject *self = (ClientObject *)TYPE_ALLOC(type)(type, 0);
     if (self == NULL) {
         return NULL;
     }
+    self->state = st;
     self->conn.fd = -1;
     self->conn_ready = 0;
     self->lock = NULL;
@@ -526,8 +527,7 @@ client_close(PyObject *op, PyObject *unused)
 }
 
 static PyObject *
-client_connect(PyObject *op, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
-               PyObject *kwnames)
+client_connect(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)args;
     ClientObject *self = (ClientObject *)op;
@@ -535,7 +535,7 @@ client_connect(PyObject *op, PyTypeObject *cls, PyObject *const *args, Py_ssize_
         PyErr_SetString(PyExc_TypeError, "connect() takes no arguments");
         return NULL;
     }
-    gibson_state *st = PyType_GetModuleState(cls);
+    gibson_state *st = self->state;
     if (client_acquire(self) < 0) {
         return NULL;
     }
@@ -548,15 +548,14 @@ client_connect(PyObject *op, PyTypeObject *cls, PyObject *const *args, Py_ssize_
 }
 
 static PyObject *
-client_pipeline(PyObject *op, PyTypeObject *cls, PyObject *const *args, Py_ssize_t nargs,
-                PyObject *kwnames)
+client_pipeline(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     (void)args;
     if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
         PyErr_SetString(PyExc_TypeError, "pipeline() takes no arguments");
         return NULL;
     }
-    gibson_state *st = PyType_GetModuleState(cls);
+    gibson_state *st = ((ClientObject *)op)->state;
     return PyObject_CallOneArg((PyObject *)st->pipeline_type, op);
 }
 
@@ -676,7 +675,7 @@ client_repr(PyObject *op)
 }
 
 #define FASTMETHOD(NAME, FUNC, DOC) \
-    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_METHOD | METH_FASTCALL | METH_KEYWORDS, DOC}
+    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, DOC}
 
 static PyMethodDef client_methods[] = {
     FASTMETHOD("set", client_set,

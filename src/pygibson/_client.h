@@ -10,6 +10,10 @@
 
 typedef struct {
     PyObject_HEAD
+    /* The defining module's state, kept here so that per-operation methods
+     * need not be METH_METHOD: CPython's call specialisation skips those.
+     * The object holds its type, and the type its module, so it stays valid. */
+    gibson_state *state;
     gb_client conn;
     int conn_ready;          /* conn was initialised and must be freed */
     PyThread_type_lock lock; /* one request at a time on conn */

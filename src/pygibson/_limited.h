@@ -4,8 +4,8 @@
  * but give TYPE_NAME its usual meaning, so the per-version build is unchanged.
  *
  * The minimum is 3.11 (0x030B0000): the buffer protocol (PyObject_GetBuffer,
- * Py_buffer) is in the Limited API from 3.11 on; METH_METHOD|METH_FASTCALL|
- * METH_KEYWORDS, PyType_FromModuleAndSpec and PyType_GetModuleState from 3.10.
+ * Py_buffer) is in the Limited API from 3.11 on; METH_FASTCALL|METH_KEYWORDS
+ * and PyType_FromModuleAndSpec from 3.10.
  */
 #ifndef PYGIBSON_LIMITED_H
 #define PYGIBSON_LIMITED_H

@@ -41,10 +41,10 @@ queue_grow(PipelineObject *self)
 }
 
 static PyObject *
-pipeline_queue(PipelineObject *self, PyTypeObject *cls, const op_spec *op,
-               PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
+               Py_ssize_t nargs, PyObject *kwnames)
 {
-    gibson_state *st = PyType_GetModuleState(cls);
+    gibson_state *st = self->client->state;
     if (self->count == self->capacity && queue_grow(self) < 0) {
         return NULL;
     }
@@ -71,12 +71,10 @@ pipeline_queue(PipelineObject *self, PyTypeObject *cls, const op_spec *op,
 }
 
 #define PIPELINE_METHOD(NAME, SPEC)                                                  \
-    static PyObject *pipeline_##NAME(PyObject *self, PyTypeObject *cls,              \
-                                     PyObject *const *args, Py_ssize_t nargs,         \
-                                     PyObject *kwnames)                               \
+    static PyObject *pipeline_##NAME(PyObject *self, PyObject *const *args,          \
+                                     Py_ssize_t nargs, PyObject *kwnames)             \
     {                                                                                \
-        return pipeline_queue((PipelineObject *)self, cls, &SPEC, args, nargs,       \
-                              kwnames);                                              \
+        return pipeline_queue((PipelineObject *)self, &SPEC, args, nargs, kwnames);  \
     }
 
 PIPELINE_METHOD(set, OP_SET)
@@ -296,11 +294,10 @@ first_exception(PyObject *results)
 }
 
 static PyObject *
-pipeline_execute(PyObject *op, PyTypeObject *cls, PyObject *const *args,
-                 Py_ssize_t nargs, PyObject *kwnames)
+pipeline_execute(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     PipelineObject *self = (PipelineObject *)op;
-    gibson_state *st = PyType_GetModuleState(cls);
+    gibson_state *st = self->client->state;
     int raise_on_error = 1;
     PyObject *flag = nargs > 0 ? args[0] : NULL;
     Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
@@ -452,7 +449,7 @@ pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 }
 
 #define FASTMETHOD(NAME, FUNC) \
-    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_METHOD | METH_FASTCALL | METH_KEYWORDS, NULL}
+    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, NULL}
 
 static PyMethodDef pipeline_methods[] = {
     FASTMETHOD("set", pipeline_set),
@@ -479,8 +476,7 @@ static PyMethodDef pipeline_methods[] = {
     FASTMETHOD("meta", pipeline_meta),
     FASTMETHOD("keys", pipeline_keys),
     FASTMETHOD("quit", pipeline_quit),
-    {"execute", (PyCFunction)(void (*)(void))pipeline_execute,
-     METH_METHOD | METH_FASTCALL | METH_KEYWORDS,
+    {"execute", (PyCFunction)(void (*)(void))pipeline_execute, METH_FASTCALL | METH_KEYWORDS,
      "execute(raise_on_error=True)\n--\n\nSend the queued operations and return their "
      "results in order. With raise_on_error=False a refused operation's exception "
      "stands in its place."},
