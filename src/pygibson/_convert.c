@@ -101,16 +101,6 @@ arg_value(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
     return buffer_bytes(obj, name, "str, bytes-like, int or float", out);
 }
 
-void
-arg_release(arg_bytes *arg)
-{
-    if (arg->has_view) {
-        PyBuffer_Release(&arg->view);
-        arg->has_view = 0;
-    }
-    Py_CLEAR(arg->owner);
-}
-
 int
 arg_int64(gibson_state *st, PyObject *obj, const char *name, int64_t *out)
 {

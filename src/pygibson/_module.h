@@ -66,11 +66,42 @@ arg_init(arg_bytes *arg)
     arg->has_view = 0;
 }
 
+/* Give back what the argument held; inline, as most hold nothing. */
+static inline void
+arg_release(arg_bytes *arg)
+{
+    if (arg->has_view) {
+        PyBuffer_Release(&arg->view);
+        arg->has_view = 0;
+    }
+    Py_CLEAR(arg->owner);
+}
+
+/* The bytes of a key that lends them as they are, holding nothing: an exact
+ * bytes, or (outside the Limited API) an ASCII str, whose UTF-8 is its own
+ * data. 0 for any other object, which arg_key must convert. */
+static inline int
+arg_key_as_is(PyObject *obj, arg_bytes *out)
+{
+    if (PyBytes_CheckExact(obj)) {
+        out->data = PyBytes_AS_STRING(obj);
+        out->len = PyBytes_GET_SIZE(obj);
+        return 1;
+    }
+#ifndef Py_LIMITED_API
+    if (PyUnicode_CheckExact(obj) && PyUnicode_IS_COMPACT_ASCII(obj)) {
+        out->data = (const char *)PyUnicode_DATA(obj);
+        out->len = PyUnicode_GET_LENGTH(obj);
+        return 1;
+    }
+#endif
+    return 0;
+}
+
 /* A key or prefix: str (UTF-8) or any object exporting a buffer. */
 int arg_key(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out);
 /* A value: as a key, plus int and float (their decimal text). */
 int arg_value(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out);
-void arg_release(arg_bytes *arg);
 /* An integer argument (TTL, seconds, limit). bool and float are refused. */
 int arg_int64(gibson_state *st, PyObject *obj, const char *name, int64_t *out);
 /* A timeout in milliseconds: None (-1, no deadline) or a positive number. */

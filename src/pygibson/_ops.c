@@ -131,7 +131,13 @@ prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
     arg_init(&out->value);
     out->req.opcode = op->opcode;
     if (nargs == 1 && kwnames == NULL && op->required == 1 && op->kinds[0] == ARG_KEY) {
-        /* The common call, get(key) and its kind: nothing else to bind. */
+        /* The common call, get(key) and its kind: nothing else to bind,
+         * and usually nothing to convert. */
+        if (arg_key_as_is(args[0], &out->key)) {
+            out->req.key = out->key.data;
+            out->req.key_len = (size_t)out->key.len;
+            return 0;
+        }
         return convert_argument(st, op, 0, args[0], out);
     }
     if (bind_arguments(op, args, nargs, kwnames, slots) < 0) {
@@ -144,13 +150,6 @@ prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
         }
     }
     return 0;
-}
-
-void
-prepared_release(prepared_request *p)
-{
-    arg_release(&p->key);
-    arg_release(&p->value);
 }
 
 static PyObject *

@@ -56,7 +56,13 @@ typedef struct {
  * `out`. On success the caller must call prepared_release. */
 int prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
                     Py_ssize_t nargs, PyObject *kwnames, prepared_request *out);
-void prepared_release(prepared_request *p);
+
+static inline void
+prepared_release(prepared_request *p)
+{
+    arg_release(&p->key);
+    arg_release(&p->value);
+}
 
 /*
  * The Python result of a reply to `op`. Returns a new reference, or NULL with

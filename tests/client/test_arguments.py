@@ -167,3 +167,36 @@ def test_bad_constructor_types():
         Client(timeout="1000")
     with pytest.raises(TypeError):
         Client(port="10128")
+
+
+class _StrKey(str):
+    pass
+
+
+class _BytesKey(bytes):
+    pass
+
+
+@pytest.mark.parametrize("key", [
+    "caf\u00e9:1", _StrKey("caf\u00e9:1"), "caf\u00e9:1".encode(), _BytesKey("caf\u00e9:1".encode()),
+    bytearray("caf\u00e9:1".encode()), memoryview("caf\u00e9:1".encode()),
+])
+def test_every_key_type_names_the_same_key(client, key):
+    # ASCII str and exact bytes lend their bytes as they are; everything else
+    # is converted: both must reach the same key, alone and pipelined.
+    client.set("caf\u00e9:1".encode(), b"v")
+    client.set(b"plain", b"p")
+    assert client.get(key) == b"v"
+    assert client.get(_StrKey("plain")) == b"p"
+    pipe = client.pipeline()
+    pipe.get(key).get("plain").get(_BytesKey(b"plain"))
+    assert pipe.execute() == [b"v", b"p", b"p"]
+
+
+@pytest.mark.parametrize("key", ["\u00e9 b", _StrKey("a b"), _BytesKey(b"a b"), bytearray(b"a b")])
+def test_space_refused_in_converted_keys(client, key):
+    refused(client, ArgumentError, "space", client.get, key)
+    pipe = client.pipeline()
+    with pytest.raises(ArgumentError):
+        pipe.get(key)
+    assert len(pipe) == 0

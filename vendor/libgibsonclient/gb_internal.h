@@ -9,8 +9,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define GB_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define GB_NOINLINE __attribute__((noinline))
 #else
 #define GB_PRINTF(fmt, args)
+#define GB_NOINLINE
 #endif
 
 /*

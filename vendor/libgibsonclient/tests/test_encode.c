@@ -216,6 +216,89 @@ static void test_refuse_keys(void)
     gb_buffer_free(&out);
 }
 
+/* A frame for a lone-key request, built by hand: the reference against
+   which both encoding paths (short keys in a buffer with room, and the
+   general one) are checked. */
+static size_t lone_key_frame(int opcode, const unsigned char *key, size_t n, unsigned char *dst)
+{
+    dst[0] = (unsigned char)((n + 2) & 0xff);
+    dst[1] = (unsigned char)((n + 2) >> 8);
+    dst[2] = dst[3] = 0;
+    dst[4] = (unsigned char)(opcode & 0xff);
+    dst[5] = (unsigned char)(opcode >> 8);
+    memcpy(dst + 6, key, n);
+    return n + 6;
+}
+
+/* Every key length around the 8-byte words and the short-key limit, with
+   every byte value but the space, as a first frame (empty buffer) and after
+   another; then a space at each position, and the limits at their edges. */
+static void test_lone_keys(void)
+{
+    static const int lone[] = {GB_OP_GET,  GB_OP_DEL,  GB_OP_INC,  GB_OP_DEC,
+                               GB_OP_UNLOCK, GB_OP_MGET, GB_OP_MDEL, GB_OP_MINC,
+                               GB_OP_MDEC, GB_OP_MUNLOCK, GB_OP_COUNT, GB_OP_KEYS};
+    unsigned char key[80], want[128];
+    size_t i, n, at, b = 0;
+    gb_limits limits;
+    gb_request req;
+    gb_buffer out;
+    gb_error err;
+
+    for (i = 0; i < sizeof lone / sizeof lone[0]; i++) {
+        for (n = 1; n <= sizeof key; n++) {
+            size_t k, want_len;
+            for (k = 0; k < n; k++, b++)
+                key[k] = (unsigned char)(b % 255 + (b % 255 >= 0x20)); /* never 0x20 */
+            want_len = lone_key_frame(lone[i], key, n, want);
+            req = kv(lone[i], (const char *)key, n, NONE, 0);
+            gb_buffer_init(&out);
+            CHECK_STATUS(gb_encode(&out, &req, NULL, NULL), GB_OK); /* grows */
+            CHECK_MEM(out.data, out.len, want, want_len);
+            CHECK_STATUS(gb_encode(&out, &req, NULL, NULL), GB_OK); /* has room */
+            CHECK_INT(out.len, 2 * want_len);
+            if (out.len == 2 * want_len)
+                CHECK_MEM(out.data + want_len, want_len, want, want_len);
+            for (at = 0; at < n; at++) {
+                unsigned char keep = key[at];
+                key[at] = ' ';
+                gb_error_clear(&err);
+                CHECK_STATUS(gb_encode(&out, &req, NULL, &err), GB_ERR_KEY_SPACE);
+                CHECK_INT(out.len, 2 * want_len);
+                /* The message names the first space's byte. */
+                snprintf((char *)want, sizeof want, "at byte %zu,", at);
+                CHECK(strstr(err.message, (const char *)want) != NULL);
+                key[at] = keep;
+            }
+            gb_buffer_free(&out);
+        }
+    }
+
+    /* The limits, with room in the buffer so that the short path is asked. */
+    memset(key, 'k', sizeof key);
+    gb_limits_default(&limits);
+    limits.max_key_size = 10;
+    req = kv(GB_OP_GET, (const char *)key, 10, NONE, 0);
+    gb_buffer_init(&out);
+    CHECK_STATUS(gb_buffer_reserve(&out, 1024), GB_OK);
+    CHECK_STATUS(gb_encode(&out, &req, &limits, NULL), GB_OK);
+    req.key_len = 11;
+    CHECK_STATUS(gb_encode(&out, &req, &limits, NULL), GB_ERR_KEY_TOO_LONG);
+    gb_limits_default(&limits);
+    limits.max_request_size = 2 + 10; /* the length field counts the opcode */
+    req.key_len = 10;
+    CHECK_STATUS(gb_encode(&out, &req, &limits, NULL), GB_OK);
+    req.key_len = 11;
+    CHECK_STATUS(gb_encode(&out, &req, &limits, NULL), GB_ERR_FRAME_TOO_LARGE);
+    CHECK_INT(out.len, 2 * 16);
+    /* MGET with a limit is not a lone key. */
+    req = kv(GB_OP_MGET, S("f"), NONE, 1);
+    req.has_number = 1;
+    CHECK_STATUS(gb_encode(&out, &req, NULL, NULL), GB_OK);
+    CHECK_INT(out.len, 2 * 16 + 9);
+    gb_buffer_free(&out);
+}
+
 static void test_refuse_key_length(void)
 {
     char key[600];
@@ -434,6 +517,7 @@ void test_encode(void)
     RUN(test_frames_append);
     RUN(test_numbers_canonical);
     RUN(test_refuse_keys);
+    RUN(test_lone_keys);
     RUN(test_refuse_key_length);
     RUN(test_refuse_values);
     RUN(test_refuse_numbers);
