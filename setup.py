@@ -8,7 +8,11 @@ LIBRARY = os.path.join("vendor", "libgibsonclient")
 
 # CI sets PYGIBSON_STRICT=1 so that any compiler warning fails the build.
 strict = os.environ.get("PYGIBSON_STRICT") == "1"
-compile_args = ["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+# Hidden visibility: the module exports only PyInit__pygibson, so the
+# vendored library's gb_* symbols cannot clash with another copy in the
+# process, and calls between its files skip the PLT.
+compile_args = ["-O2", "-Wall", "-Wextra", "-Wno-missing-field-initializers",
+                "-fvisibility=hidden"]
 if strict:
     compile_args.append("-Werror")
 
