@@ -152,16 +152,6 @@ arg_timeout_ms(gibson_state *st, PyObject *obj, const char *name, int *out)
     return 0;
 }
 
-PyObject *
-value_from_bytes(const unsigned char *data, size_t size, PyObject *encoding)
-{
-    if (encoding == NULL) {
-        return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
-    }
-    return PyUnicode_Decode((const char *)data, (Py_ssize_t)size,
-                            PyUnicode_AsUTF8(encoding), "strict");
-}
-
 static PyObject *
 pair_value(const gb_kv_pair *pair, PyObject *encoding)
 {

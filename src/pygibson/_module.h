@@ -107,8 +107,17 @@ int arg_int64(gibson_state *st, PyObject *obj, const char *name, int64_t *out);
 /* A timeout in milliseconds: None (-1, no deadline) or a positive number. */
 int arg_timeout_ms(gibson_state *st, PyObject *obj, const char *name, int *out);
 
-/* A PLAIN value as bytes, or str when `encoding` is not NULL. */
-PyObject *value_from_bytes(const unsigned char *data, size_t size, PyObject *encoding);
+/* A PLAIN value as bytes, or str when `encoding` is not NULL. Inline: it is
+ * on the path of every GET. */
+static inline PyObject *
+value_from_bytes(const unsigned char *data, size_t size, PyObject *encoding)
+{
+    if (encoding == NULL) {
+        return PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)size);
+    }
+    return PyUnicode_Decode((const char *)data, (Py_ssize_t)size,
+                            PyUnicode_AsUTF8(encoding), "strict");
+}
 /* The dict of a KVAL payload (MGET, STATS): str keys, bytes/str/int values. */
 PyObject *dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
 /* The list of KEYS: the values of its KVAL payload, in order. */

@@ -130,7 +130,7 @@ prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
     arg_init(&out->key);
     arg_init(&out->value);
     out->req.opcode = op->opcode;
-    if (nargs == 1 && kwnames == NULL && op->required == 1 && op->kinds[0] == ARG_KEY) {
+    if (nargs == 1 && kwnames == NULL && op_takes_lone_key(op)) {
         /* The common call, get(key) and its kind: nothing else to bind,
          * and usually nothing to convert. */
         if (arg_key_as_is(args[0], &out->key)) {
@@ -211,11 +211,7 @@ expected_result(gibson_state *st, const op_spec *op, const gb_request *req,
             Py_RETURN_NONE;
         }
         break;
-    case RES_VALUE:
-        if (code == GB_REPL_VAL) {
-            return number ? PyLong_FromLongLong((long long)reply->number)
-                          : value_from_bytes(reply->data, reply->size, encoding);
-        }
+    case RES_VALUE: /* its value came first, in result_or_exception */
         break;
     case RES_NUMBER:
     case RES_COUNT:
@@ -244,6 +240,12 @@ result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
                     const gb_reply *reply, PyObject *encoding, int *broken)
 {
     int code = reply->code;
+    if (code == GB_REPL_VAL && op->result == RES_VALUE) {
+        /* The commonest reply, a GET's value, before anything else. */
+        return reply->encoding == GB_ENC_NUMBER
+                   ? PyLong_FromLongLong((long long)reply->number)
+                   : value_from_bytes(reply->data, reply->size, encoding);
+    }
     if (code >= GB_REPL_ERR && code <= GB_REPL_ERR_LOCKED) {
         if (code == GB_REPL_ERR_NOT_FOUND) {
             PyObject *empty = empty_result(op);

@@ -45,6 +45,14 @@ extern const op_spec OP_SET, OP_TTL, OP_GET, OP_DEL, OP_INC, OP_DEC, OP_LOCK, OP
     OP_MSET, OP_MTTL, OP_MGET, OP_MDEL, OP_MINC, OP_MDEC, OP_MLOCK, OP_MUNLOCK, OP_COUNT,
     OP_STATS, OP_PING, OP_META, OP_KEYS, OP_QUIT;
 
+/* Whether a call with one positional argument gives this op just a key
+ * (get, inc, mget without a limit, ...). */
+static inline int
+op_takes_lone_key(const op_spec *op)
+{
+    return op->required == 1 && op->kinds[0] == ARG_KEY;
+}
+
 /* A request being prepared from Python arguments: the views it borrows. */
 typedef struct {
     gb_request req;

@@ -48,17 +48,28 @@ pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
     if (self->count == self->capacity && queue_grow(self) < 0) {
         return NULL;
     }
-    prepared_request p;
-    if (prepare_request(st, op, args, nargs, kwnames, &p) < 0) {
-        return NULL;
-    }
     size_t offset = self->frames.len;
+    size_t value_len = 0;
+    gb_status status;
     gb_error err;
-    gb_error_clear(&err);
     /* The limits never change after the client's __init__. */
-    gb_status status = gb_encode(&self->frames, &p.req, &self->client->conn.limits, &err);
-    size_t value_len = p.req.value_len;
-    prepared_release(&p);
+    const gb_limits *limits = &self->client->conn.limits;
+    arg_bytes key;
+    if (nargs == 1 && kwnames == NULL && op_takes_lone_key(op) && arg_key_as_is(args[0], &key)) {
+        /* get(key) and its kind with a key that needs no conversion: most
+         * of what is ever queued, so without the general binding. */
+        status = gb_encode_key(&self->frames, op->opcode, key.data, (size_t)key.len, limits,
+                               &err);
+    }
+    else {
+        prepared_request p;
+        if (prepare_request(st, op, args, nargs, kwnames, &p) < 0) {
+            return NULL;
+        }
+        status = gb_encode(&self->frames, &p.req, limits, &err);
+        value_len = p.req.value_len;
+        prepared_release(&p);
+    }
     if (status != GB_OK) {
         raise_gb_error(st, &err);
         return NULL;

@@ -195,6 +195,16 @@ typedef struct gb_request {
 gb_status gb_encode(gb_buffer *out, const gb_request *req, const gb_limits *limits,
                     gb_error *err); /* limits NULL: gb_limits_default */
 
+/*
+ * gb_encode of a request that is an opcode and a key alone, without filling
+ * a gb_request: the same frame, checks and errors. Meant for the commonest
+ * requests (GET, DEL, INC, DEC, UNLOCK, MDEL, MINC, MDEC, MUNLOCK, COUNT,
+ * KEYS, MGET without a limit), which it encodes in one pass; any other
+ * opcode is refused as gb_encode would refuse it with only the key given.
+ */
+gb_status gb_encode_key(gb_buffer *out, int opcode, const void *key, size_t key_len,
+                        const gb_limits *limits, gb_error *err);
+
 /* ---- Protocol: parsing replies (protocol.c) ------------------------------ */
 
 typedef struct gb_reply {

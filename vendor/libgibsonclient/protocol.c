@@ -459,11 +459,10 @@ static int word_has_space(uint64_t word)
    when the frame was appended; 0 when the request must take the general
    path, which refuses exactly what this one does not accept and words the
    error, so that the two can never disagree on what is sent. */
-static int encode_lone_key(gb_buffer *out, const op_info *op, const gb_request *req,
-                           const gb_limits *limits)
+static int encode_lone_key(gb_buffer *out, const op_info *op, const unsigned char *key,
+                           size_t n, const gb_limits *limits)
 {
-    const unsigned char *key = req->key;
-    size_t n = req->key_len, frame = 2 + n, i = 0;
+    size_t frame = 2 + n, i = 0;
     unsigned char *p;
     int space = 0;
 
@@ -559,9 +558,26 @@ gb_status gb_encode(gb_buffer *out, const gb_request *req, const gb_limits *limi
     }
     if (op != NULL &&
         (op->shape == SHAPE_KEY || (op->shape == SHAPE_KEY_LIMIT && !req->has_number)) &&
-        encode_lone_key(out, op, req, limits))
+        encode_lone_key(out, op, req->key, req->key_len, limits))
         return GB_OK;
     return encode_checked(out, op, req, limits, err);
+}
+
+gb_status gb_encode_key(gb_buffer *out, int opcode, const void *key, size_t key_len,
+                        const gb_limits *limits, gb_error *err)
+{
+    const op_info *op = find_op(opcode);
+    gb_request req;
+
+    if (limits != NULL && op != NULL &&
+        (op->shape == SHAPE_KEY || op->shape == SHAPE_KEY_LIMIT) &&
+        encode_lone_key(out, op, key, key_len, limits))
+        return GB_OK;
+    memset(&req, 0, sizeof req);
+    req.opcode = opcode;
+    req.key = key;
+    req.key_len = key_len;
+    return gb_encode(out, &req, limits, err);
 }
 
 /* ---- Parsing replies ----------------------------------------------------- */
@@ -598,20 +614,9 @@ typedef struct reply_header {
     size_t size;
 } reply_header;
 
-/* Check a 7-byte header before anything is allocated for its payload. */
-static int check_header(const gb_reader *r, const unsigned char *p, reply_header *h,
-                        gb_error *err)
+/* Every check of a 7-byte header, in order, each with its message. */
+static GB_NOINLINE int check_header_fully(const reply_header *h, size_t cap, gb_error *err)
 {
-    uint32_t size = gb_get_u32le(p + 3);
-    size_t cap = reply_cap(r);
-
-    /* Keeps header + size representable on 32-bit hosts. */
-    if (cap > SIZE_MAX - GB_REPLY_HEADER_SIZE)
-        cap = SIZE_MAX - GB_REPLY_HEADER_SIZE;
-
-    h->code = (unsigned)p[0] | ((unsigned)p[1] << 8);
-    h->encoding = p[2];
-    h->size = size;
     if (h->code > GB_REPL_KVAL) {
         gb_fail(err, GB_ERR_PROTOCOL, 0,
                 "reply code %u is not a Gibson reply (0..7): the connection is out of step or "
@@ -631,20 +636,43 @@ static int check_header(const gb_reader *r, const unsigned char *p, reply_header
                 h->encoding);
         return -1;
     }
-    if (size > cap) {
+    if (h->size > cap) {
         gb_fail(err, GB_ERR_REPLY_TOO_LARGE, 0,
-                "reply announces %" PRIu32 " bytes, over max_reply_size %zu; raise "
+                "reply announces %zu bytes, over max_reply_size %zu; raise "
                 "max_reply_size if values are really this large, or use an MGET limit",
-                size, cap);
+                h->size, cap);
         return -1;
     }
-    if (h->code == GB_REPL_VAL && h->encoding == GB_ENC_NUMBER && size != 1 && size != 2 &&
-        size != 4 && size != 8) {
+    if (h->code == GB_REPL_VAL && h->encoding == GB_ENC_NUMBER && h->size != 1 &&
+        h->size != 2 && h->size != 4 && h->size != 8) {
         gb_fail(err, GB_ERR_PROTOCOL, 0,
-                "number reply of %" PRIu32 " bytes; only 1, 2, 4 or 8 are valid", size);
+                "number reply of %zu bytes; only 1, 2, 4 or 8 are valid", h->size);
         return -1;
     }
     return 0;
+}
+
+/* Check a 7-byte header before anything is allocated for its payload. Small
+   enough to inline into every reply's path: the usual headers (a plain
+   reply, or a number of a valid width) pass one test, and only the rest
+   see every check. The quick test accepts nothing the full one refuses. */
+static inline int check_header(const gb_reader *r, const unsigned char *p, reply_header *h,
+                               gb_error *err)
+{
+    size_t cap = reply_cap(r);
+
+    /* Keeps header + size representable on 32-bit hosts. */
+    if (cap > SIZE_MAX - GB_REPLY_HEADER_SIZE)
+        cap = SIZE_MAX - GB_REPLY_HEADER_SIZE;
+    h->code = (unsigned)p[0] | ((unsigned)p[1] << 8);
+    h->encoding = p[2];
+    h->size = gb_get_u32le(p + 3);
+    if (h->code <= GB_REPL_KVAL && h->size <= cap &&
+        (h->encoding == GB_ENC_PLAIN ||
+         (h->encoding == GB_ENC_NUMBER && h->code == GB_REPL_VAL &&
+          (h->size == 8 || h->size == 4 || h->size == 2 || h->size == 1))))
+        return 0;
+    return check_header_fully(h, cap, err);
 }
 
 void gb_reader_init(gb_reader *r, size_t max_reply_size)

@@ -14,7 +14,8 @@
  * Every frame produced is parsed back the way the server splits payloads
  * (§2.2) and must give exactly the request's key, value and number; every
  * refusal must leave the buffer as it was and must match an independent
- * judgement of the request.
+ * judgement of the request. gb_encode_key must agree with gb_encode on the
+ * opcode and key alone.
  */
 #include "gibson.h"
 
@@ -182,6 +183,35 @@ static void check_frame(const unsigned char *f, size_t n, const gb_request *q,
     }
 }
 
+/* gb_encode_key must give what gb_encode gives for the same opcode and key
+   alone: status and bytes, with room in the buffer and without. */
+static void check_encode_key(const gb_request *q, const gb_limits *limits)
+{
+    gb_request alone;
+    gb_buffer a, b;
+    gb_status sa, sb;
+    int roomy;
+
+    memset(&alone, 0, sizeof alone);
+    alone.opcode = q->opcode;
+    alone.key = q->key;
+    alone.key_len = q->key_len;
+    for (roomy = 0; roomy < 2; roomy++) {
+        gb_buffer_init(&a);
+        gb_buffer_init(&b);
+        if (roomy) {
+            REQUIRE(gb_buffer_reserve(&a, 4096) == GB_OK);
+            REQUIRE(gb_buffer_reserve(&b, 4096) == GB_OK);
+        }
+        sa = gb_encode(&a, &alone, limits, NULL);
+        sb = gb_encode_key(&b, q->opcode, q->key, q->key_len, limits, NULL);
+        REQUIRE(sa == sb && a.len == b.len);
+        REQUIRE(a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+        gb_buffer_free(&a);
+        gb_buffer_free(&b);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     unsigned char head[12];
@@ -238,5 +268,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         REQUIRE(err.message[0] != '\0');
     }
     gb_buffer_free(&out);
+    check_encode_key(&q, &limits);
     return 0;
 }

@@ -240,11 +240,12 @@ static void test_lone_keys(void)
                                GB_OP_MDEC, GB_OP_MUNLOCK, GB_OP_COUNT, GB_OP_KEYS};
     unsigned char key[80], want[128];
     size_t i, n, at, b = 0;
-    gb_limits limits;
+    gb_limits limits, limits_default;
     gb_request req;
     gb_buffer out;
     gb_error err;
 
+    gb_limits_default(&limits_default);
     for (i = 0; i < sizeof lone / sizeof lone[0]; i++) {
         for (n = 1; n <= sizeof key; n++) {
             size_t k, want_len;
@@ -256,18 +257,25 @@ static void test_lone_keys(void)
             CHECK_STATUS(gb_encode(&out, &req, NULL, NULL), GB_OK); /* grows */
             CHECK_MEM(out.data, out.len, want, want_len);
             CHECK_STATUS(gb_encode(&out, &req, NULL, NULL), GB_OK); /* has room */
-            CHECK_INT(out.len, 2 * want_len);
-            if (out.len == 2 * want_len)
+            CHECK_STATUS(gb_encode_key(&out, lone[i], key, n, &limits_default, NULL), GB_OK);
+            CHECK_INT(out.len, 3 * want_len);
+            if (out.len == 3 * want_len) {
                 CHECK_MEM(out.data + want_len, want_len, want, want_len);
+                CHECK_MEM(out.data + 2 * want_len, want_len, want, want_len);
+            }
             for (at = 0; at < n; at++) {
                 unsigned char keep = key[at];
                 key[at] = ' ';
                 gb_error_clear(&err);
                 CHECK_STATUS(gb_encode(&out, &req, NULL, &err), GB_ERR_KEY_SPACE);
-                CHECK_INT(out.len, 2 * want_len);
                 /* The message names the first space's byte. */
                 snprintf((char *)want, sizeof want, "at byte %zu,", at);
                 CHECK(strstr(err.message, (const char *)want) != NULL);
+                gb_error_clear(&err);
+                CHECK_STATUS(gb_encode_key(&out, lone[i], key, n, &limits_default, &err),
+                             GB_ERR_KEY_SPACE);
+                CHECK(strstr(err.message, (const char *)want) != NULL);
+                CHECK_INT(out.len, 3 * want_len);
                 key[at] = keep;
             }
             gb_buffer_free(&out);
@@ -291,6 +299,19 @@ static void test_lone_keys(void)
     req.key_len = 11;
     CHECK_STATUS(gb_encode(&out, &req, &limits, NULL), GB_ERR_FRAME_TOO_LARGE);
     CHECK_INT(out.len, 2 * 16);
+    CHECK_STATUS(gb_encode_key(&out, GB_OP_GET, key, 11, &limits, NULL),
+                 GB_ERR_FRAME_TOO_LARGE);
+    CHECK_INT(out.len, 2 * 16);
+    /* gb_encode_key of an opcode that needs more than a key refuses as
+       gb_encode would; NULL limits are the defaults. */
+    CHECK_STATUS(gb_encode_key(&out, GB_OP_SET, key, 3, NULL, NULL), GB_ERR_EMPTY_VALUE);
+    CHECK_STATUS(gb_encode_key(&out, 99, key, 3, NULL, NULL), GB_ERR_BAD_OPCODE);
+    CHECK_STATUS(gb_encode_key(&out, GB_OP_GET, key, 0, NULL, NULL), GB_ERR_EMPTY_KEY);
+    CHECK_STATUS(gb_encode_key(&out, GB_OP_GET, NULL, 0, &limits, NULL), GB_ERR_EMPTY_KEY);
+    CHECK_INT(out.len, 2 * 16);
+    CHECK_STATUS(gb_encode_key(&out, GB_OP_PING, key, 3, NULL, NULL), GB_OK); /* key unused */
+    CHECK_INT(out.len, 2 * 16 + 6);
+    out.len = 2 * 16;
     /* MGET with a limit is not a lone key. */
     req = kv(GB_OP_MGET, S("f"), NONE, 1);
     req.has_number = 1;
