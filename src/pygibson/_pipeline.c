@@ -259,19 +259,19 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
         while (received < self->count &&
                (got = gb_reader_next(&conn->reader, &reply, &err)) == 1) {
             const queued_op *q = &self->queue[received];
+            /* Only a refusal or a SET's echo (which may reveal a truncation)
+             * reads the request, for its key and value length: rebuild it
+             * from the frame for those alone. */
+            static const gb_request unread;
             gb_request req;
-            /* Only messages need the key: find it in the frame only for a
-             * refusal or a SET (whose echo may reveal a truncation). */
+            const gb_request *sent = &unread;
             if (reply.code <= GB_REPL_ERR_LOCKED || q->op->result == RES_SET) {
                 request_from_frame(self, q, &req);
-            }
-            else {
-                memset(&req, 0, sizeof(req));
-                req.opcode = q->op->opcode;
+                sent = &req;
             }
             int broken = 0;
             PyObject *result =
-                result_or_exception(st, q->op, &req, &reply, self->client->encoding, &broken);
+                result_or_exception(st, q->op, sent, &reply, self->client->encoding, &broken);
             if (result == NULL && (broken || (result = caught_exception()) == NULL)) {
                 gb_client_close(conn);
                 return -1;

@@ -23,8 +23,13 @@
 gb_status gb_fail(gb_error *err, gb_status status, int sys_errno, const char *fmt, ...)
     GB_PRINTF(4, 5);
 
-/* A little-endian uint32 from 4 bytes: frame lengths, reply sizes. */
-uint32_t gb_get_u32le(const unsigned char *p);
+/* A little-endian uint32 from 4 bytes: frame lengths, reply sizes. Inline:
+   it runs for every frame and reply. */
+static inline uint32_t gb_get_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
 
 /* The smallest room gb_reader_space offers when it cannot size the reply. */
 #define GB_READER_MIN_ROOM (16u * 1024u)

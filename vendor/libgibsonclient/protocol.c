@@ -122,12 +122,6 @@ static void put_u32le(unsigned char *p, uint32_t v)
     p[3] = (unsigned char)((v >> 24) & 0xff);
 }
 
-uint32_t gb_get_u32le(const unsigned char *p)
-{
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
-}
-
 static uint64_t get_uint_le(const unsigned char *p, size_t n)
 {
     uint64_t v = 0;
@@ -459,11 +453,12 @@ static int word_has_space(uint64_t word)
    when the frame was appended; 0 when the request must take the general
    path, which refuses exactly what this one does not accept and words the
    error, so that the two can never disagree on what is sent. */
-static int encode_lone_key(gb_buffer *out, const op_info *op, const unsigned char *key,
-                           size_t n, const gb_limits *limits)
+static inline int encode_lone_key(gb_buffer *out, const op_info *op, const unsigned char *key,
+                                  size_t n, const gb_limits *limits)
 {
     size_t frame = 2 + n, i = 0;
     unsigned char *p;
+    uint64_t word;
     int space = 0;
 
     if (key == NULL || n == 0 || n > LONE_KEY_MAX ||
@@ -479,15 +474,22 @@ static int encode_lone_key(gb_buffer *out, const op_info *op, const unsigned cha
     p[4] = (unsigned char)(op->opcode & 0xff);
     p[5] = (unsigned char)((op->opcode >> 8) & 0xff);
     p += GB_FRAME_HEADER_SIZE;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t word;
-        memcpy(&word, key + i, 8);
-        memcpy(p + i, &word, 8);
+    if (n >= 8) {
+        for (; i + 8 < n; i += 8) {
+            memcpy(&word, key + i, 8);
+            memcpy(p + i, &word, 8);
+            space |= word_has_space(word);
+        }
+        /* The last 8 bytes, overlapping the word before if need be: no
+           byte-by-byte tail. */
+        memcpy(&word, key + n - 8, 8);
+        memcpy(p + n - 8, &word, 8);
         space |= word_has_space(word);
-    }
-    for (; i < n; i++) {
-        p[i] = key[i];
-        space |= key[i] == ' ';
+    } else {
+        for (; i < n; i++) {
+            p[i] = key[i];
+            space |= key[i] == ' ';
+        }
     }
     if (space)
         return 0;
@@ -563,21 +565,30 @@ gb_status gb_encode(gb_buffer *out, const gb_request *req, const gb_limits *limi
     return encode_checked(out, op, req, limits, err);
 }
 
-gb_status gb_encode_key(gb_buffer *out, int opcode, const void *key, size_t key_len,
-                        const gb_limits *limits, gb_error *err)
+/* gb_encode_key's general path, out of line for the same reason. */
+static GB_NOINLINE gb_status encode_key_checked(gb_buffer *out, int opcode, const void *key,
+                                                size_t key_len, const gb_limits *limits,
+                                                gb_error *err)
 {
-    const op_info *op = find_op(opcode);
     gb_request req;
 
-    if (limits != NULL && op != NULL &&
-        (op->shape == SHAPE_KEY || op->shape == SHAPE_KEY_LIMIT) &&
-        encode_lone_key(out, op, key, key_len, limits))
-        return GB_OK;
     memset(&req, 0, sizeof req);
     req.opcode = opcode;
     req.key = key;
     req.key_len = key_len;
     return gb_encode(out, &req, limits, err);
+}
+
+gb_status gb_encode_key(gb_buffer *out, int opcode, const void *key, size_t key_len,
+                        const gb_limits *limits, gb_error *err)
+{
+    const op_info *op = find_op(opcode);
+
+    if (limits != NULL && op != NULL &&
+        (op->shape == SHAPE_KEY || op->shape == SHAPE_KEY_LIMIT) &&
+        encode_lone_key(out, op, key, key_len, limits))
+        return GB_OK;
+    return encode_key_checked(out, opcode, key, key_len, limits, err);
 }
 
 /* ---- Parsing replies ----------------------------------------------------- */
