@@ -160,8 +160,10 @@ def _benchmark(args, plan, contenders, server_cpu, client_cpus):
                          % (server_cpu, ",".join(map(str, sorted(client_cpus))))
                          if client_cpus else "none"),
         "rounds per row: %d%s; operations per measurement: %d for 10 B ops "
-        "(100 KB: a tenth, MGET: a quarter, pipelines: at least %d batches)"
-        % (plan.runs, " (--quick)" if args.quick else "", plan.ops, plan.min_batches),
+        "(100 KB: a tenth, MGET: a quarter, pipelines: at least %d batches); "
+        "issue #5 target: %d rounds of %d batches per loop"
+        % (plan.runs, " (--quick)" if args.quick else "", plan.ops, plan.min_batches,
+           plan.target_rounds, plan.target_batches),
     ]
     for row, name, error in failures:
         notes.append("FAILED: %s on %s/%s/%s ×%d: %s"
@@ -200,7 +202,8 @@ def main(argv=None):
             raise SystemExit("unknown workloads: %s" % ", ".join(sorted(unknown)))
         args.only_names = wanted
         workloads = tuple(w for w in WORKLOADS if w.name in wanted or w.name == "get_10")
-    plan = Plan(runs=runs, ops=ops, workloads=workloads, min_batches=1 if args.quick else 20)
+    plan = Plan(runs=runs, ops=ops, workloads=workloads, min_batches=1 if args.quick else 20,
+                target_rounds=2 if args.quick else 15, target_batches=2 if args.quick else 10)
     os.makedirs(args.output, exist_ok=True)
 
     external = bool(args.address or args.unix_socket)

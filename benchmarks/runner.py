@@ -15,6 +15,10 @@ __all__ = ["Plan", "Row", "Runner", "Stats"]
 
 PIPELINE_BATCHES = (1, 10, 100, 1000, 10000)
 POOL_THREADS = (1, 2, 4, 8)
+# Issue #5: pygibson's pipeline of 1,000 against the raw loops at their best
+# batches (throughput levels off from 1,000 on).
+TARGET_BATCH = 1000
+TARGET_RAW_BATCHES = (1000, 10000)
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,8 @@ class Plan:
     pool_threads: tuple = POOL_THREADS
     min_batches: int = 20  # the pipeline study runs at least this many batches
     workloads: tuple = ()  # Workload objects for the main table
+    target_rounds: int = 15  # rounds of the issue #5 target measurement
+    target_batches: int = 10  # batches per measurement there: short, see Runner.target
 
 
 class Runner:
@@ -135,3 +141,36 @@ class Runner:
         for threads in plan.pool_threads:
             self.alternate(Row("pool", transport, get_10.name, "threads", threads),
                            lambda c, t=threads: c.concurrent(address, get_10, plan.ops, t))
+        self.target(address, transport, get_10)
+
+    def target(self, address, transport, get_10):
+        """Issue #5's target: pygibson's pipeline of 1,000 against the best
+        raw loop. This machine's speed drifts by up to 2x for seconds at a
+        time (server and clients alike), so rows measured a few seconds
+        apart cannot be compared; here each round runs every raw loop at
+        each of TARGET_RAW_BATCHES and pygibson at TARGET_BATCH back to
+        back, in short measurements, and the report takes the ratio within
+        each round. Results go to rows of section "target", one sample per
+        round in every (row, contender), so index i is round i."""
+        plan = self.plan
+        raw = [c for c in self.contenders if c.name != "pygibson"]
+        mine = [c for c in self.contenders if c.name == "pygibson"]
+        if not raw or not mine:
+            return
+        runs = [(c, b) for c in raw for b in TARGET_RAW_BATCHES] + [(mine[0], TARGET_BATCH)]
+        for rnd in range(plan.target_rounds):
+            order = runs[rnd % len(runs):] + runs[:rnd % len(runs)]
+            samples = {}
+            try:
+                for contender, batch in order:
+                    samples[(contender.name, batch)] = contender.pipelined(
+                        address, get_10, plan.target_batches * batch, batch)
+            except Exception as exc:
+                self.failures.append((Row("target", transport, get_10.name, "pipelined",
+                                          TARGET_BATCH), "round %d" % rnd, repr(exc)))
+                self.log("  FAILED target round %d: %s" % (rnd, exc))
+                return
+            for (name, batch), sample in samples.items():
+                row = Row("target", transport, get_10.name, "pipelined", batch)
+                self.results.setdefault((row, name), Stats()).add(sample)
+        self.log("  target    %-4s done: %d rounds" % (transport, plan.target_rounds))
