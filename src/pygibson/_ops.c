@@ -211,7 +211,7 @@ expected_result(gibson_state *st, const op_spec *op, const gb_request *req,
             Py_RETURN_NONE;
         }
         break;
-    case RES_VALUE: /* its value came first, in result_or_exception */
+    case RES_VALUE: /* a value came first, in value_result */
         break;
     case RES_NUMBER:
     case RES_COUNT:
@@ -240,11 +240,9 @@ result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
                     const gb_reply *reply, PyObject *encoding, int *broken)
 {
     int code = reply->code;
-    if (code == GB_REPL_VAL && op->result == RES_VALUE) {
-        /* The commonest reply, a GET's value, before anything else. */
-        return reply->encoding == GB_ENC_NUMBER
-                   ? PyLong_FromLongLong((long long)reply->number)
-                   : value_from_bytes(reply->data, reply->size, encoding);
+    PyObject *result;
+    if (value_result(op, reply, encoding, &result)) {
+        return result;
     }
     if (code >= GB_REPL_ERR && code <= GB_REPL_ERR_LOCKED) {
         if (code == GB_REPL_ERR_NOT_FOUND) {

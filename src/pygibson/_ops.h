@@ -72,6 +72,21 @@ prepared_release(prepared_request *p)
     arg_release(&p->value);
 }
 
+/* The commonest reply, a value where one was expected (GET), made at once:
+ * 1 with *result set (NULL with an exception if it could not be made), or 0
+ * when the reply needs result_or_exception. Inline, for every GET. */
+static inline int
+value_result(const op_spec *op, const gb_reply *reply, PyObject *encoding, PyObject **result)
+{
+    if (reply->code != GB_REPL_VAL || op->result != RES_VALUE) {
+        return 0;
+    }
+    *result = reply->encoding == GB_ENC_NUMBER
+                  ? PyLong_FromLongLong((long long)reply->number)
+                  : value_from_bytes(reply->data, reply->size, encoding);
+    return 1;
+}
+
 /*
  * The Python result of a reply to `op`. Returns a new reference, or NULL with
  * an exception set; *broken is set to 1 when the reply does not fit the

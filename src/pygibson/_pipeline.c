@@ -208,9 +208,29 @@ caught_exception(void)
     return value;
 }
 
-/* Send the queue and fill `results`; with the client's lock held. */
+/* The result of any reply but a value (value_result's): a refusal's
+ * exception instance, a number, a dict... Only a refusal or a SET's echo
+ * (which may reveal a truncation) reads the request, for its key and value
+ * length, so it is rebuilt from the frame for those alone. */
+static PyObject *
+other_result(PipelineObject *self, gibson_state *st, const queued_op *q, const gb_reply *reply,
+             int *broken)
+{
+    static const gb_request unread;
+    gb_request req;
+    const gb_request *sent = &unread;
+    if (reply->code <= GB_REPL_ERR_LOCKED || q->op->result == RES_SET) {
+        request_from_frame(self, q, &req);
+        sent = &req;
+    }
+    return result_or_exception(st, q->op, sent, reply, self->client->encoding, broken);
+}
+
+/* Send the queue and fill `results`; with the client's lock held.
+ * *maybe_refused is set when a result may be an exception instance. */
 static int
-pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
+pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results,
+                  int *maybe_refused)
 {
     gb_client *conn = &self->client->conn;
     gb_error err;
@@ -259,22 +279,18 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results)
         while (received < self->count &&
                (got = gb_reader_next(&conn->reader, &reply, &err)) == 1) {
             const queued_op *q = &self->queue[received];
-            /* Only a refusal or a SET's echo (which may reveal a truncation)
-             * reads the request, for its key and value length: rebuild it
-             * from the frame for those alone. */
-            static const gb_request unread;
-            gb_request req;
-            const gb_request *sent = &unread;
-            if (reply.code <= GB_REPL_ERR_LOCKED || q->op->result == RES_SET) {
-                request_from_frame(self, q, &req);
-                sent = &req;
-            }
             int broken = 0;
-            PyObject *result =
-                result_or_exception(st, q->op, sent, &reply, self->client->encoding, &broken);
-            if (result == NULL && (broken || (result = caught_exception()) == NULL)) {
-                gb_client_close(conn);
-                return -1;
+            PyObject *result;
+            if (!value_result(q->op, &reply, self->client->encoding, &result)) {
+                result = other_result(self, st, q, &reply, &broken);
+                *maybe_refused = 1;
+            }
+            if (result == NULL) {
+                if (broken || (result = caught_exception()) == NULL) {
+                    gb_client_close(conn);
+                    return -1;
+                }
+                *maybe_refused = 1;
             }
             PyList_SET_ITEM(results, received, result);
             received++;
@@ -328,12 +344,13 @@ pipeline_execute(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject
     if (results == NULL) {
         return NULL;
     }
+    int maybe_refused = 0;
     if (self->count > 0) {
         if (client_acquire(self->client) < 0) {
             Py_DECREF(results);
             return NULL;
         }
-        int failed = pipeline_exchange(self, st, results);
+        int failed = pipeline_exchange(self, st, results, &maybe_refused);
         client_release(self->client);
         if (failed) {
             pipeline_clear_queue(self);
@@ -342,7 +359,7 @@ pipeline_execute(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject
         }
     }
     pipeline_clear_queue(self);
-    PyObject *error = raise_on_error ? first_exception(results) : NULL;
+    PyObject *error = raise_on_error && maybe_refused ? first_exception(results) : NULL;
     if (error != NULL) {
         /* Nothing is lost: the other results ride on the exception. */
         if (PyObject_SetAttrString(error, "results", results) < 0) {

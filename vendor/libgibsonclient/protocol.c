@@ -626,38 +626,39 @@ typedef struct reply_header {
 } reply_header;
 
 /* Every check of a 7-byte header, in order, each with its message. */
-static GB_NOINLINE int check_header_fully(const reply_header *h, size_t cap, gb_error *err)
+static GB_NOINLINE int check_header_fully(unsigned code, unsigned encoding, size_t size,
+                                          size_t cap, gb_error *err)
 {
-    if (h->code > GB_REPL_KVAL) {
+    if (code > GB_REPL_KVAL) {
         gb_fail(err, GB_ERR_PROTOCOL, 0,
                 "reply code %u is not a Gibson reply (0..7): the connection is out of step or "
                 "the peer is not a Gibson server",
-                h->code);
+                code);
         return -1;
     }
-    if (h->encoding != GB_ENC_PLAIN && h->encoding != GB_ENC_NUMBER) {
+    if (encoding != GB_ENC_PLAIN && encoding != GB_ENC_NUMBER) {
         gb_fail(err, GB_ERR_PROTOCOL, 0,
                 "reply encoding %u is invalid on the wire (only 0 plain and 2 number; the "
                 "server always decompresses LZF)",
-                h->encoding);
+                encoding);
         return -1;
     }
-    if (h->code == GB_REPL_KVAL && h->encoding != GB_ENC_PLAIN) {
+    if (code == GB_REPL_KVAL && encoding != GB_ENC_PLAIN) {
         gb_fail(err, GB_ERR_PROTOCOL, 0, "key-value reply with encoding %u instead of 0",
-                h->encoding);
+                encoding);
         return -1;
     }
-    if (h->size > cap) {
+    if (size > cap) {
         gb_fail(err, GB_ERR_REPLY_TOO_LARGE, 0,
                 "reply announces %zu bytes, over max_reply_size %zu; raise "
                 "max_reply_size if values are really this large, or use an MGET limit",
-                h->size, cap);
+                size, cap);
         return -1;
     }
-    if (h->code == GB_REPL_VAL && h->encoding == GB_ENC_NUMBER && h->size != 1 &&
-        h->size != 2 && h->size != 4 && h->size != 8) {
+    if (code == GB_REPL_VAL && encoding == GB_ENC_NUMBER && size != 1 &&
+        size != 2 && size != 4 && size != 8) {
         gb_fail(err, GB_ERR_PROTOCOL, 0,
-                "number reply of %zu bytes; only 1, 2, 4 or 8 are valid", h->size);
+                "number reply of %zu bytes; only 1, 2, 4 or 8 are valid", size);
         return -1;
     }
     return 0;
@@ -683,7 +684,7 @@ static inline int check_header(const gb_reader *r, const unsigned char *p, reply
          (h->encoding == GB_ENC_NUMBER && h->code == GB_REPL_VAL &&
           (h->size == 8 || h->size == 4 || h->size == 2 || h->size == 1))))
         return 0;
-    return check_header_fully(h, cap, err);
+    return check_header_fully(h->code, h->encoding, h->size, cap, err);
 }
 
 void gb_reader_init(gb_reader *r, size_t max_reply_size)
