@@ -14,6 +14,14 @@
 
 #include "gibson.h"
 
+/* For a function's rare path, kept out of the caller so that the usual
+ * path does not pay for its stack frame. */
+#if defined(__GNUC__) || defined(__clang__)
+#define NOINLINE __attribute__((noinline))
+#else
+#define NOINLINE
+#endif
+
 #if PY_VERSION_HEX < 0x030A0000
 static inline PyObject *
 Py_NewRef(PyObject *obj)
@@ -81,17 +89,17 @@ arg_release(arg_bytes *arg)
  * bytes, or (outside the Limited API) an ASCII str, whose UTF-8 is its own
  * data. 0 for any other object, which arg_key must convert. */
 static inline int
-arg_key_as_is(PyObject *obj, arg_bytes *out)
+arg_key_as_is(PyObject *obj, const char **data, Py_ssize_t *len)
 {
     if (PyBytes_CheckExact(obj)) {
-        out->data = PyBytes_AS_STRING(obj);
-        out->len = PyBytes_GET_SIZE(obj);
+        *data = PyBytes_AS_STRING(obj);
+        *len = PyBytes_GET_SIZE(obj);
         return 1;
     }
 #ifndef Py_LIMITED_API
     if (PyUnicode_CheckExact(obj) && PyUnicode_IS_COMPACT_ASCII(obj)) {
-        out->data = (const char *)PyUnicode_DATA(obj);
-        out->len = PyUnicode_GET_LENGTH(obj);
+        *data = (const char *)PyUnicode_DATA(obj);
+        *len = PyUnicode_GET_LENGTH(obj);
         return 1;
     }
 #endif

@@ -133,7 +133,7 @@ prepare_request(gibson_state *st, const op_spec *op, PyObject *const *args,
     if (nargs == 1 && kwnames == NULL && op_takes_lone_key(op)) {
         /* The common call, get(key) and its kind: nothing else to bind,
          * and usually nothing to convert. */
-        if (arg_key_as_is(args[0], &out->key)) {
+        if (arg_key_as_is(args[0], &out->key.data, &out->key.len)) {
             out->req.key = out->key.data;
             out->req.key_len = (size_t)out->key.len;
             return 0;

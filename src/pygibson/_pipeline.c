@@ -40,45 +40,62 @@ queue_grow(PipelineObject *self)
     return 0;
 }
 
-static PyObject *
-pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
-               Py_ssize_t nargs, PyObject *kwnames)
+/* Record the frame just encoded at `offset`; the queue has room. */
+static inline PyObject *
+queue_append(PipelineObject *self, const op_spec *op, size_t offset, size_t value_len)
+{
+    queued_op *q = &self->queue[self->count++];
+    q->op = op;
+    q->offset = offset;
+    q->value_len = value_len;
+    return Py_NewRef((PyObject *)self);
+}
+
+/* Any call: bind and convert the arguments, encode, or raise saying why. */
+static NOINLINE PyObject *
+queue_any(PipelineObject *self, const op_spec *op, PyObject *const *args, Py_ssize_t nargs,
+          PyObject *kwnames)
 {
     gibson_state *st = self->client->state;
     if (self->count == self->capacity && queue_grow(self) < 0) {
         return NULL;
     }
     size_t offset = self->frames.len;
-    size_t value_len = 0;
-    gb_status status;
+    prepared_request p;
+    if (prepare_request(st, op, args, nargs, kwnames, &p) < 0) {
+        return NULL;
+    }
     gb_error err;
     /* The limits never change after the client's __init__. */
-    const gb_limits *limits = &self->client->conn.limits;
-    arg_bytes key;
-    if (nargs == 1 && kwnames == NULL && op_takes_lone_key(op) && arg_key_as_is(args[0], &key)) {
-        /* get(key) and its kind with a key that needs no conversion: most
-         * of what is ever queued, so without the general binding. */
-        status = gb_encode_key(&self->frames, op->opcode, key.data, (size_t)key.len, limits,
-                               &err);
-    }
-    else {
-        prepared_request p;
-        if (prepare_request(st, op, args, nargs, kwnames, &p) < 0) {
-            return NULL;
-        }
-        status = gb_encode(&self->frames, &p.req, limits, &err);
-        value_len = p.req.value_len;
-        prepared_release(&p);
-    }
+    gb_status status = gb_encode(&self->frames, &p.req, &self->client->conn.limits, &err);
+    size_t value_len = p.req.value_len;
+    prepared_release(&p);
     if (status != GB_OK) {
         raise_gb_error(st, &err);
         return NULL;
     }
-    self->queue[self->count].op = op;
-    self->queue[self->count].offset = offset;
-    self->queue[self->count].value_len = value_len;
-    self->count++;
-    return Py_NewRef((PyObject *)self);
+    return queue_append(self, op, offset, value_len);
+}
+
+static PyObject *
+pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
+               Py_ssize_t nargs, PyObject *kwnames)
+{
+    const char *key;
+    Py_ssize_t key_len;
+    /* get(key) and its kind with a key that needs no conversion: most of
+     * what is ever queued, so without the general binding. Anything it
+     * does not take, a refusal included, goes to queue_any, which encodes
+     * it again to say why. */
+    if (self->count < self->capacity && nargs == 1 && kwnames == NULL &&
+        op_takes_lone_key(op) && arg_key_as_is(args[0], &key, &key_len)) {
+        size_t offset = self->frames.len;
+        if (gb_encode_key(&self->frames, op->opcode, key, (size_t)key_len,
+                          &self->client->conn.limits, NULL) == GB_OK) {
+            return queue_append(self, op, offset, 0);
+        }
+    }
+    return queue_any(self, op, args, nargs, kwnames);
 }
 
 #define PIPELINE_METHOD(NAME, SPEC)                                                  \
