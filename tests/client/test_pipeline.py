@@ -99,6 +99,38 @@ def test_bad_argument_raises_when_queued(client):
     assert pipe.execute() == [None]
 
 
+@pytest.mark.parametrize("key, fragment", [
+    ("a b", "space"), (b"a b", "space"), ("", "empty"), (b"", "empty"),
+    ("k" * 513, "max_key_size"), (b"k" * 513, "max_key_size"),
+])
+def test_refused_lone_keys_leave_the_queue_as_it_was(client, key, fragment):
+    # get(key) with a str or bytes key takes the pipeline's quickest path;
+    # a refusal there must still raise the full message and queue nothing.
+    pipe = client.pipeline()
+    pipe.get("k")
+    for queue in (pipe.get, pipe.inc, pipe.mget, pipe.count, pipe.dl):
+        with pytest.raises(ArgumentError) as info:
+            queue(key)
+        assert fragment in str(info.value)
+    assert len(pipe) == 1
+    client.set("k", "v")
+    assert pipe.execute() == [b"v"]
+
+
+def test_many_lone_keys_queue_past_the_first_buffer(client):
+    # The quick path only writes into room already there; the general one
+    # grows the buffers. Mixed lengths cross the 8-byte words and 64 bytes.
+    keys = [("key:%d:" % i) * (i % 12 + 1) for i in range(3000)]
+    for i, key in enumerate(keys[:50]):
+        client.set(key, str(i))
+    pipe = client.pipeline()
+    for key in keys:
+        pipe.get(key.encode() if len(key) % 2 else key)
+    results = pipe.execute(raise_on_error=False)
+    assert results[:50] == [str(i).encode() for i in range(50)]
+    assert all(isinstance(r, NotFoundError) for r in results[50:])
+
+
 def test_context_manager_and_reset(client):
     with client.pipeline() as pipe:
         pipe.set("k", "v")
