@@ -203,7 +203,7 @@ def main(argv=None):
         args.only_names = wanted
         workloads = tuple(w for w in WORKLOADS if w.name in wanted or w.name == "get_10")
     plan = Plan(runs=runs, ops=ops, workloads=workloads, min_batches=1 if args.quick else 20,
-                target_rounds=2 if args.quick else 15, target_batches=1 if args.quick else 2)
+                target_rounds=2 if args.quick else 31)
     os.makedirs(args.output, exist_ok=True)
 
     external = bool(args.address or args.unix_socket)

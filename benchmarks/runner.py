@@ -78,8 +78,8 @@ class Plan:
     pool_threads: tuple = POOL_THREADS
     min_batches: int = 20  # the pipeline study runs at least this many batches
     workloads: tuple = ()  # Workload objects for the main table
-    target_rounds: int = 15  # rounds of the issue #5 target measurement
-    target_batches: int = 2  # of the largest batch, per measurement there (Runner.target)
+    target_rounds: int = 31  # rounds of the issue #5 target measurement
+    target_batches: int = 1  # of the largest batch, per measurement there (Runner.target)
 
 
 class Runner:
