@@ -161,9 +161,10 @@ def _benchmark(args, plan, contenders, server_cpu, client_cpus):
                          if client_cpus else "none"),
         "rounds per row: %d%s; operations per measurement: %d for 10 B ops "
         "(100 KB: a tenth, MGET: a quarter, pipelines: at least %d batches); "
-        "issue #5 target: %d rounds of pairs of %d operations"
+        "issue #5 target: %d rounds of pairs of {:,} operations".format(
+            plan.target_batches * max(TARGET_RAW_BATCHES))
         % (plan.runs, " (--quick)" if args.quick else "", plan.ops, plan.min_batches,
-           plan.target_rounds, plan.target_batches * max(TARGET_RAW_BATCHES)),
+           plan.target_rounds),
     ]
     for row, name, error in failures:
         notes.append("FAILED: %s on %s/%s/%s ×%d: %s"
