@@ -8,8 +8,8 @@ GIL while it waits on the server, so the threads really overlap.
 
 import os
 import threading
-import time
 from collections import deque
+from time import monotonic as _monotonic
 
 from ._pygibson import Client
 from .exceptions import ArgumentError, PyGibsonError, TimeoutError
@@ -107,18 +107,31 @@ class ConnectionPool:
         self._check_fork()
         if timeout is None:
             timeout = self.acquire_timeout
+        # Only bookkeeping happens under the lock. Making a client, and the
+        # health check's ping, run after it is released: they can take a
+        # network round trip, and on failure they give the slot back, which
+        # takes the lock again.
         with self._lock:
             if self._closed:
                 raise PyGibsonError("the pool is closed")
-            self._drop_stale_locked()
+            now = _monotonic()
+            self._drop_stale_locked(now)
             if self._idle and not self._waiters:
-                client, returned = self._idle.pop()
-                return self._checked(client, returned)
-            if self._open < self.max_size:
+                handed = self._idle.pop()
+            elif self._open < self.max_size:
                 self._open += 1
-                return self._created()
-            waiter = _Waiter()
-            self._waiters.append(waiter)
+                handed = _MAKE_NEW
+            else:
+                handed = waiter = _Waiter()
+                self._waiters.append(waiter)
+        if handed.__class__ is _Waiter:
+            handed = self._wait(waiter, timeout)
+        if handed is _MAKE_NEW:
+            return self._created()
+        return self._checked(*handed)
+
+    def _wait(self, waiter, timeout):
+        """What a waiter was handed: (client, returned), or _MAKE_NEW."""
         waiter.event.wait(timeout)
         with self._lock:
             if waiter.handed is None:
@@ -129,9 +142,7 @@ class ConnectionPool:
                 )
         if waiter.handed is _CLOSED:
             raise PyGibsonError("the pool is closed")
-        if waiter.handed is _MAKE_NEW:
-            return self._created()
-        return self._checked(*waiter.handed)
+        return waiter.handed
 
     def _created(self):
         """A new client, for a slot already counted in _open."""
@@ -143,7 +154,7 @@ class ConnectionPool:
 
     def _checked(self, client, returned):
         interval = self.health_check_interval
-        if interval is not None and time.monotonic() - returned > interval:
+        if interval is not None and _monotonic() - returned > interval:
             try:
                 # A dead connection is replaced by the ping itself: reads
                 # retry once on a fresh connection.
@@ -167,10 +178,10 @@ class ConnectionPool:
         waiter.handed = handed
         waiter.event.set()
 
-    def _drop_stale_locked(self):
+    def _drop_stale_locked(self, now):
         if self.idle_timeout is None:
             return
-        limit = time.monotonic() - self.idle_timeout
+        limit = now - self.idle_timeout
         # The oldest returned sit at the left end.
         while self._idle and self._idle[0][1] < limit:
             client, _ = self._idle.popleft()
@@ -186,9 +197,9 @@ class ConnectionPool:
                 client.close()
                 self._open -= 1
             elif self._waiters:
-                self._hand(self._waiters.popleft(), (client, time.monotonic()))
+                self._hand(self._waiters.popleft(), (client, _monotonic()))
             else:
-                self._idle.append((client, time.monotonic()))
+                self._idle.append((client, _monotonic()))
 
     def discard(self, client):
         """Close a client instead of giving it back (after an error that

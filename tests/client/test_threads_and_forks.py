@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from pygibson import ConnectionPool, PooledClient
+from pygibson import Client, ConnectionError, ConnectionPool, PooledClient
 
 from .conftest import client_for
 
@@ -151,6 +151,85 @@ def test_pool_closes_idle_connections(server):
     assert pool.size == 1
     pool.close()
     assert pool.size == 0
+
+
+def acquire_in_thread(pool):
+    """pool.acquire() in a thread, so that a deadlock fails the test instead
+    of hanging it: (what it returned or raised, whether it finished)."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(pool.acquire())
+        except BaseException as error:  # examined by the test
+            outcome.append(error)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(10)
+    return (outcome[0] if outcome else None), not thread.is_alive()
+
+
+class CountingClient(Client):
+    """A Client that counts its pings: the health check is one."""
+
+    pings = 0
+
+    def ping(self):
+        self.pings += 1
+        return super().ping()
+
+
+@pytest.mark.parametrize("interval, pings", [(0, 1), (None, 0), (3600, 0)])
+def test_pool_health_check_pings_a_connection_idle_too_long(server, interval, pings):
+    pool = ConnectionPool(**pool_options(server, max_size=1, health_check_interval=interval,
+                                         client_factory=CountingClient))
+    with pool.connection() as client:
+        assert client.pings == 0  # a new connection is not checked
+        client.set("hc", "1")
+    with pool.connection() as again:
+        assert again is client and client.pings == pings
+        assert client.get("hc") == b"1"
+    pool.close()
+
+
+def test_pool_failed_health_check_raises_and_frees_the_slot(server):
+    pool = ConnectionPool(**pool_options(server, max_size=1, health_check_interval=0,
+                                         connect_retries=0))
+    with pool.connection() as client:
+        client.ping()
+        client.close()  # the ping on the way out must reconnect
+    server.faults.refuse_connections()
+    try:
+        error, finished = acquire_in_thread(pool)
+    finally:
+        server.faults.accept_connections()
+    assert finished, "acquire() deadlocked on a failed health check"
+    assert isinstance(error, ConnectionError) and "refused" in str(error).lower()
+    assert pool.size == 0
+    client, finished = acquire_in_thread(pool)
+    assert finished and client.ping() is None
+    pool.release(client)
+    pool.close()
+
+
+def test_pool_client_factory_failure_frees_the_slot(server):
+    calls = []
+
+    def factory(**options):
+        calls.append(options)
+        if len(calls) == 1:
+            raise OSError("no client today")
+        return Client(**options)
+
+    pool = ConnectionPool(**pool_options(server, max_size=1, client_factory=factory))
+    error, finished = acquire_in_thread(pool)
+    assert finished and isinstance(error, OSError)
+    assert pool.size == 0
+    client, finished = acquire_in_thread(pool)
+    assert finished and client.ping() is None
+    pool.release(client)
+    pool.close()
 
 
 def test_other_threads_run_while_a_request_waits(client, server):
