@@ -104,34 +104,49 @@ class ConnectionPool:
 
         Waiting threads are served in arrival order: a connection given back
         goes straight to the longest waiter, so none can be starved."""
-        self._check_fork()
-        if timeout is None:
-            timeout = self.acquire_timeout
+        if self._generation != _forks[0]:
+            self._reset_state()
+        now = _monotonic()
         # Only bookkeeping happens under the lock. Making a client, and the
         # health check's ping, run after it is released: they can take a
         # network round trip, and on failure they give the slot back, which
-        # takes the lock again.
-        with self._lock:
+        # takes the lock again. (acquire/release rather than `with`, which
+        # costs twice as much, on the path of every pooled call.)
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._closed:
                 raise PyGibsonError("the pool is closed")
-            now = _monotonic()
-            self._drop_stale_locked(now)
-            if self._idle and not self._waiters:
-                handed = self._idle.pop()
+            idle = self._idle
+            if idle and self.idle_timeout is not None and idle[0][1] < now - self.idle_timeout:
+                self._drop_stale_locked(now)
+            if idle and not self._waiters:
+                client, returned = idle.pop()
+                handed = None
             elif self._open < self.max_size:
                 self._open += 1
                 handed = _MAKE_NEW
             else:
-                handed = waiter = _Waiter()
-                self._waiters.append(waiter)
-        if handed.__class__ is _Waiter:
-            handed = self._wait(waiter, timeout)
-        if handed is _MAKE_NEW:
-            return self._created()
-        return self._checked(*handed)
+                handed = _Waiter()
+                self._waiters.append(handed)
+        finally:
+            lock.release()
+        if handed is None:
+            # The usual case, kept short: every pooled call comes here.
+            interval = self.health_check_interval
+            if interval is None or now - returned <= interval:
+                return client
+            return self._checked(client)
+        if handed is not _MAKE_NEW:
+            handed = self._wait(handed, timeout)
+            if handed is not _MAKE_NEW:
+                return self._checked(*handed)
+        return self._created()
 
     def _wait(self, waiter, timeout):
         """What a waiter was handed: (client, returned), or _MAKE_NEW."""
+        if timeout is None:
+            timeout = self.acquire_timeout
         waiter.event.wait(timeout)
         with self._lock:
             if waiter.handed is None:
@@ -152,17 +167,21 @@ class ConnectionPool:
             self._give_slot_back()
             raise
 
-    def _checked(self, client, returned):
+    def _checked(self, client, returned=None):
+        """The client, pinged first if it has been idle longer than the
+        health check interval (returned=None: it has, as found by the
+        caller)."""
         interval = self.health_check_interval
-        if interval is not None and _monotonic() - returned > interval:
-            try:
-                # A dead connection is replaced by the ping itself: reads
-                # retry once on a fresh connection.
-                client.ping()
-            except BaseException:
-                client.close()
-                self._give_slot_back()
-                raise
+        if interval is None or (returned is not None and _monotonic() - returned <= interval):
+            return client
+        try:
+            # A dead connection is replaced by the ping itself: reads
+            # retry once on a fresh connection.
+            client.ping()
+        except BaseException:
+            client.close()
+            self._give_slot_back()
+            raise
         return client
 
     def _give_slot_back(self):
@@ -192,7 +211,9 @@ class ConnectionPool:
         """Give a client back for the next borrower."""
         if self._generation != _forks[0]:
             return
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             if self._closed:
                 client.close()
                 self._open -= 1
@@ -200,6 +221,8 @@ class ConnectionPool:
                 self._hand(self._waiters.popleft(), (client, _monotonic()))
             else:
                 self._idle.append((client, _monotonic()))
+        finally:
+            lock.release()
 
     def discard(self, client):
         """Close a client instead of giving it back (after an error that
