@@ -58,9 +58,7 @@ int
 arg_key(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
 {
     arg_init(out);
-    if (PyBytes_CheckExact(obj)) {
-        out->data = PyBytes_AS_STRING(obj);
-        out->len = PyBytes_GET_SIZE(obj);
+    if (arg_key_as_is(obj, &out->data, &out->len)) {
         return 0;
     }
     if (PyUnicode_Check(obj)) {

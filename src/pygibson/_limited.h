@@ -40,20 +40,16 @@
 #define PyObject_CallOneArg(func, arg) PyObject_CallFunctionObjArgs((func), (arg), NULL)
 
 #ifndef Py_SETREF
-#define Py_SETREF(dst, src)            \
-    do {                               \
+/* Replace what dst holds by src, then release the old value with DECREF. */
+#define PYGIBSON_SETREF(dst, src, DECREF)      \
+    do {                                       \
         PyObject **_dst = (PyObject **)&(dst); \
-        PyObject *_tmp = *_dst;        \
-        *_dst = (PyObject *)(src);     \
-        Py_DECREF(_tmp);               \
+        PyObject *_tmp = *_dst;                \
+        *_dst = (PyObject *)(src);             \
+        DECREF(_tmp);                          \
     } while (0)
-#define Py_XSETREF(dst, src)           \
-    do {                               \
-        PyObject **_dst = (PyObject **)&(dst); \
-        PyObject *_tmp = *_dst;        \
-        *_dst = (PyObject *)(src);     \
-        Py_XDECREF(_tmp);              \
-    } while (0)
+#define Py_SETREF(dst, src) PYGIBSON_SETREF(dst, src, Py_DECREF)
+#define Py_XSETREF(dst, src) PYGIBSON_SETREF(dst, src, Py_XDECREF)
 #endif
 
 /* PyTypeObject is opaque: tp_name is out of reach. For messages, the type's

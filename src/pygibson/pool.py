@@ -136,7 +136,7 @@ class ConnectionPool:
             interval = self.health_check_interval
             if interval is None or now - returned <= interval:
                 return client
-            return self._checked(client)
+            return self._pinged(client)
         if handed is not _MAKE_NEW:
             handed = self._wait(handed, timeout)
             if handed is not _MAKE_NEW:
@@ -167,13 +167,15 @@ class ConnectionPool:
             self._give_slot_back()
             raise
 
-    def _checked(self, client, returned=None):
-        """The client, pinged first if it has been idle longer than the
-        health check interval (returned=None: it has, as found by the
-        caller)."""
+    def _checked(self, client, returned):
+        """The client, pinged first if it has been idle (since ``returned``)
+        longer than the health check interval."""
         interval = self.health_check_interval
-        if interval is None or (returned is not None and _monotonic() - returned <= interval):
+        if interval is None or _monotonic() - returned <= interval:
             return client
+        return self._pinged(client)
+
+    def _pinged(self, client):
         try:
             # A dead connection is replaced by the ping itself: reads
             # retry once on a fresh connection.
