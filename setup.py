@@ -44,6 +44,7 @@ extension = Extension(
     include_dirs=[LIBRARY],
     depends=[
         os.path.join(LIBRARY, "gibson.h"),
+        os.path.join(LIBRARY, "operations.def"),
         os.path.join("src", "pygibson", "_module.h"),
         os.path.join("src", "pygibson", "_limited.h"),
         os.path.join("src", "pygibson", "_ops.h"),

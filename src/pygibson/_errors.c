@@ -2,29 +2,13 @@
  * From the library's statuses and the server's reply codes to exceptions:
  * one switch each, so that every message is written in one place.
  */
-#include "_module.h"
-
-static const char *const opcode_names[] = {
-    [GB_OP_SET] = "SET",     [GB_OP_TTL] = "TTL",       [GB_OP_GET] = "GET",
-    [GB_OP_DEL] = "DEL",     [GB_OP_INC] = "INC",       [GB_OP_DEC] = "DEC",
-    [GB_OP_LOCK] = "LOCK",   [GB_OP_UNLOCK] = "UNLOCK", [GB_OP_MSET] = "MSET",
-    [GB_OP_MTTL] = "MTTL",   [GB_OP_MGET] = "MGET",     [GB_OP_MDEL] = "MDEL",
-    [GB_OP_MINC] = "MINC",   [GB_OP_MDEC] = "MDEC",     [GB_OP_MLOCK] = "MLOCK",
-    [GB_OP_MUNLOCK] = "MUNLOCK", [GB_OP_COUNT] = "COUNT", [GB_OP_STATS] = "STATS",
-    [GB_OP_PING] = "PING",   [GB_OP_META] = "META",     [GB_OP_KEYS] = "KEYS",
-};
+#include "_ops.h"
 
 const char *
 opcode_name(int opcode)
 {
-    if (opcode == GB_OP_END) {
-        return "END";
-    }
-    if (opcode > 0 && opcode < (int)(sizeof(opcode_names) / sizeof(opcode_names[0])) &&
-        opcode_names[opcode] != NULL) {
-        return opcode_names[opcode];
-    }
-    return "?";
+    const op_spec *op = op_by_opcode(opcode);
+    return op == NULL ? "?" : op->command;
 }
 
 static PyObject *

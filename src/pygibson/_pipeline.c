@@ -105,28 +105,11 @@ pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
         return pipeline_queue((PipelineObject *)self, &SPEC, args, nargs, kwnames);  \
     }
 
-PIPELINE_METHOD(set, OP_SET)
-PIPELINE_METHOD(ttl, OP_TTL)
-PIPELINE_METHOD(get, OP_GET)
-PIPELINE_METHOD(dl, OP_DEL)
-PIPELINE_METHOD(inc, OP_INC)
-PIPELINE_METHOD(dec, OP_DEC)
-PIPELINE_METHOD(lock, OP_LOCK)
-PIPELINE_METHOD(unlock, OP_UNLOCK)
-PIPELINE_METHOD(mset, OP_MSET)
-PIPELINE_METHOD(mttl, OP_MTTL)
-PIPELINE_METHOD(mget, OP_MGET)
-PIPELINE_METHOD(mdl, OP_MDEL)
-PIPELINE_METHOD(minc, OP_MINC)
-PIPELINE_METHOD(mdec, OP_MDEC)
-PIPELINE_METHOD(mlock, OP_MLOCK)
-PIPELINE_METHOD(munlock, OP_MUNLOCK)
-PIPELINE_METHOD(count, OP_COUNT)
-PIPELINE_METHOD(stats, OP_STATS)
-PIPELINE_METHOD(ping, OP_PING)
-PIPELINE_METHOD(meta, OP_META)
-PIPELINE_METHOD(keys, OP_KEYS)
-PIPELINE_METHOD(quit, OP_QUIT)
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, ...) PIPELINE_METHOD(METHOD, OP_##NAME)
+#define GB_ALIAS(...)
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
 
 static void
 pipeline_clear_queue(PipelineObject *self)
@@ -493,34 +476,21 @@ pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-#define FASTMETHOD(NAME, FUNC) \
-    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, NULL}
+#define FASTMETHOD(NAME, FUNC, DOC) \
+    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, DOC}
 
 static PyMethodDef pipeline_methods[] = {
-    FASTMETHOD("set", pipeline_set),
-    FASTMETHOD("ttl", pipeline_ttl),
-    FASTMETHOD("get", pipeline_get),
-    FASTMETHOD("dl", pipeline_dl),
-    FASTMETHOD("delete", pipeline_dl),
-    FASTMETHOD("inc", pipeline_inc),
-    FASTMETHOD("dec", pipeline_dec),
-    FASTMETHOD("lock", pipeline_lock),
-    FASTMETHOD("unlock", pipeline_unlock),
-    FASTMETHOD("mset", pipeline_mset),
-    FASTMETHOD("mttl", pipeline_mttl),
-    FASTMETHOD("mget", pipeline_mget),
-    FASTMETHOD("mdl", pipeline_mdl),
-    FASTMETHOD("mdelete", pipeline_mdl),
-    FASTMETHOD("minc", pipeline_minc),
-    FASTMETHOD("mdec", pipeline_mdec),
-    FASTMETHOD("mlock", pipeline_mlock),
-    FASTMETHOD("munlock", pipeline_munlock),
-    FASTMETHOD("count", pipeline_count),
-    FASTMETHOD("stats", pipeline_stats),
-    FASTMETHOD("ping", pipeline_ping),
-    FASTMETHOD("meta", pipeline_meta),
-    FASTMETHOD("keys", pipeline_keys),
-    FASTMETHOD("quit", pipeline_quit),
+    /* Each queues its operation and returns the pipeline, so calls chain. */
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, PARAMS, REQUIRED, SIGNATURE,  \
+                     RESULT, IDEMPOTENT, DOC)                                           \
+    FASTMETHOD(#METHOD, pipeline_##METHOD,                                              \
+               #METHOD SIGNATURE "\n--\n\nQueue " #NAME " (see Client." #METHOD "); returns the pipeline."),
+#define GB_ALIAS(ALIAS, NAME, METHOD, SIGNATURE)         \
+    FASTMETHOD(#ALIAS, pipeline_##METHOD,                 \
+               #ALIAS SIGNATURE "\n--\n\nAlias of " #METHOD "."),
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
     {"execute", (PyCFunction)(void (*)(void))pipeline_execute, METH_FASTCALL | METH_KEYWORDS,
      "execute(raise_on_error=True)\n--\n\nSend the queued operations and return their "
      "results in order. With raise_on_error=False a refused operation's exception "
