@@ -34,6 +34,8 @@ extension = Extension(
             "_ops.c",
             "_client.c",
             "_pipeline.c",
+            "_reader.c",
+            "_encode.c",
         )
     ]
     + [

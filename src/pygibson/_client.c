@@ -400,20 +400,9 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     }
     config.limits.strict_ttl = strict_ttl;
 
-    if (encoding != Py_None) {
-        if (!PyUnicode_Check(encoding)) {
-            PyErr_Format(PyExc_TypeError, "encoding must be a str or None, not %.100s",
-                         TYPE_NAME(Py_TYPE(encoding)));
-            goto error;
-        }
-        const char *name = PyUnicode_AsUTF8(encoding);
-        if (name == NULL) {
-            goto error;
-        }
-        if (!PyCodec_KnownEncoding(name)) {
-            PyErr_Format(st->ArgumentError, "unknown encoding %R", encoding);
-            goto error;
-        }
+    PyObject *known_encoding;
+    if (arg_encoding(st, encoding, &known_encoding) < 0) {
+        goto error;
     }
 
     if (self->lock == NULL) {
@@ -438,7 +427,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     self->retry_reads = retry_reads;
     self->connect_retries = connect_retries;
     self->connect_backoff_ms = connect_backoff;
-    Py_XSETREF(self->encoding, encoding == Py_None ? NULL : Py_NewRef(encoding));
+    Py_XSETREF(self->encoding, known_encoding == NULL ? NULL : Py_NewRef(known_encoding));
     Py_XDECREF(path);
     return 0;
 error:

@@ -95,33 +95,14 @@ key_repr(const char *key, size_t key_len)
     return longer;
 }
 
-static int
-is_prefix_operation(int opcode)
-{
-    switch (opcode) {
-    case GB_OP_MSET:
-    case GB_OP_MTTL:
-    case GB_OP_MGET:
-    case GB_OP_MDEL:
-    case GB_OP_MINC:
-    case GB_OP_MDEC:
-    case GB_OP_MLOCK:
-    case GB_OP_MUNLOCK:
-    case GB_OP_COUNT:
-    case GB_OP_KEYS:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 PyObject *
 reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
                      size_t key_len)
 {
     PyObject *cls;
     const char *what;
-    int prefix = is_prefix_operation(opcode);
+    const op_spec *op = op_by_opcode(opcode);
+    int prefix = op != NULL && op->prefix;
     switch (code) {
     case GB_REPL_ERR_NOT_FOUND:
         cls = st->NotFoundError;
@@ -151,9 +132,11 @@ reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
     if (shown == NULL) {
         return NULL;
     }
+    /* No operation: a reply decoded on its own (an untyped Reader). */
     PyObject *message =
-        key == NULL ? PyUnicode_FromFormat("%s: %s", opcode_name(opcode), what)
-                    : PyUnicode_FromFormat("%s %U: %s", opcode_name(opcode), shown, what);
+        op == NULL    ? PyUnicode_FromFormat("the server answered %d: %s", code, what)
+        : key == NULL ? PyUnicode_FromFormat("%s: %s", op->command, what)
+                      : PyUnicode_FromFormat("%s %U: %s", op->command, shown, what);
     Py_DECREF(shown);
     if (message == NULL) {
         return NULL;

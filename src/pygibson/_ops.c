@@ -24,7 +24,7 @@
 #define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, PARAMS, REQUIRED, SIGNATURE, \
                      RESULT, IDEMPOTENT, DOC)                                          \
     const op_spec OP_##NAME = {GB_OP_##NAME, #NAME, #METHOD, REQUIRED, PARAMS, KINDS_##SHAPE,   \
-                               RES_##RESULT, IDEMPOTENT};
+                               RES_##RESULT, IDEMPOTENT, PREFIX};
 #define GB_ALIAS(...)
 #include "operations.def"
 #undef GB_OPERATION
@@ -37,6 +37,98 @@ const op_spec *const OP_TABLE[] = {
 #undef GB_ALIAS
 
 const int OP_TABLE_SIZE = (int)(sizeof(OP_TABLE) / sizeof(OP_TABLE[0]));
+
+static const struct {
+    const char *alias;
+    const op_spec *op;
+} OP_ALIASES[] = {
+#define GB_OPERATION(...)
+#define GB_ALIAS(ALIAS, NAME, METHOD, SIGNATURE) {#ALIAS, &OP_##NAME},
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
+};
+
+static int
+same_name_ignoring_case(const char *name, Py_ssize_t len, const char *known)
+{
+    Py_ssize_t i = 0;
+    for (; i < len && known[i] != '\0'; i++) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        char k = known[i] >= 'A' && known[i] <= 'Z' ? (char)(known[i] - 'A' + 'a') : known[i];
+        if (c != k) {
+            return 0;
+        }
+    }
+    return i == len && known[i] == '\0';
+}
+
+static NOINLINE const op_spec *
+unknown_operation(PyObject *obj)
+{
+    /* The known names, from the table: "set, ttl, ..., end". */
+    PyObject *names = PyUnicode_FromString("");
+    for (int i = 0; names != NULL && i < OP_TABLE_SIZE; i++) {
+        PyObject *more = PyUnicode_FromFormat("%U%s%s", names, i ? ", " : "",
+                                              OP_TABLE[i]->command);
+        Py_SETREF(names, more);
+    }
+    PyObject *lower = names == NULL ? NULL : PyObject_CallMethod(names, "lower", NULL);
+    Py_XDECREF(names);
+    if (lower != NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "%R is not a Gibson operation; known: %U (or a Client method name)",
+                     obj, lower);
+        Py_DECREF(lower);
+    }
+    return NULL;
+}
+
+const op_spec *
+op_lookup(PyObject *obj)
+{
+    if (PyLong_Check(obj) && !PyBool_Check(obj)) {
+        int overflow;
+        long opcode = PyLong_AsLongAndOverflow(obj, &overflow);
+        const op_spec *op = overflow || opcode < 0 || opcode > 255 ? NULL
+                                                                    : op_by_opcode((int)opcode);
+        return op != NULL ? op : unknown_operation(obj);
+    }
+    const char *name;
+    Py_ssize_t len;
+    if (PyBytes_Check(obj)) {
+        name = PyBytes_AS_STRING(obj);
+        len = PyBytes_GET_SIZE(obj);
+    }
+    else if (PyUnicode_Check(obj)) {
+        name = PyUnicode_AsUTF8AndSize(obj, &len);
+        if (name == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "an operation is named by str, bytes or an int opcode, not %.100s",
+                     TYPE_NAME(Py_TYPE(obj)));
+        return NULL;
+    }
+    for (int i = 0; i < OP_TABLE_SIZE; i++) {
+        const op_spec *op = OP_TABLE[i];
+        if (same_name_ignoring_case(name, len, op->command) ||
+            same_name_ignoring_case(name, len, op->method)) {
+            return op;
+        }
+    }
+    for (size_t i = 0; i < sizeof(OP_ALIASES) / sizeof(OP_ALIASES[0]); i++) {
+        if (same_name_ignoring_case(name, len, OP_ALIASES[i].alias)) {
+            return OP_ALIASES[i].op;
+        }
+    }
+    return unknown_operation(obj);
+}
 
 /* Fastcall arguments into the op's parameter slots, by position or name. */
 static int

@@ -40,6 +40,7 @@ typedef struct {
     unsigned char kinds[OP_MAX_ARGS];
     unsigned char result;
     unsigned char idempotent;         /* may be retried after a broken connection */
+    unsigned char prefix;             /* the key is a prefix */
 } op_spec;
 
 /* OP_SET, OP_TTL, ... OP_END, one per line of operations.def. */
@@ -62,6 +63,10 @@ op_by_opcode(int opcode)
     }
     return opcode == GB_OP_END ? &OP_END : NULL;
 }
+
+/* The operation named by obj: an opcode, or a wire name (any case), method
+ * name or alias as str or bytes. NULL with ValueError/TypeError otherwise. */
+const op_spec *op_lookup(PyObject *obj);
 
 /* Whether a call with one positional argument gives this op just a key
  * (get, inc, mget without a limit, ...). */
