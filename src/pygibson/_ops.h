@@ -124,4 +124,20 @@ PyObject *result_from_reply(gibson_state *st, const op_spec *op, const gb_reques
 PyObject *result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
                               const gb_reply *reply, PyObject *encoding, int *broken);
 
+/* result_or_exception for a reply whose request is known only by what a
+ * queue keeps of it (Pipeline, Reader): its key, for messages, and the
+ * length of the value it sent, for SET's truncation check. */
+static inline PyObject *
+queued_result(gibson_state *st, const op_spec *op, const void *key, size_t key_len,
+              size_t value_len, const gb_reply *reply, PyObject *encoding, int *broken)
+{
+    gb_request req;
+    memset(&req, 0, sizeof(req));
+    req.opcode = op->opcode;
+    req.key = key;
+    req.key_len = key_len;
+    req.value_len = value_len;
+    return result_or_exception(st, op, &req, reply, encoding, broken);
+}
+
 #endif /* PYGIBSON_OPS_H */

@@ -266,16 +266,11 @@ typed_result(ReaderObject *self, const gb_reply *reply, int raise_on_error)
     if (self->head == self->tail) {
         self->head = self->tail = 0;
     }
-    gb_request req;
-    memset(&req, 0, sizeof(req));
-    req.opcode = e.op->opcode;
-    if (e.key != NULL) {
-        req.key = PyBytes_AS_STRING(e.key);
-        req.key_len = (size_t)PyBytes_GET_SIZE(e.key);
-    }
-    req.value_len = e.value_len;
     int broken = 0;
-    PyObject *result = result_or_exception(st, e.op, &req, reply, self->encoding, &broken);
+    PyObject *result = queued_result(
+        st, e.op, e.key == NULL ? NULL : PyBytes_AS_STRING(e.key),
+        e.key == NULL ? 0 : (size_t)PyBytes_GET_SIZE(e.key), e.value_len, reply,
+        self->encoding, &broken);
     Py_XDECREF(e.key);
     if (result == NULL) {
         self->broken |= broken;
