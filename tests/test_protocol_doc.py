@@ -20,8 +20,10 @@ DOC = Path("docs") / "protocol.md"
 
 # Where references are collected, relative to the repository root.
 SOURCE_DIRS = ("src", "vendor/libgibsonclient", "benchmarks", "tests")
-SOURCE_SUFFIXES = {".c", ".h", ".py", ".pyi", ".md", ".rst", ".txt"}
+# Every text file there counts (C, Python, Markdown, the library's .def
+# tables, ...); build output, caches and the fuzzers' binary seeds do not.
 SKIPPED_DIRS = {"build", "corpus", "__pycache__", ".git", ".pytest_cache"}
+SKIPPED_SUFFIXES = {".o", ".a", ".so", ".pyc", ".pyo", ".whl", ".gz", ".png"}
 
 # The section sign (written as an escape so that this file cites nothing),
 # an optional space, then N or N.M. "x" is accepted after the dot so that a
@@ -65,7 +67,7 @@ def source_files(root):
             relative = path.relative_to(root)
             if SKIPPED_DIRS.intersection(relative.parts[:-1]):
                 continue
-            if path.is_file() and path.suffix in SOURCE_SUFFIXES:
+            if path.is_file() and path.suffix not in SKIPPED_SUFFIXES:
                 yield path
 
 
@@ -73,7 +75,13 @@ def references(root):
     """(file, line number, section) for every reference in the sources."""
     found = []
     for path in source_files(root):
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
+        if b"\0" in data:
+            continue  # binary
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue  # not text
         for number, line in enumerate(text.splitlines(), 1):
             for section in REFERENCE.findall(line):
                 found.append((path.relative_to(root).as_posix(), number, section))
