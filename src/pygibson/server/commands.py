@@ -1,7 +1,7 @@
 """The 22 operations, with the real server's checks in the real order.
 
 Each handler takes a request payload and returns the complete reply bytes.
-The order of checks in every handler follows PROTOCOL.md §6, because the
+The order of checks in every handler follows docs/protocol.md §6, because the
 first failing check decides the reply code and clients depend on it.
 Nothing here knows about sockets: :class:`Engine` is driven by the
 connection code in ``core.py`` (and can be driven directly in tests).

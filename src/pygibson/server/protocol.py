@@ -1,7 +1,7 @@
 """The Gibson wire format, as the server sees it: no sockets, no store.
 
 Request frames are ``uint32 length | int16 opcode | payload`` and replies are
-``uint16 code | uint8 encoding | uint32 size | payload`` (PROTOCOL.md §2-§3),
+``uint16 code | uint8 encoding | uint32 size | payload`` (docs/protocol.md §2-§3),
 all little-endian. This module splits a byte buffer into frames, splits a
 payload into the server's argument shapes (§2.2), parses numbers the way the
 server does (§2.3) and builds replies.
