@@ -1,6 +1,7 @@
 """Builds the C extension; every other setting lives in pyproject.toml."""
 
 import os
+import platform
 
 from setuptools import Extension, setup
 
@@ -57,4 +58,6 @@ extension = Extension(
     py_limited_api=bool(limited_hex),
 )
 
-setup(ext_modules=[extension])
+# The extension uses CPython's C API; elsewhere (PyPy) the package installs
+# as pure Python and pygibson._compat picks the pure-Python twin.
+setup(ext_modules=[extension] if platform.python_implementation() == "CPython" else [])
