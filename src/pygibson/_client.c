@@ -3,7 +3,8 @@
  *
  * Every request runs with the client's lock held and the GIL released around
  * the library call, so threads sharing a Client never interleave frames and
- * other threads run while one waits on the server.
+ * other threads run while one waits on the server. A signal that comes
+ * during the wait runs Python's handlers at once (client_interrupted).
  */
 #include "_client.h"
 
@@ -54,6 +55,50 @@ client_is_inherited(const ClientObject *self)
     return self->generation != fork_generation;
 }
 
+/* The lock is taken: wait for it, as threading.Lock.acquire() does, running
+ * signal handlers when a signal interrupts the wait. */
+static NOINLINE int
+client_wait_for_lock(ClientObject *self)
+{
+    if (self->in_handlers != NULL && self->in_handlers == PyThreadState_Get()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this Client is busy with the call that the running signal handler "
+                        "interrupted; a handler may close() it, or use another client");
+        return -1;
+    }
+    for (;;) {
+        PyLockStatus got;
+        Py_BEGIN_ALLOW_THREADS
+        got = PyThread_acquire_lock_timed(self->lock, -1, 1);
+        Py_END_ALLOW_THREADS
+        if (got == PY_LOCK_ACQUIRED) {
+            return 0;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+    }
+}
+
+/* The library's interrupt hook (gb_interrupt): a signal came while the
+ * lock's owner waited with the GIL released. Python runs its handlers on
+ * the thread they were delivered to only when that thread executes Python
+ * code, so run them now, on the waiting thread's state; a handler that
+ * raised (Ctrl-C's KeyboardInterrupt) ends the call. Off the main thread,
+ * PyErr_CheckSignals() does nothing and the wait goes on. */
+static int
+client_interrupted(void *arg)
+{
+    ClientObject *self = (ClientObject *)arg;
+    PyThreadState *waiting = self->blocked;
+    PyEval_RestoreThread(waiting);
+    self->in_handlers = waiting;
+    int stop = PyErr_CheckSignals() < 0;
+    self->in_handlers = NULL;
+    self->blocked = PyEval_SaveThread();
+    return stop;
+}
+
 int
 client_acquire(ClientObject *self)
 {
@@ -79,9 +124,7 @@ client_acquire(ClientObject *self)
         self->generation = fork_generation;
     }
     if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(self->lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
+        return client_wait_for_lock(self);
     }
     return 0;
 }
@@ -112,15 +155,18 @@ client_ensure_connected(ClientObject *self, gibson_state *st)
         }
         gb_error_clear(&err);
         int again;
-        Py_BEGIN_ALLOW_THREADS
+        CLIENT_BLOCKING_BEGIN(self)
         status = gb_client_connect(&self->conn, &err);
         again = status == GB_ERR_CONNECT && retries > 0;
         if (again) {
             sleep_ms(backoff);
         }
-        Py_END_ALLOW_THREADS
+        CLIENT_BLOCKING_END(self)
         if (status == GB_OK) {
             return 0;
+        }
+        if (PyErr_Occurred()) {
+            return -1; /* a signal handler raised */
         }
         if (!again) {
             raise_gb_error(st, &err);
@@ -164,9 +210,9 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
     /* Only a value may be received into its own bytes: any other reply is
      * read as it comes, in as few receives as it takes. */
     size_t first_read = wants_own_bytes(self, op) ? GB_CALL_HEAD_READ : SIZE_MAX;
-    Py_BEGIN_ALLOW_THREADS
+    CLIENT_BLOCKING_BEGIN(self)
     status = gb_client_call_head(&self->conn, req, first_read, &head, err);
-    Py_END_ALLOW_THREADS
+    CLIENT_BLOCKING_END(self)
     if (status != GB_OK) {
         return status;
     }
@@ -175,9 +221,9 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
         return gb_client_call_finish(&self->conn, &head, reply, err);
     }
     if (!arrives_as_bytes(self, op, &head)) {
-        Py_BEGIN_ALLOW_THREADS
+        CLIENT_BLOCKING_BEGIN(self)
         status = gb_client_call_finish(&self->conn, &head, reply, err);
-        Py_END_ALLOW_THREADS
+        CLIENT_BLOCKING_END(self)
         return status;
     }
     PyObject *value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)head.size);
@@ -188,9 +234,9 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
         return GB_ERR_NOMEM;
     }
     unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(value);
-    Py_BEGIN_ALLOW_THREADS
+    CLIENT_BLOCKING_BEGIN(self)
     status = gb_client_call_finish_into(&self->conn, &head, dst, err);
-    Py_END_ALLOW_THREADS
+    CLIENT_BLOCKING_END(self)
     if (status != GB_OK) {
         Py_DECREF(value);
         return status;
@@ -422,6 +468,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
         raise_gb_error(st, &err);
         goto error;
     }
+    gb_client_set_interrupt(&self->conn, client_interrupted, self);
     self->conn_ready = 1;
     self->generation = fork_generation;
     self->retry_reads = retry_reads;
@@ -452,6 +499,8 @@ client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->conn.fd = -1;
     self->conn_ready = 0;
     self->lock = NULL;
+    self->blocked = NULL;
+    self->in_handlers = NULL;
     self->encoding = NULL;
     self->weakreflist = NULL;
     return (PyObject *)self;

@@ -37,6 +37,7 @@ exception_class_for_status(gibson_state *st, gb_status status)
     case GB_ERR_CLOSED:
     case GB_ERR_IO:
     case GB_ERR_NOT_CONNECTED:
+    case GB_ERR_INTERRUPTED: /* normally a signal handler's exception is raised instead */
         return st->ConnectionError;
     case GB_ERR_NOMEM:
         return PyExc_MemoryError;

@@ -57,6 +57,8 @@ gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error 
     c->pipe_mark = 0;
     c->deadline_ms = -1;
     c->opcode = 0;
+    c->intr.fn = NULL;
+    c->intr.arg = NULL;
     gb_buffer_init(&c->out);
     gb_reader_init(&c->reader, config->max_reply_size);
     c->host = copy_string(config->host != NULL ? config->host : GB_DEFAULT_HOST);
@@ -66,6 +68,12 @@ gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error 
         return gb_fail(err, GB_ERR_NOMEM, 0, "out of memory copying the client configuration");
     }
     return GB_OK;
+}
+
+void gb_client_set_interrupt(gb_client *c, gb_interrupt_fn fn, void *arg)
+{
+    c->intr.fn = fn;
+    c->intr.arg = arg;
 }
 
 void gb_client_free(gb_client *c)
@@ -106,9 +114,11 @@ gb_status gb_client_connect(gb_client *c, gb_error *err)
     /* A new connection starts from a clean byte stream. */
     gb_reader_reset(&c->reader);
     if (c->unix_path != NULL)
-        c->fd = gb_connect_unix(c->unix_path, c->connect_timeout_ms, io_timeout(c), err);
+        c->fd = gb_connect_unix(c->unix_path, c->connect_timeout_ms, io_timeout(c), &c->intr,
+                                err);
     else
-        c->fd = gb_connect_tcp(c->host, c->port, c->connect_timeout_ms, io_timeout(c), err);
+        c->fd = gb_connect_tcp(c->host, c->port, c->connect_timeout_ms, io_timeout(c),
+                               &c->intr, err);
     return c->fd >= 0 ? GB_OK : err->status;
 }
 
@@ -179,9 +189,10 @@ static gb_status receive(gb_client *c, size_t cap, int first, gb_error *err)
     if (room_len > cap)
         room_len = cap;
     if (first && may_block_first(c, c->deadline_ms))
-        st = gb_socket_recv_blocking(c->fd, room, room_len, &got, c->deadline_ms, err);
+        st = gb_socket_recv_blocking(c->fd, room, room_len, &got, c->deadline_ms, &c->intr,
+                                     err);
     else
-        st = gb_socket_recv_some(c->fd, room, room_len, &got, c->deadline_ms, err);
+        st = gb_socket_recv_some(c->fd, room, room_len, &got, c->deadline_ms, &c->intr, err);
     if (st == GB_OK)
         gb_reader_commit(&c->reader, got);
     return st;
@@ -213,7 +224,8 @@ static gb_status send_request(gb_client *c, const gb_request *req, size_t first_
     c->deadline_ms = gb_deadline_after(c->timeout_ms);
     /* One write holds the whole frame: the server mishandles a length
        prefix that arrives split (§8.1). */
-    st = gb_socket_send_all(c->fd, c->out.data, c->out.len, c->deadline_ms, &written, err);
+    st = gb_socket_send_all(c->fd, c->out.data, c->out.len, c->deadline_ms, &c->intr, &written,
+                            err);
     err->request_sent = written > 0;
     while (st == GB_OK && (r = gb_reader_peek(&c->reader, head, err)) == 0) {
         st = receive(c, first ? first_cap : SIZE_MAX, first, err);
@@ -280,7 +292,7 @@ gb_status gb_client_call_finish_into(gb_client *c, const gb_reply_head *head,
     while (done < head->size) {
         size_t got;
         gb_status st = gb_socket_recv_some(c->fd, dst + done, head->size - done, &got,
-                                           c->deadline_ms, err);
+                                           c->deadline_ms, &c->intr, err);
 
         if (st != GB_OK)
             return broken(c, err);
@@ -401,7 +413,7 @@ gb_status gb_client_pump(gb_client *c, const unsigned char *frames, size_t frame
     if (room == NULL)
         return broken(c, err);
     st = gb_socket_exchange(c->fd, frames + *written, end - *written, &sent, room, cap, &got,
-                            deadline_ms, err);
+                            deadline_ms, &c->intr, err);
     *written += sent;
     gb_reader_commit(&c->reader, got);
     if (*written > 0)

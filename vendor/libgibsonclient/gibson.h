@@ -24,7 +24,7 @@
 extern "C" {
 #endif
 
-#define GB_VERSION "1.0.0"
+#define GB_VERSION "2.0.0"
 
 /* ---- Wire constants ---------------------------------------------------- */
 
@@ -100,6 +100,8 @@ typedef enum gb_status {
     GB_ERR_CLOSED,          /* the peer closed the connection (EOF or reset) */
     GB_ERR_IO,              /* any other socket error */
     GB_ERR_NOT_CONNECTED,   /* no connection and none could be made */
+    GB_ERR_INTERRUPTED,     /* a signal came during a wait and the interrupt
+                               hook asked to stop (gb_interrupt) */
 
     GB_ERR_NOMEM            /* an allocation failed */
 } gb_status;
@@ -311,6 +313,24 @@ int gb_kv_next(gb_kv_iter *it, gb_kv_pair *pair, gb_error *err);
 
 /* ---- Transport (transport.c) ------------------------------------------- */
 
+/*
+ * What a blocking call does when a signal interrupts its wait (poll() or
+ * recv() fails with EINTR: a handler installed without SA_RESTART ran).
+ * `fn` is called on the waiting thread with `arg`: 0 resumes the wait with
+ * the same deadline, nothing lost; nonzero ends the call with
+ * GB_ERR_INTERRUPTED. A NULL gb_interrupt, or a NULL fn, always resumes, so
+ * that signals neither cut a deadline short nor stretch it.
+ *
+ * A language runtime uses it to run its own signal handlers: pygibson's hook
+ * takes the GIL, runs PyErr_CheckSignals() and stops when a handler raised
+ * (Ctrl-C's KeyboardInterrupt).
+ */
+typedef int (*gb_interrupt_fn)(void *arg);
+typedef struct gb_interrupt {
+    gb_interrupt_fn fn;
+    void *arg;
+} gb_interrupt;
+
 /* Monotonic clock in milliseconds, for deadlines. */
 int64_t gb_clock_ms(void);
 /* The deadline `timeout_ms` from now, or -1 (none) when timeout_ms < 0. */
@@ -321,29 +341,39 @@ int64_t gb_deadline_after(int timeout_ms);
  * TCP resolves `host` with getaddrinfo (IPv4 and IPv6, each address tried in
  * turn), sets TCP_NODELAY. timeout_ms < 0 waits as long as the system does.
  * The socket is close-on-exec. `io_timeout_ms` (< 0: none) bounds each later
- * blocking send or receive as a backstop under the request deadline.
+ * blocking send or receive as a backstop under the request deadline. intr
+ * (may be NULL) decides whether a signal ends the wait for the connection.
  */
 int gb_connect_tcp(const char *host, int port, int timeout_ms, int io_timeout_ms,
-                   gb_error *err);
-int gb_connect_unix(const char *path, int timeout_ms, int io_timeout_ms, gb_error *err);
+                   const gb_interrupt *intr, gb_error *err);
+int gb_connect_unix(const char *path, int timeout_ms, int io_timeout_ms,
+                    const gb_interrupt *intr, gb_error *err);
 
 /* Close, first telling the peer (shutdown). */
 void gb_socket_close(int fd);
 
+/*
+ * The functions below that wait take an optional gb_interrupt (NULL: signals
+ * never end the wait). After GB_ERR_INTERRUPTED their progress counts
+ * (*written, *got) are exact, so a caller may also call again to go on.
+ */
+
 /* Write all of buf before the deadline (-1: none). Never raises SIGPIPE.
  * *written (may be NULL) says how many bytes left before an error. */
 gb_status gb_socket_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms,
-                             size_t *written, gb_error *err);
+                             const gb_interrupt *intr, size_t *written, gb_error *err);
 /* Receive at least one byte (at most cap) before the deadline. EOF and
  * connection resets give GB_ERR_CLOSED, never a zero-byte success. */
 gb_status gb_socket_recv_some(int fd, void *buf, size_t cap, size_t *got,
-                              int64_t deadline_ms, gb_error *err);
+                              int64_t deadline_ms, const gb_interrupt *intr, gb_error *err);
 /* Like gb_socket_recv_some, but the first wait is a plain blocking recv()
  * (one syscall, no poll) bounded by the SO_RCVTIMEO set at connect. Use it
  * only when that bound does not overshoot the deadline by much; if the
- * socket timeout ends early, or a signal comes, it goes on with poll(). */
+ * socket timeout ends early, or a signal comes (and intr says go on), it
+ * goes on with poll(). */
 gb_status gb_socket_recv_blocking(int fd, void *buf, size_t cap, size_t *got,
-                                  int64_t deadline_ms, gb_error *err);
+                                  int64_t deadline_ms, const gb_interrupt *intr,
+                                  gb_error *err);
 /* How many bytes a write right after poll() reports POLLOUT will very likely
  * take whole (from the socket's send buffer size; at least 4096). */
 size_t gb_socket_send_chunk_hint(int fd);
@@ -359,7 +389,7 @@ size_t gb_socket_send_chunk_hint(int fd);
  */
 gb_status gb_socket_exchange(int fd, const void *out, size_t out_len, size_t *written,
                              void *in, size_t in_cap, size_t *got, int64_t deadline_ms,
-                             gb_error *err);
+                             const gb_interrupt *intr, gb_error *err);
 
 /* ---- Client: one connection (client.c) ----------------------------------- */
 
@@ -388,10 +418,22 @@ typedef struct gb_client {
     size_t pipe_mark;          /* gb_client_pump: start of the frame being sent */
     int64_t deadline_ms;       /* of the call under way */
     int opcode;                /* of the call under way */
+    gb_interrupt intr;         /* gb_client_set_interrupt */
 } gb_client;
 
 /* Copy the configuration; does not connect. */
 gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error *err);
+/*
+ * Let signals end the client's calls: every wait of every later call
+ * (connecting, sending, receiving, pumping a pipeline) asks fn(arg) after a
+ * signal, as gb_interrupt describes. When fn asks to stop, the call fails
+ * with GB_ERR_INTERRUPTED and the connection is closed, since how much of
+ * the request or its reply went through is unknown; the next call
+ * reconnects. fn NULL (the default) restores the plain behaviour: waits go
+ * on across signals. arg may be changed between calls (pygibson passes the
+ * calling thread's state in it).
+ */
+void gb_client_set_interrupt(gb_client *c, gb_interrupt_fn fn, void *arg);
 /* Close the connection and free everything. */
 void gb_client_free(gb_client *c);
 

@@ -1,0 +1,155 @@
+"""Ending a call that waits on the server: a signal (Ctrl-C) and close()
+from another thread.
+
+Each case runs in a child process with a real signal sent by os.kill(), as
+a terminal's Ctrl-C would send it, against a server that never answers: a
+silent loopback listener (it accepts through the kernel's backlog and never
+reads), or the embedded server with its replies held back, so that the
+child can check that the client works afterwards. The bounds only tell
+"at once" from "at the deadline or never" on a busy machine; the latency
+measured is printed with -s.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+# A call must end this soon after the signal or close(); it would take the
+# request's timeout (10 s here) or forever without the fix.
+PROMPT = 5.0
+
+CHILD = r"""
+import json, os, signal, sys, threading, time
+from pygibson import Client, ConnectionError
+from pygibson.server import GibsonServer
+
+scenario, port, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+timeout = None if timeout == "None" else int(timeout)
+server = None
+if port == 0:
+    # The embedded server, its replies held back for a minute.
+    server = GibsonServer().start()
+    port = server.port
+client = Client(port=port, timeout=timeout)
+if server is not None:
+    client.set("k", "v")
+    server.faults.delay_replies(1.0 if scenario.endswith("handler-continues") else 60)
+report = {}
+
+
+def call():
+    if scenario.startswith("pipeline"):
+        return client.pipeline().set("a", "1").get("k").execute()
+    return client.get("k")
+
+
+def usable_afterwards():
+    # The interrupted connection was closed; the next call opens another.
+    report["closed"] = client.closed
+    if server is not None:
+        server.faults.clear()
+        report["after"] = client.get("k").decode()
+
+
+if scenario.endswith("handler-continues"):
+    handled = []
+    signal.signal(signal.SIGUSR1, lambda *_: handled.append(time.monotonic()))
+elif scenario.endswith("reentrant"):
+    signal.signal(signal.SIGUSR1, lambda *_: client.get("k"))
+elif scenario.endswith("close-in-handler"):
+    signal.signal(signal.SIGUSR1, lambda *_: client.close())
+
+print("waiting", flush=True)
+try:
+    report["result"] = repr(call())
+    report["raised"] = None
+except BaseException as e:
+    report["raised"] = type(e).__name__
+    report["message"] = str(e)
+report["t"] = time.monotonic()
+if scenario.endswith("handler-continues"):
+    report["handled"] = handled
+usable_afterwards()
+print(json.dumps(report), flush=True)
+"""
+
+
+@pytest.fixture
+def silent_port():
+    """A loopback listener that never answers: connect() completes in the
+    kernel's backlog, the request is swallowed, no reply ever comes."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=16)
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def run_child(scenario, port, timeout, sig=signal.SIGINT, after=0.3):
+    """Start the child, send it `sig` once it waits, and return its report
+    with the latency from the signal to the end of its call."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, scenario, str(port), str(timeout)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()
+        assert line.strip() == "waiting", proc.communicate(timeout=10)[1]
+        time.sleep(after)  # the call is in its wait by now
+        sent = time.monotonic()
+        os.kill(proc.pid, sig)
+        out, err = proc.communicate(timeout=PROMPT + 10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        pytest.fail("the call did not end after the signal")
+    assert proc.returncode == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    report["latency"] = report["t"] - sent
+    print("%s, timeout=%s: ended %.1f ms after the signal"
+          % (scenario, timeout, report["latency"] * 1000))
+    return report
+
+
+@pytest.mark.parametrize("timeout", [None, 10_000])
+@pytest.mark.parametrize("scenario", ["get", "pipeline"])
+def test_ctrl_c_ends_a_call_waiting_on_a_silent_server(scenario, timeout, silent_port):
+    report = run_child(scenario, silent_port, timeout)
+    assert report["raised"] == "KeyboardInterrupt"
+    assert report["latency"] < PROMPT
+    assert report["closed"]
+
+
+@pytest.mark.parametrize("scenario", ["get", "pipeline"])
+def test_ctrl_c_leaves_the_client_usable(scenario):
+    report = run_child(scenario, 0, None)
+    assert report["raised"] == "KeyboardInterrupt"
+    assert report["latency"] < PROMPT
+    assert report["after"] == "v"
+
+
+@pytest.mark.parametrize("scenario", ["get", "pipeline"])
+def test_a_handler_that_does_not_raise_runs_at_once_and_the_call_goes_on(scenario):
+    # The reply comes after 1 s; the handler must run when the signal comes,
+    # not when the reply does, and the call must then go on to its reply.
+    report = run_child(scenario + "-handler-continues", 0, 5000, sig=signal.SIGUSR1)
+    assert report["raised"] is None
+    assert report["handled"], "the handler never ran"
+    handled_after = report["handled"][0] - (report["t"] - report["latency"])
+    assert handled_after < PROMPT / 2
+    assert report["t"] - report["handled"][0] > 0.2  # then it waited on
+    assert report["result"] in ("b'v'", "[None, b'v']")
+
+
+@pytest.mark.parametrize("scenario", ["get", "pipeline"])
+def test_a_handler_calling_the_busy_client_raises_instead_of_deadlocking(scenario):
+    # The handler runs inside the call it interrupted, which holds the
+    # client: a call on the same client from there would wait for itself.
+    report = run_child(scenario + "-reentrant", 0, None, sig=signal.SIGUSR1)
+    assert report["raised"] == "RuntimeError"
+    assert "signal handler" in report["message"]
+    assert report["latency"] < PROMPT
+    assert report["after"] == "v"
