@@ -531,6 +531,28 @@ client_dealloc(PyObject *op)
 
 /* ---- connection management ---------------------------------------------- */
 
+/* How long close() waits for a call it cancelled to let go of the lock. */
+#define CLOSE_WAIT_US 20000
+
+/* close() while another call holds the lock: end that call's connection
+ * at once (the call raises ConnectionError), then wait a moment for the
+ * lock, so that the connection is closed here and later calls simply
+ * reconnect. 1 with the lock taken, 0 if the call kept it (it will find
+ * the connection ended). */
+static NOINLINE int
+client_cancel_call(ClientObject *self)
+{
+    gb_client_cancel(&self->conn);
+    if (self->in_handlers != NULL && self->in_handlers == PyThreadState_Get()) {
+        return 0; /* a signal handler inside that very call: it holds the lock */
+    }
+    PyLockStatus got;
+    Py_BEGIN_ALLOW_THREADS
+    got = PyThread_acquire_lock_timed(self->lock, CLOSE_WAIT_US, 0);
+    Py_END_ALLOW_THREADS
+    return got == PY_LOCK_ACQUIRED;
+}
+
 static PyObject *
 client_close(PyObject *op, PyObject *unused)
 {
@@ -539,8 +561,14 @@ client_close(PyObject *op, PyObject *unused)
     if (!self->conn_ready) {
         Py_RETURN_NONE;
     }
-    if (client_acquire(self) < 0) {
-        return NULL;
+    if (client_is_inherited(self)) {
+        /* A forked child: this sets the lock and the socket right. */
+        if (client_acquire(self) < 0) {
+            return NULL;
+        }
+    }
+    else if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK) && !client_cancel_call(self)) {
+        Py_RETURN_NONE;
     }
     gb_client_close(&self->conn);
     client_release(self);
@@ -716,7 +744,9 @@ static PyMethodDef client_methods[] = {
     FASTMETHOD("connect", client_connect,
                "connect()\n--\n\nConnect now instead of at the first request."),
     {"close", client_close, METH_NOARGS,
-     "close()\n--\n\nClose the connection; the next call reconnects."},
+     "close()\n--\n\nClose the connection; the next call reconnects. A call under way "
+     "in another thread (or interrupted by the signal handler calling close()) ends "
+     "at once with ConnectionError."},
     {"__enter__", client_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))client_exit, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},

@@ -38,6 +38,7 @@ exception_class_for_status(gibson_state *st, gb_status status)
     case GB_ERR_IO:
     case GB_ERR_NOT_CONNECTED:
     case GB_ERR_INTERRUPTED: /* normally a signal handler's exception is raised instead */
+    case GB_ERR_CANCELLED:
         return st->ConnectionError;
     case GB_ERR_NOMEM:
         return PyExc_MemoryError;
@@ -45,6 +46,17 @@ exception_class_for_status(gibson_state *st, gb_status status)
         break;
     }
     return st->PyGibsonError;
+}
+
+const char *
+gb_error_text(const gb_error *err)
+{
+    if (err->status == GB_ERR_CANCELLED) {
+        /* The library names its own function; say it in Python's terms. */
+        return "the client was closed (close() from another thread or a signal handler) "
+               "while this call was under way; the next call reconnects";
+    }
+    return err->message[0] ? err->message : gb_status_name(err->status);
 }
 
 void
@@ -55,7 +67,7 @@ raise_gb_error(gibson_state *st, const gb_error *err)
         return;
     }
     PyObject *cls = exception_class_for_status(st, err->status);
-    const char *message = err->message[0] ? err->message : gb_status_name(err->status);
+    const char *message = gb_error_text(err);
     PyObject *exc = PyObject_CallFunction(cls, "s", message);
     if (exc == NULL) {
         return;

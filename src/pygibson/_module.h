@@ -141,6 +141,8 @@ int arg_encoding(gibson_state *st, PyObject *obj, PyObject **out);
 
 /* Raise for a library status (argument, protocol or transport error). */
 void raise_gb_error(gibson_state *st, const gb_error *err);
+/* The message raise_gb_error gives err. */
+const char *gb_error_text(const gb_error *err);
 /* Raise for a server refusal code (0..4), naming the operation and key. */
 void raise_reply_code(gibson_state *st, int code, int opcode, const char *key,
                       size_t key_len);

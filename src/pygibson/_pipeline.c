@@ -152,7 +152,7 @@ raise_pipeline_failure(gibson_state *st, const PipelineObject *self, const gb_er
     PyOS_snprintf(detailed.message, sizeof(detailed.message),
                   "%s (pipeline of %zd operations: %zd sent, %zd replies received; "
                   "the rest were not executed or their outcome is unknown)",
-                  err->message, self->count, sent, received);
+                  gb_error_text(err), self->count, sent, received);
     raise_gb_error(st, &detailed);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);

@@ -64,6 +64,14 @@ elif scenario.endswith("reentrant"):
     signal.signal(signal.SIGUSR1, lambda *_: client.get("k"))
 elif scenario.endswith("close-in-handler"):
     signal.signal(signal.SIGUSR1, lambda *_: client.close())
+elif scenario.endswith("close-from-thread"):
+    def close_later():
+        time.sleep(0.3)  # the call is in its wait by now
+        report["close_started"] = time.monotonic()
+        client.close()
+        report["close_took"] = time.monotonic() - report["close_started"]
+    closer = threading.Thread(target=close_later)
+    closer.start()
 
 print("waiting", flush=True)
 try:
@@ -73,6 +81,8 @@ except BaseException as e:
     report["raised"] = type(e).__name__
     report["message"] = str(e)
 report["t"] = time.monotonic()
+if scenario.endswith("close-from-thread"):
+    closer.join()
 if scenario.endswith("handler-continues"):
     report["handled"] = handled
 usable_afterwards()
@@ -90,17 +100,20 @@ def silent_port():
 
 
 def run_child(scenario, port, timeout, sig=signal.SIGINT, after=0.3):
-    """Start the child, send it `sig` once it waits, and return its report
-    with the latency from the signal to the end of its call."""
+    """Start the child, send it `sig` once it waits (None: no signal, the
+    child closes the client from a thread), and return its report with the
+    latency from the signal or close() to the end of its call."""
     proc = subprocess.Popen(
         [sys.executable, "-c", CHILD, scenario, str(port), str(timeout)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = proc.stdout.readline()
         assert line.strip() == "waiting", proc.communicate(timeout=10)[1]
-        time.sleep(after)  # the call is in its wait by now
-        sent = time.monotonic()
-        os.kill(proc.pid, sig)
+        sent = None
+        if sig is not None:
+            time.sleep(after)  # the call is in its wait by now
+            sent = time.monotonic()
+            os.kill(proc.pid, sig)
         out, err = proc.communicate(timeout=PROMPT + 10)
     except subprocess.TimeoutExpired:
         proc.kill()
@@ -108,9 +121,12 @@ def run_child(scenario, port, timeout, sig=signal.SIGINT, after=0.3):
         pytest.fail("the call did not end after the signal")
     assert proc.returncode == 0, err
     report = json.loads(out.strip().splitlines()[-1])
-    report["latency"] = report["t"] - sent
-    print("%s, timeout=%s: ended %.1f ms after the signal"
-          % (scenario, timeout, report["latency"] * 1000))
+    report["latency"] = report["t"] - (sent if sent is not None else report["close_started"])
+    print("%s, timeout=%s: ended %.1f ms after the %s"
+          % (scenario, timeout, report["latency"] * 1000,
+             "signal" if sent is not None else "close()"))
+    if "close_took" in report:
+        print("  close() returned in %.1f ms" % (report["close_took"] * 1000))
     return report
 
 
@@ -151,5 +167,32 @@ def test_a_handler_calling_the_busy_client_raises_instead_of_deadlocking(scenari
     report = run_child(scenario + "-reentrant", 0, None, sig=signal.SIGUSR1)
     assert report["raised"] == "RuntimeError"
     assert "signal handler" in report["message"]
+    assert report["latency"] < PROMPT
+    assert report["after"] == "v"
+
+
+@pytest.mark.parametrize("scenario", ["get", "pipeline"])
+def test_close_from_another_thread_ends_a_hung_call(scenario, silent_port):
+    report = run_child(scenario + "-close-from-thread", silent_port, None, sig=None)
+    assert report["raised"] == "ConnectionError"
+    assert "the client was closed" in report["message"]
+    assert report["latency"] < PROMPT
+    assert report["close_took"] < PROMPT
+    assert report["closed"]
+
+
+@pytest.mark.parametrize("scenario", ["get", "pipeline"])
+def test_close_from_another_thread_leaves_the_client_usable(scenario):
+    report = run_child(scenario + "-close-from-thread", 0, 10_000, sig=None)
+    assert report["raised"] == "ConnectionError"
+    assert report["latency"] < PROMPT
+    assert report["after"] == "v"
+
+
+@pytest.mark.parametrize("scenario", ["get", "pipeline"])
+def test_a_signal_handler_may_close_the_client_to_end_the_call(scenario):
+    report = run_child(scenario + "-close-in-handler", 0, None, sig=signal.SIGUSR1)
+    assert report["raised"] == "ConnectionError"
+    assert "the client was closed" in report["message"]
     assert report["latency"] < PROMPT
     assert report["after"] == "v"

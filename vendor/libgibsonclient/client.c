@@ -6,12 +6,16 @@
  * connects again. Nothing is ever re-sent by the library: whether a request
  * may be retried is the caller's decision (err->request_sent helps).
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include "gb_internal.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Largest write of whole frames in one pipeline step (a bigger single frame
@@ -59,12 +63,25 @@ gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error 
     c->opcode = 0;
     c->intr.fn = NULL;
     c->intr.arg = NULL;
+    c->cancelled = 0;
+    c->connecting = 0;
     gb_buffer_init(&c->out);
     gb_reader_init(&c->reader, config->max_reply_size);
+    c->host = NULL;
+    c->unix_path = NULL;
+    if (pthread_mutex_init(&c->guard, NULL) != 0) {
+        gb_reader_free(&c->reader);
+        return gb_fail(err, GB_ERR_NOMEM, 0, "could not create the client's mutex");
+    }
     c->host = copy_string(config->host != NULL ? config->host : GB_DEFAULT_HOST);
     c->unix_path = config->unix_path != NULL ? copy_string(config->unix_path) : NULL;
     if (c->host == NULL || (config->unix_path != NULL && c->unix_path == NULL)) {
-        gb_client_free(c);
+        free(c->host);
+        free(c->unix_path);
+        c->host = NULL;
+        c->unix_path = NULL;
+        gb_reader_free(&c->reader);
+        (void)pthread_mutex_destroy(&c->guard); /* unlocked: cannot fail */
         return gb_fail(err, GB_ERR_NOMEM, 0, "out of memory copying the client configuration");
     }
     return GB_OK;
@@ -78,6 +95,8 @@ void gb_client_set_interrupt(gb_client *c, gb_interrupt_fn fn, void *arg)
 
 void gb_client_free(gb_client *c)
 {
+    if (c->host == NULL)
+        return; /* freed already (host is set once init succeeds) */
     gb_client_close(c);
     free(c->host);
     free(c->unix_path);
@@ -85,6 +104,64 @@ void gb_client_free(gb_client *c)
     c->unix_path = NULL;
     gb_buffer_free(&c->out);
     gb_reader_free(&c->reader);
+    /* Fails only on a mutex still locked, which no call can leave. */
+    (void)pthread_mutex_destroy(&c->guard);
+}
+
+/* ---- The guard: gb_client_cancel against the descriptor's changes ------- */
+
+/* pthread_mutex_lock fails only on a mutex that was never initialised or
+   is corrupted: going on unguarded could shut down a stranger's socket. */
+static void lock_guard(gb_client *c)
+{
+    if (pthread_mutex_lock(&c->guard) != 0)
+        abort();
+}
+
+static void unlock_guard(gb_client *c)
+{
+    if (pthread_mutex_unlock(&c->guard) != 0)
+        abort();
+}
+
+/*
+ * Detach the descriptor from the client and return it (-1 if none): once
+ * c->fd is -1 under the guard, gb_client_cancel can no longer reach it, so
+ * the caller may close it without the guard held. *cancelled (may be NULL)
+ * says whether gb_client_cancel had ended the connection.
+ */
+static int take_fd(gb_client *c, int *cancelled)
+{
+    int fd;
+
+    lock_guard(c);
+    fd = c->fd;
+    c->fd = -1;
+    if (cancelled != NULL)
+        *cancelled = c->cancelled;
+    c->cancelled = 0;
+    unlock_guard(c);
+    return fd;
+}
+
+void gb_client_cancel(gb_client *c)
+{
+    lock_guard(c);
+    if (c->fd >= 0 || c->connecting)
+        c->cancelled = 1;
+    /* Shut down, never close: the descriptor is the calling thread's, which
+       closes it under the guard. Fails only when the peer is gone already,
+       and then the waits end anyway. */
+    if (c->fd >= 0)
+        (void)shutdown(c->fd, SHUT_RDWR);
+    unlock_guard(c);
+}
+
+static gb_status cancelled_error(gb_error *err)
+{
+    return gb_fail(err, GB_ERR_CANCELLED, 0,
+                   "the connection was ended by gb_client_cancel() from another thread "
+                   "during the request");
 }
 
 int gb_client_connected(const gb_client *c)
@@ -106,6 +183,7 @@ static int io_timeout(const gb_client *c)
 gb_status gb_client_connect(gb_client *c, gb_error *err)
 {
     gb_error scratch;
+    int fd, cancelled;
 
     if (c->fd >= 0)
         return GB_OK;
@@ -113,29 +191,49 @@ gb_status gb_client_connect(gb_client *c, gb_error *err)
         err = &scratch;
     /* A new connection starts from a clean byte stream. */
     gb_reader_reset(&c->reader);
+    lock_guard(c);
+    c->connecting = 1;
+    unlock_guard(c);
     if (c->unix_path != NULL)
-        c->fd = gb_connect_unix(c->unix_path, c->connect_timeout_ms, io_timeout(c), &c->intr,
-                                err);
+        fd = gb_connect_unix(c->unix_path, c->connect_timeout_ms, io_timeout(c), &c->intr, err);
     else
-        c->fd = gb_connect_tcp(c->host, c->port, c->connect_timeout_ms, io_timeout(c),
-                               &c->intr, err);
-    return c->fd >= 0 ? GB_OK : err->status;
+        fd = gb_connect_tcp(c->host, c->port, c->connect_timeout_ms, io_timeout(c), &c->intr,
+                            err);
+    lock_guard(c);
+    c->connecting = 0;
+    cancelled = c->cancelled;
+    c->cancelled = 0;
+    if (!cancelled)
+        c->fd = fd;
+    unlock_guard(c);
+    if (cancelled) {
+        gb_socket_close(fd);
+        return cancelled_error(err);
+    }
+    return fd >= 0 ? GB_OK : err->status;
 }
 
 void gb_client_close(gb_client *c)
 {
-    gb_socket_close(c->fd);
-    c->fd = -1;
+    gb_socket_close(take_fd(c, NULL));
     gb_reader_reset(&c->reader);
 }
 
 void gb_client_abandon(gb_client *c)
 {
+    /* A thread of the parent may have held the guard at fork(); it does not
+       exist here, so start the guard afresh (as atfork child handlers do).
+       It fails only where resources run out, and a guard that may be held
+       forever cannot be trusted. */
+    if (pthread_mutex_init(&c->guard, NULL) != 0)
+        abort();
     /* close() alone: shutdown() would end the connection for the parent
        process too, which still shares it. */
     if (c->fd >= 0)
         close(c->fd);
     c->fd = -1;
+    c->cancelled = 0;
+    c->connecting = 0;
     gb_reader_reset(&c->reader);
 }
 
@@ -152,10 +250,16 @@ static void add_peer(const gb_client *c, gb_error *err)
                  c->port);
 }
 
-/* The failure policy: a connection that failed is never used again. */
+/* The failure policy: a connection that failed is never used again. When
+   gb_client_cancel caused the failure, say so instead. */
 static gb_status broken(gb_client *c, gb_error *err)
 {
-    gb_client_close(c);
+    int cancelled;
+
+    gb_socket_close(take_fd(c, &cancelled));
+    gb_reader_reset(&c->reader);
+    if (cancelled)
+        cancelled_error(err);
     add_peer(c, err);
     return err->status;
 }
@@ -240,10 +344,8 @@ static gb_status send_request(gb_client *c, const gb_request *req, size_t first_
    call reconnects instead of failing. */
 static void end_call(gb_client *c)
 {
-    if (c->opcode == GB_OP_END) {
-        gb_socket_close(c->fd);
-        c->fd = -1;
-    }
+    if (c->opcode == GB_OP_END)
+        gb_socket_close(take_fd(c, NULL));
 }
 
 gb_status gb_client_call_head(gb_client *c, const gb_request *req, size_t first_read,
@@ -420,8 +522,11 @@ gb_status gb_client_pump(gb_client *c, const unsigned char *frames, size_t frame
         err->request_sent = 1;
     if (st != GB_OK) {
         /* Keep the reader: complete replies in it are still good. */
-        gb_socket_close(c->fd);
-        c->fd = -1;
+        int cancelled;
+
+        gb_socket_close(take_fd(c, &cancelled));
+        if (cancelled)
+            st = cancelled_error(err);
         add_peer(c, err);
         return st;
     }

@@ -17,6 +17,7 @@
 #ifndef GIBSON_H
 #define GIBSON_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -102,6 +103,7 @@ typedef enum gb_status {
     GB_ERR_NOT_CONNECTED,   /* no connection and none could be made */
     GB_ERR_INTERRUPTED,     /* a signal came during a wait and the interrupt
                                hook asked to stop (gb_interrupt) */
+    GB_ERR_CANCELLED,       /* gb_client_cancel() ended the connection */
 
     GB_ERR_NOMEM            /* an allocation failed */
 } gb_status;
@@ -419,6 +421,13 @@ typedef struct gb_client {
     int64_t deadline_ms;       /* of the call under way */
     int opcode;                /* of the call under way */
     gb_interrupt intr;         /* gb_client_set_interrupt */
+    /* gb_client_cancel, the one function another thread may call: fd
+       changes and the two fields below are guarded by `guard`, held only
+       for a few instructions. */
+    pthread_mutex_t guard;
+    int cancelled;             /* the connection (or the connect under way)
+                                  was cancelled; cleared when it closes */
+    int connecting;            /* gb_client_connect is waiting */
 } gb_client;
 
 /* Copy the configuration; does not connect. */
@@ -436,6 +445,18 @@ gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error 
 void gb_client_set_interrupt(gb_client *c, gb_interrupt_fn fn, void *arg);
 /* Close the connection and free everything. */
 void gb_client_free(gb_client *c);
+/*
+ * End the connection from another thread, at once: the one call that may
+ * be made on c while another thread uses it. The connection is shut down
+ * (not closed: the descriptor stays the calling thread's), which wakes a
+ * call waiting to send or receive; that call, or, if none is under way, the
+ * next call that would use the connection, fails with GB_ERR_CANCELLED
+ * (err->request_sent as usual) and closes it; the call after reconnects. A
+ * connect under way is not woken: it fails with GB_ERR_CANCELLED when it
+ * ends. With no connection and no connect under way it does nothing. c
+ * must stay valid (not freed) until it returns.
+ */
+void gb_client_cancel(gb_client *c);
 
 int gb_client_connected(const gb_client *c);
 /* Connect now if not connected. */
