@@ -248,7 +248,10 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
 /* One request, with the lock held: 0 with the reply in *reply (or a large
  * value in *bytes), or -1 with an exception. Reads are retried once on a
  * fresh connection when a connection that had served earlier requests
- * turns out to be dead (a server restart); writes never are. */
+ * turns out to be dead (a server restart); writes never are. A connection
+ * found dead or out of step before sending is replaced by the library
+ * itself; when that reconnect is refused, the connect is tried again here,
+ * with the connect retries, since nothing was sent. */
 static int
 client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
                  const gb_request *req, gb_reply *reply, PyObject **bytes)
@@ -256,6 +259,7 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
     gb_error err;
     gb_status status;
     int attempts = (op->idempotent && self->retry_reads) ? 2 : 1;
+    int reconnected = 0;
     for (;;) {
         int reused = gb_client_connected(&self->conn);
         if (!reused && client_ensure_connected(self, st) < 0) {
@@ -268,6 +272,10 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
         }
         if (PyErr_Occurred()) {
             return -1;
+        }
+        if (status == GB_ERR_CONNECT && reused && !reconnected) {
+            reconnected = 1;
+            continue;
         }
         attempts--;
         if (attempts == 0 || !reused ||

@@ -65,6 +65,8 @@ gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error 
     c->intr.arg = NULL;
     c->cancelled = 0;
     c->connecting = 0;
+    c->last_request_ms = 0;
+    c->check_next = 1;
     gb_buffer_init(&c->out);
     gb_reader_init(&c->reader, config->max_reply_size);
     c->host = NULL;
@@ -210,6 +212,7 @@ gb_status gb_client_connect(gb_client *c, gb_error *err)
         gb_socket_close(fd);
         return cancelled_error(err);
     }
+    c->check_next = 1; /* a reply sent before any request is looked for too */
     return fd >= 0 ? GB_OK : err->status;
 }
 
@@ -265,6 +268,49 @@ static gb_status broken(gb_client *c, gb_error *err)
 }
 
 /*
+ * Whether the open connection can take the next request. Bytes already
+ * buffered, or waiting in the socket, answer no request (a server or proxy
+ * out of step, or a reply sent before the request), and EOF means the server
+ * hung up while the connection was idle. Looking into the socket costs a
+ * system call (recv with MSG_PEEK), about 4 % of a small request's client
+ * CPU, so it is made when the connection may have been idle: when the ms
+ * clock moved since the previous request started (so always after 1 ms or
+ * more, at most once per ms between back-to-back requests), and always for
+ * the first request on a new connection and after a pipeline.
+ */
+static int fit_for_reuse(gb_client *c, int64_t now_ms)
+{
+    if (gb_reader_buffered(&c->reader) != 0)
+        return 0;
+    if (!c->check_next && now_ms == c->last_request_ms)
+        return 1;
+    c->check_next = 0;
+    return gb_socket_check_idle(c->fd, NULL) == GB_OK;
+}
+
+/*
+ * Connect, first closing the connection if one is open (unfit for reuse):
+ * nothing has been sent, so the request, read or write, goes out once, on
+ * the new connection, and no stray bytes are ever read as its reply. A
+ * connection that gb_client_cancel ended fails the request instead.
+ */
+static GB_NOINLINE gb_status replace_connection(gb_client *c, gb_error *err)
+{
+    if (c->fd >= 0) {
+        int cancelled;
+
+        gb_socket_close(take_fd(c, &cancelled));
+        gb_reader_reset(&c->reader);
+        if (cancelled) {
+            cancelled_error(err);
+            add_peer(c, err);
+            return GB_ERR_CANCELLED;
+        }
+    }
+    return gb_client_connect(c, err);
+}
+
+/*
  * The first wait for a reply may be a plain blocking recv() (one syscall,
  * no poll) while SO_RCVTIMEO, set from the request timeout at connect, is
  * sure to end before the deadline. Under 100 ms the kernel's timer ticks
@@ -311,21 +357,23 @@ static gb_status send_request(gb_client *c, const gb_request *req, size_t first_
     gb_status st;
     size_t written = 0;
     int first = 1, r = 0;
+    int64_t now;
 
     gb_error_clear(err);
     c->out.len = 0;
     st = gb_encode(&c->out, req, &c->limits, err);
     if (st != GB_OK)
         return st;
-    /* Bytes nobody asked for mean the stream is out of step: start over. */
-    if (c->fd >= 0 && gb_reader_buffered(&c->reader) != 0)
-        gb_client_close(c);
-    st = gb_client_connect(c, err);
-    if (st != GB_OK)
-        return st;
-
+    now = gb_clock_ms();
+    if (c->fd < 0 || !fit_for_reuse(c, now)) {
+        st = replace_connection(c, err);
+        if (st != GB_OK)
+            return st;
+        now = gb_clock_ms(); /* the deadline starts once connected */
+    }
+    c->last_request_ms = now;
     c->opcode = req->opcode;
-    c->deadline_ms = gb_deadline_after(c->timeout_ms);
+    c->deadline_ms = c->timeout_ms < 0 ? -1 : now + c->timeout_ms;
     /* One write holds the whole frame: the server mishandles a length
        prefix that arrives split (§8.1). */
     st = gb_socket_send_all(c->fd, c->out.data, c->out.len, c->deadline_ms, &c->intr, &written,
@@ -419,11 +467,17 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
 
 gb_status gb_client_pipeline_begin(gb_client *c, gb_error *err)
 {
+    gb_status st = GB_OK;
+
     gb_error_clear(err);
-    if (c->fd >= 0 && gb_reader_buffered(&c->reader) != 0)
-        gb_client_close(c);
     c->pipe_mark = 0;
-    return gb_client_connect(c, err);
+    c->check_next = 1; /* one system call is nothing to a pipeline */
+    if (c->fd < 0 || !fit_for_reuse(c, 0))
+        st = replace_connection(c, err);
+    /* Whatever the server sends after the pipeline's last reply is looked
+       for before the next request. */
+    c->check_next = 1;
+    return st;
 }
 
 /* The end of the frame starting at `at`, or 0 if it is not a whole frame. */

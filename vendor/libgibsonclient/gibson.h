@@ -376,6 +376,12 @@ gb_status gb_socket_recv_some(int fd, void *buf, size_t cap, size_t *got,
 gb_status gb_socket_recv_blocking(int fd, void *buf, size_t cap, size_t *got,
                                   int64_t deadline_ms, const gb_interrupt *intr,
                                   gb_error *err);
+/* Whether a connection with no request under way is fit for the next one,
+ * without waiting or consuming anything: GB_OK when nothing is waiting to be
+ * read; GB_ERR_PROTOCOL when bytes are (a reply nobody asked for: the
+ * stream is out of step), GB_ERR_CLOSED on EOF or a reset, GB_ERR_IO on
+ * another socket error. */
+gb_status gb_socket_check_idle(int fd, gb_error *err);
 /* How many bytes a write right after poll() reports POLLOUT will very likely
  * take whole (from the socket's send buffer size; at least 4096). */
 size_t gb_socket_send_chunk_hint(int fd);
@@ -420,6 +426,8 @@ typedef struct gb_client {
     size_t pipe_mark;          /* gb_client_pump: start of the frame being sent */
     int64_t deadline_ms;       /* of the call under way */
     int opcode;                /* of the call under way */
+    int64_t last_request_ms;   /* when the previous request started */
+    int check_next;            /* look for stray bytes before the next request */
     gb_interrupt intr;         /* gb_client_set_interrupt */
     /* gb_client_cancel, the one function another thread may call: fd
        changes and the two fields below are guarded by `guard`, held only

@@ -460,6 +460,26 @@ gb_status gb_socket_recv_blocking(int fd, void *buf, size_t cap, size_t *got,
     return io_error(err, errno, "while reading the reply");
 }
 
+gb_status gb_socket_check_idle(int fd, gb_error *err)
+{
+    unsigned char byte;
+    ssize_t n;
+
+    /* One syscall that sees unread bytes, EOF and a reset alike, and
+       consumes nothing; cheaper than poll() or FIONREAD. */
+    do
+        n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return GB_OK;
+    if (n > 0)
+        return gb_fail(err, GB_ERR_PROTOCOL, 0,
+                       "bytes that answer no request arrived on the idle connection");
+    if (n == 0)
+        return eof_error(err, "while the connection was idle");
+    return io_error(err, errno, "on the idle connection");
+}
+
 /* One non-blocking recv for exchange: 1 progress, 0 nothing yet, -1 error. */
 static int exchange_recv(int fd, void *in, size_t in_cap, size_t *got, gb_error *err)
 {

@@ -159,6 +159,9 @@ class GibsonProtocol(asyncio.Protocol):
                 self._refused(opcode, [])
                 return
             data, then = self.faults.apply(reply)
+            if isinstance(then, _faults.Extra):
+                self.core.loop.call_later(then.delay, self._send_extra, then.data)
+                then = None
             if opcode == OP_END and then is None:
                 then = _faults.THEN_CLOSE
             self._send(data, then)
@@ -166,6 +169,16 @@ class GibsonProtocol(asyncio.Protocol):
                 # Nothing after END, a cut or a truncated reply is answered.
                 self._mute = True
                 return
+
+    def _send_extra(self, data):
+        # After the reply it follows, even under a reply delay (_send keeps
+        # the order).
+        if not (self._closing or self._mute):
+            self._send(data, None)
+
+    def send_unsolicited(self, data):
+        if not (self._closing or self._mute):
+            self._transmit(data, None)
 
     def _send(self, data, then):
         delay = self.faults.reply_delay
@@ -295,6 +308,7 @@ class ServerCore:
         else:
             await self._listen()
         self.faults._listener_hook = self._listener_hook
+        self.faults._broadcast_hook = self._broadcast_hook
         self._cron_handle = self.loop.call_later(config.cron_period / 1000.0, self._cron)
         log.info("Gibson-compatible server listening on %s", self.describe())
 
@@ -370,6 +384,17 @@ class ServerCore:
             return
         future.result(10)
 
+    def _broadcast_hook(self, data):
+        # Called by Faults on the caller's thread.
+        async def broadcast():
+            for connection in list(self.connections):
+                connection.send_unsolicited(data)
+
+        future = asyncio.run_coroutine_threadsafe(broadcast(), self.loop)
+        if _on_loop_thread(self.loop):
+            return
+        future.result(10)
+
     def _cron(self):
         self.run_cron()
         self._cron_handle = self.loop.call_later(self.config.cron_period / 1000.0, self._cron)
@@ -406,6 +431,7 @@ class ServerCore:
     async def close(self):
         """Stop listening, close every connection and stop the cron."""
         self.faults._listener_hook = None
+        self.faults._broadcast_hook = None
         if self._cron_handle is not None:
             self._cron_handle.cancel()
             self._cron_handle = None

@@ -262,6 +262,27 @@ static void test_exchange_basic(void)
     close(sv[0]);
 }
 
+static void test_check_idle(void)
+{
+    int sv[2];
+    gb_error err;
+
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_OK);
+    CHECK_INT(send(sv[1], "x", 1, 0), 1);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_PROTOCOL);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_PROTOCOL); /* consumed nothing */
+    close(sv[1]);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_PROTOCOL); /* the byte first */
+    {
+        char b;
+        CHECK_INT(recv(sv[0], &b, 1, 0), 1);
+    }
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_CLOSED);
+    close(sv[0]);
+    CHECK_STATUS(gb_socket_check_idle(-1, &err), GB_ERR_IO);
+}
+
 static void test_clock(void)
 {
     int64_t a = gb_clock_ms(), b = gb_clock_ms();
@@ -283,4 +304,5 @@ void test_transport(void)
     RUN(test_recv_timeout);
     RUN(test_peer_closes);
     RUN(test_exchange_basic);
+    RUN(test_check_idle);
 }
