@@ -302,15 +302,31 @@ client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssiz
     }
     gb_reply reply;
     PyObject *result = NULL;
-    if (client_roundtrip(self, st, op, &p.req, &reply, &result) == 0 && result == NULL) {
+    for (int retried = 0;; retried = 1) {
+        if (client_roundtrip(self, st, op, &p.req, &reply, &result) < 0 || result != NULL) {
+            break;
+        }
         int broken = 0;
         result = result_from_reply(st, op, &p.req, &reply, self->encoding, &broken);
+        if (result != NULL) {
+            if (op->result == RES_QUIT) {
+                gb_client_close(&self->conn);
+            }
+            break;
+        }
+        /* A key-value reply short of pairs (§3.4): the first one freed the
+         * expired items that cut it, so the read, idempotent, is asked once
+         * more before PartialResultError is raised. */
+        if (!retried && op->idempotent && PyErr_ExceptionMatches(st->PartialResultError)) {
+            PyErr_Clear();
+            continue;
+        }
         /* A garbled key-value set did not break the framing, but a server
          * that sends one is not to be trusted with the next request. */
-        broken |= result == NULL && PyErr_ExceptionMatches(st->ProtocolError);
-        if (broken || op->result == RES_QUIT) {
+        if (broken || PyErr_ExceptionMatches(st->ProtocolError) || op->result == RES_QUIT) {
             gb_client_close(&self->conn);
         }
+        break;
     }
     client_release(self);
     prepared_release(&p);

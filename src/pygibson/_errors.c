@@ -159,6 +159,34 @@ reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
     return exc;
 }
 
+PyObject *
+partial_result_exception(gibson_state *st, int opcode, const char *key, size_t key_len,
+                         PyObject *partial, const kv_counts *counts)
+{
+    const op_spec *op = op_by_opcode(opcode);
+    PyObject *exc = NULL;
+    PyObject *shown = key_repr(key, key_len);
+    if (shown == NULL) {
+        Py_DECREF(partial);
+        return NULL;
+    }
+    PyObject *message = PyUnicode_FromFormat(
+        "%s%s%U: the server announced %zu pairs but sent %zu; Gibson 1.2.1 stops at an "
+        "expired item it has not freed yet (section 3.4 of docs/protocol.md). .partial "
+        "holds the pairs that arrived",
+        op == NULL ? "a key-value reply" : op->command, key == NULL ? "" : " ", shown,
+        counts->announced, counts->received);
+    Py_DECREF(shown);
+    if (message != NULL) {
+        exc = PyObject_CallFunction(st->PartialResultError, "(OOnn)", message, partial,
+                                    (Py_ssize_t)counts->announced,
+                                    (Py_ssize_t)counts->received);
+        Py_DECREF(message);
+    }
+    Py_DECREF(partial);
+    return exc;
+}
+
 void
 raise_reply_code(gibson_state *st, int code, int opcode, const char *key, size_t key_len)
 {

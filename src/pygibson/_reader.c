@@ -243,8 +243,14 @@ untyped_result(ReaderObject *self, const gb_reply *reply)
         return reply->encoding == GB_ENC_NUMBER
                    ? PyLong_FromLongLong((long long)reply->number)
                    : value_from_bytes(reply->data, reply->size, self->encoding);
-    case GB_REPL_KVAL:
-        return pairs_from_kv(self->state, reply, self->encoding);
+    case GB_REPL_KVAL: {
+        kv_counts counts;
+        PyObject *pairs = pairs_from_kv(self->state, reply, self->encoding, &counts);
+        if (pairs != NULL && counts.received < counts.announced) {
+            return partial_result_exception(self->state, 0, NULL, 0, pairs, &counts);
+        }
+        return pairs;
+    }
     default: /* ERR, NAN, MEM, LOCKED: the reader checked the code */
         return reply_code_exception(self->state, reply->code, 0, NULL, 0);
     }

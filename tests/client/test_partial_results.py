@@ -1,0 +1,121 @@
+"""A key-value reply shorter than it announces (§3.4 of docs/protocol.md):
+Gibson 1.2.1's MGET stops at an expired item it has not freed yet, while
+its count says how many matches survived. The client must never return
+such a short dict in silence."""
+
+import struct
+
+import pytest
+
+from pygibson import PartialResultError, Reader, ServerError
+from pygibson.server import GibsonServer, ManualClock
+
+from .conftest import client_for
+
+
+def kv_reply(count, pairs):
+    """A REPL_KVAL reply announcing `count` pairs and carrying `pairs`."""
+    body = struct.pack("<I", count)
+    for key, value in pairs:
+        body += struct.pack("<I", len(key)) + key + b"\x00" + struct.pack("<I", len(value)) + value
+    return b"\x07\x00\x00" + struct.pack("<I", len(body)) + body
+
+
+@pytest.fixture
+def buggy():
+    """The embedded server reproducing 1.2.1's count/pairs mismatch, on a
+    clock of our own."""
+    with GibsonServer(clock=ManualClock(1_700_000_000), mget_count_bug=True) as server:
+        yield server
+
+
+def expire_one_before_a_live_one(client, server):
+    # fa comes first in trie order and expires; fb lives on.
+    client.set("fa", "x", 1)
+    client.set("fb", "y")
+    server.clock.advance(1)
+
+
+def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy):
+    client = client_for(buggy)
+    expire_one_before_a_live_one(client, buggy)
+    # The server's first answer announces 1 pair and carries none; the
+    # client asks again, and the second answer is complete.
+    assert client.mget("f") == {"fb": b"y"}
+    assert client.mget("f") == {"fb": b"y"}
+    client.close()
+
+
+def test_mget_short_twice_raises_with_the_partial_dict(make_client, server):
+    client = make_client()
+    client.set("fb", "y")
+    short = kv_reply(3, [(b"fb", b"y")])
+    server.faults.replace_next_reply(short)
+    server.faults.replace_next_reply(short)
+    with pytest.raises(PartialResultError) as info:
+        client.mget("f")
+    error = info.value
+    assert isinstance(error, ServerError)
+    assert error.partial == {"fb": b"y"}
+    assert (error.announced, error.received) == (3, 1)
+    assert "announced 3 pairs but sent 1" in str(error)
+    assert "MGET b'f'" in str(error)
+    # The stream stayed in step: the connection goes on.
+    assert not client.closed
+    assert client.mget("f") == {"fb": b"y"}
+
+
+def test_mget_short_once_returns_the_second_answer(make_client, server):
+    client = make_client()
+    client.set("fb", "y")
+    server.faults.replace_next_reply(kv_reply(1, []))
+    assert client.mget("f") == {"fb": b"y"}
+
+
+def test_keys_short_raises_with_the_partial_list(make_client, server):
+    client = make_client()
+    client.set("fb", "y")
+    short = kv_reply(2, [(b"0", b"fb")])
+    server.faults.replace_next_reply(short)
+    server.faults.replace_next_reply(short)
+    with pytest.raises(PartialResultError) as info:
+        client.keys("f")
+    assert info.value.partial == [b"fb"]
+
+
+def test_a_pipeline_puts_the_error_in_place_without_resending(buggy):
+    client = client_for(buggy)
+    expire_one_before_a_live_one(client, buggy)
+    results = client.pipeline().mget("f").ping().execute(raise_on_error=False)
+    assert isinstance(results[0], PartialResultError)
+    assert results[0].partial == {}
+    assert results[1] is None
+    expire_one_before_a_live_one(client, buggy)
+    with pytest.raises(PartialResultError) as info:
+        client.pipeline().mget("f").ping().execute()
+    assert info.value.results[1] is None
+    # The connection is in step.
+    assert client.pipeline().mget("f").execute() == [{"fb": b"y"}]
+    client.close()
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_reader_returns_or_raises_the_error(typed):
+    reader = Reader() if typed else Reader(typed=False)
+    if typed:
+        reader.expect("mget", key="f")
+    reader.feed(kv_reply(2, [(b"fb", b"y")]))
+    if typed:
+        with pytest.raises(PartialResultError) as info:
+            reader.gets()
+        assert info.value.partial == {"fb": b"y"}
+    else:
+        error = reader.gets()
+        assert isinstance(error, PartialResultError)
+        assert error.partial == [b"fb", b"y"]
+    reader.feed(kv_reply(1, [(b"fb", b"y")]))
+    if typed:
+        reader.expect("mget", key="f")
+        assert reader.gets() == {"fb": b"y"}
+    else:
+        assert reader.gets() == [b"fb", b"y"]
