@@ -308,8 +308,10 @@ int gb_kv_begin(gb_kv_iter *it, const unsigned char *payload, size_t size, gb_er
 /*
  * 1 and *pair filled; 0 at the end, which is when `count` pairs were read or
  * when the payload ends cleanly between pairs (the server's MGET may announce
- * more pairs than it sends, §3.4); -1 (GB_ERR_PROTOCOL) when a pair is cut
- * short, has a bad encoding or bad number width, or bytes follow the last pair.
+ * more pairs than it sends, §3.4: then `taken < count` at the end, and the
+ * caller decides; pygibson asks again once, then raises); -1
+ * (GB_ERR_PROTOCOL) when a pair is cut short, has a bad encoding or bad
+ * number width, or bytes follow the last pair.
  */
 int gb_kv_next(gb_kv_iter *it, gb_kv_pair *pair, gb_error *err);
 
@@ -485,6 +487,14 @@ void gb_client_abandon(gb_client *c);
  * executed the request, and the next call reconnects: a reply is never taken
  * from a connection that has failed. After END's reply the client closes
  * the connection itself (the server hangs up), so the next call reconnects.
+ * Before sending on a connection that may have been idle (the ms clock
+ * moved since the previous request; always the first request on a new
+ * connection and the first after a pipeline), gb_socket_check_idle looks
+ * for bytes that answer no request, or EOF: then the connection is
+ * replaced before anything is sent, and the request goes out once, on the
+ * new one. Bytes already buffered are always seen. A signal during a wait:
+ * gb_client_set_interrupt; another thread ending the call:
+ * gb_client_cancel.
  * The first wait for the reply is a blocking recv() bounded by SO_RCVTIMEO
  * (set at connect to 7/8 of timeout_ms), then poll() for what is left: in
  * the common case a call costs one send() and one recv().
@@ -520,7 +530,9 @@ gb_status gb_client_call_finish_into(gb_client *c, const gb_reply_head *head,
  * then calls gb_client_pipeline_begin once and gb_client_pump until all
  * replies are taken, taking the replies that have arrived after each pump with
  * gb_reader_next(&c->reader, ...). Writes and reads progress together, so a
- * pipeline of any size cannot deadlock (§8.1). On any error the connection is
+ * pipeline of any size cannot deadlock (§8.1). gb_client_pipeline_begin
+ * always checks a reused connection as gb_client_call may (one recv), and
+ * the first call after the pipeline checks again. On any error the connection is
  * closed; replies that arrived before it can still be taken from c->reader
  * (it is reset when the next connection opens). `*written` is the count of
  * bytes of frames sent so far: start it at 0 and pass the same frames buffer
