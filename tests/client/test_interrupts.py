@@ -130,20 +130,26 @@ def run_child(scenario, port, timeout, sig=signal.SIGINT, after=0.3):
     return report
 
 
+def assert_ended(report, raised, saying=""):
+    """The child's call ended promptly with `raised`, its message holding
+    `saying`."""
+    assert report["raised"] == raised, report
+    assert saying in report["message"]
+    assert report["latency"] < PROMPT
+
+
 @pytest.mark.parametrize("timeout", [None, 10_000])
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
 def test_ctrl_c_ends_a_call_waiting_on_a_silent_server(scenario, timeout, silent_port):
     report = run_child(scenario, silent_port, timeout)
-    assert report["raised"] == "KeyboardInterrupt"
-    assert report["latency"] < PROMPT
+    assert_ended(report, "KeyboardInterrupt")
     assert report["closed"]
 
 
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
 def test_ctrl_c_leaves_the_client_usable(scenario):
     report = run_child(scenario, 0, None)
-    assert report["raised"] == "KeyboardInterrupt"
-    assert report["latency"] < PROMPT
+    assert_ended(report, "KeyboardInterrupt")
     assert report["after"] == "v"
 
 
@@ -165,18 +171,14 @@ def test_a_handler_calling_the_busy_client_raises_instead_of_deadlocking(scenari
     # The handler runs inside the call it interrupted, which holds the
     # client: a call on the same client from there would wait for itself.
     report = run_child(scenario + "-reentrant", 0, None, sig=signal.SIGUSR1)
-    assert report["raised"] == "RuntimeError"
-    assert "signal handler" in report["message"]
-    assert report["latency"] < PROMPT
+    assert_ended(report, "RuntimeError", "signal handler")
     assert report["after"] == "v"
 
 
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
 def test_close_from_another_thread_ends_a_hung_call(scenario, silent_port):
     report = run_child(scenario + "-close-from-thread", silent_port, None, sig=None)
-    assert report["raised"] == "ConnectionError"
-    assert "the client was closed" in report["message"]
-    assert report["latency"] < PROMPT
+    assert_ended(report, "ConnectionError", "the client was closed")
     assert report["close_took"] < PROMPT
     assert report["closed"]
 
@@ -184,15 +186,12 @@ def test_close_from_another_thread_ends_a_hung_call(scenario, silent_port):
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
 def test_close_from_another_thread_leaves_the_client_usable(scenario):
     report = run_child(scenario + "-close-from-thread", 0, 10_000, sig=None)
-    assert report["raised"] == "ConnectionError"
-    assert report["latency"] < PROMPT
+    assert_ended(report, "ConnectionError")
     assert report["after"] == "v"
 
 
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
 def test_a_signal_handler_may_close_the_client_to_end_the_call(scenario):
     report = run_child(scenario + "-close-in-handler", 0, None, sig=signal.SIGUSR1)
-    assert report["raised"] == "ConnectionError"
-    assert "the client was closed" in report["message"]
-    assert report["latency"] < PROMPT
+    assert_ended(report, "ConnectionError", "the client was closed")
     assert report["after"] == "v"

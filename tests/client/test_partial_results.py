@@ -46,23 +46,26 @@ def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy):
     client.close()
 
 
-def test_mget_short_twice_raises_with_the_partial_dict(make_client, server):
+@pytest.mark.parametrize("method, pair, partial, complete", [
+    ("mget", (b"fb", b"y"), {"fb": b"y"}, {"fb": b"y"}),
+    ("keys", (b"0", b"fb"), [b"fb"], [b"fb"]),
+])
+def test_short_twice_raises_with_what_arrived(make_client, server, method, pair, partial,
+                                              complete):
     client = make_client()
     client.set("fb", "y")
-    short = kv_reply(3, [(b"fb", b"y")])
-    server.faults.replace_next_reply(short)
-    server.faults.replace_next_reply(short)
+    for _ in range(2):
+        server.faults.replace_next_reply(kv_reply(3, [pair]))
     with pytest.raises(PartialResultError) as info:
-        client.mget("f")
+        getattr(client, method)("f")
     error = info.value
     assert isinstance(error, ServerError)
-    assert error.partial == {"fb": b"y"}
+    assert error.partial == partial
     assert (error.announced, error.received) == (3, 1)
-    assert "announced 3 pairs but sent 1" in str(error)
-    assert "MGET b'f'" in str(error)
+    assert "%s b'f': the server announced 3 pairs but sent 1" % method.upper() in str(error)
     # The stream stayed in step: the connection goes on.
     assert not client.closed
-    assert client.mget("f") == {"fb": b"y"}
+    assert getattr(client, method)("f") == complete
 
 
 def test_mget_short_once_returns_the_second_answer(make_client, server):
@@ -70,17 +73,6 @@ def test_mget_short_once_returns_the_second_answer(make_client, server):
     client.set("fb", "y")
     server.faults.replace_next_reply(kv_reply(1, []))
     assert client.mget("f") == {"fb": b"y"}
-
-
-def test_keys_short_raises_with_the_partial_list(make_client, server):
-    client = make_client()
-    client.set("fb", "y")
-    short = kv_reply(2, [(b"0", b"fb")])
-    server.faults.replace_next_reply(short)
-    server.faults.replace_next_reply(short)
-    with pytest.raises(PartialResultError) as info:
-        client.keys("f")
-    assert info.value.partial == [b"fb"]
 
 
 def test_a_pipeline_puts_the_error_in_place_without_resending(buggy):
