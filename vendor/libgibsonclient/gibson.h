@@ -11,7 +11,7 @@
  * Every function reports failure through a gb_status and, where it takes one,
  * a gb_error owned by the caller: the library keeps no global state.
  *
- * Wire facts come from the protocol description (PROTOCOL.md); section numbers
+ * Wire facts come from the protocol description (docs/protocol.md); section numbers
  * in comments refer to it.
  */
 #ifndef GIBSON_H
@@ -43,29 +43,14 @@ extern "C" {
 #define GB_FRAME_HEADER_SIZE 6 /* uint32 length + int16 opcode */
 #define GB_REPLY_HEADER_SIZE 7 /* uint16 code + uint8 encoding + uint32 size */
 
+/* The opcodes, GB_OP_SET = 1 .. GB_OP_KEYS = 21 and GB_OP_END = 255, from
+ * the one list of operations (operations.def). */
 typedef enum gb_opcode {
-    GB_OP_SET = 1,
-    GB_OP_TTL = 2,
-    GB_OP_GET = 3,
-    GB_OP_DEL = 4,
-    GB_OP_INC = 5,
-    GB_OP_DEC = 6,
-    GB_OP_LOCK = 7,
-    GB_OP_UNLOCK = 8,
-    GB_OP_MSET = 9,
-    GB_OP_MTTL = 10,
-    GB_OP_MGET = 11,
-    GB_OP_MDEL = 12,
-    GB_OP_MINC = 13,
-    GB_OP_MDEC = 14,
-    GB_OP_MLOCK = 15,
-    GB_OP_MUNLOCK = 16,
-    GB_OP_COUNT = 17,
-    GB_OP_STATS = 18,
-    GB_OP_PING = 19,
-    GB_OP_META = 20,
-    GB_OP_KEYS = 21,
-    GB_OP_END = 255
+#define GB_OPERATION(NAME, OPCODE, ...) GB_OP_##NAME = OPCODE,
+#define GB_ALIAS(...)
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
 } gb_opcode;
 
 typedef enum gb_reply_code {

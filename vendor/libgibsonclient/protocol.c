@@ -1,7 +1,7 @@
 /*
  * The Gibson wire protocol: request encoding, reply parsing, key-value sets.
  * No I/O happens here, so the same code serves blocking and event-driven
- * callers and can be fuzzed on its own. Section numbers refer to PROTOCOL.md.
+ * callers and can be fuzzed on its own. Section numbers refer to docs/protocol.md.
  */
 #include "gb_internal.h"
 
@@ -162,29 +162,23 @@ typedef struct op_info {
     int is_prefix; /* the key is a prefix: only changes the wording of errors */
 } op_info;
 
+/* operations.def's SHAPE column: the payload layout and the number's meaning. */
+#define SHAPE_OF_EMPTY SHAPE_EMPTY, NUMBER_NONE
+#define SHAPE_OF_KEY SHAPE_KEY, NUMBER_NONE
+#define SHAPE_OF_KEY_TTL SHAPE_KEY_NUMBER, NUMBER_TTL
+#define SHAPE_OF_KEY_LOCK SHAPE_KEY_NUMBER, NUMBER_LOCK
+#define SHAPE_OF_KEY_VALUE SHAPE_KEY_VALUE, NUMBER_NONE
+#define SHAPE_OF_KEY_FIELD SHAPE_KEY_VALUE, NUMBER_NONE
+#define SHAPE_OF_KEY_LIMIT SHAPE_KEY_LIMIT, NUMBER_LIMIT
+#define SHAPE_OF_SET SHAPE_SET, NUMBER_TTL
+
 static const op_info OPS[] = {
-    {GB_OP_SET, "SET", SHAPE_SET, NUMBER_TTL, 0},
-    {GB_OP_TTL, "TTL", SHAPE_KEY_NUMBER, NUMBER_TTL, 0},
-    {GB_OP_GET, "GET", SHAPE_KEY, NUMBER_NONE, 0},
-    {GB_OP_DEL, "DEL", SHAPE_KEY, NUMBER_NONE, 0},
-    {GB_OP_INC, "INC", SHAPE_KEY, NUMBER_NONE, 0},
-    {GB_OP_DEC, "DEC", SHAPE_KEY, NUMBER_NONE, 0},
-    {GB_OP_LOCK, "LOCK", SHAPE_KEY_NUMBER, NUMBER_LOCK, 0},
-    {GB_OP_UNLOCK, "UNLOCK", SHAPE_KEY, NUMBER_NONE, 0},
-    {GB_OP_MSET, "MSET", SHAPE_KEY_VALUE, NUMBER_NONE, 1},
-    {GB_OP_MTTL, "MTTL", SHAPE_KEY_NUMBER, NUMBER_TTL, 1},
-    {GB_OP_MGET, "MGET", SHAPE_KEY_LIMIT, NUMBER_LIMIT, 1},
-    {GB_OP_MDEL, "MDEL", SHAPE_KEY, NUMBER_NONE, 1},
-    {GB_OP_MINC, "MINC", SHAPE_KEY, NUMBER_NONE, 1},
-    {GB_OP_MDEC, "MDEC", SHAPE_KEY, NUMBER_NONE, 1},
-    {GB_OP_MLOCK, "MLOCK", SHAPE_KEY_NUMBER, NUMBER_LOCK, 1},
-    {GB_OP_MUNLOCK, "MUNLOCK", SHAPE_KEY, NUMBER_NONE, 1},
-    {GB_OP_COUNT, "COUNT", SHAPE_KEY, NUMBER_NONE, 1},
-    {GB_OP_STATS, "STATS", SHAPE_EMPTY, NUMBER_NONE, 0},
-    {GB_OP_PING, "PING", SHAPE_EMPTY, NUMBER_NONE, 0},
-    {GB_OP_META, "META", SHAPE_KEY_VALUE, NUMBER_NONE, 0},
-    {GB_OP_KEYS, "KEYS", SHAPE_KEY, NUMBER_NONE, 1},
-    {GB_OP_END, "END", SHAPE_EMPTY, NUMBER_NONE, 0},
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, ...) \
+    {GB_OP_##NAME, #NAME, SHAPE_OF_##SHAPE, PREFIX},
+#define GB_ALIAS(...)
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
 };
 
 /* The server matches META fields by prefix (§6), so only full names are safe. */
