@@ -1,4 +1,4 @@
-"""The protocol vectors (PROTOCOL.md §12 and extras), read from the one file
+"""The protocol vectors (docs/protocol.md §12 and extras), read from the one file
 that the C tests and the fuzz corpus generator read too:
 vendor/libgibsonclient/tests/vectors.txt. Its header describes the format.
 

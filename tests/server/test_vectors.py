@@ -1,4 +1,4 @@
-"""PROTOCOL.md §12: the captured request frames, sent byte for byte over a
+"""docs/protocol.md §12: the captured request frames, sent byte for byte over a
 raw socket, must get the captured replies byte for byte. The vectors come
 from vendor/libgibsonclient/tests/vectors.txt (see tests/vectors.py)."""
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the fuzzers' seed corpus from the test vectors of PROTOCOL.md §12,
+"""Write the fuzzers' seed corpus from the test vectors of docs/protocol.md §12,
 read from tests/vectors.txt (the file the unit tests read too).
 
     python3 fuzz/make_corpus.py fuzz/corpus
