@@ -3,7 +3,8 @@
     python .ci/check_release.py DIST_DIR
 
 - the version (src/pygibson/_version.py) is above the old pygibson's 0.2.1,
-  which pip must upgrade, and is the version of the sdist in DIST_DIR;
+  which pip must upgrade, and is the version of the sdist in DIST_DIR,
+  which carries CHANGELOG.rst;
 - CHANGELOG.rst has an "Unreleased" section on top and one for the version;
 - the CPython versions agree everywhere they are stated: the classifiers,
   requires-python, cibuildwheel's build selector, the tests workflow's
@@ -17,6 +18,7 @@ import os
 import re
 import runpy
 import sys
+import tarfile
 import tomllib
 
 from packaging.version import Version
@@ -40,6 +42,11 @@ def main(dist):
     sdists = glob.glob(os.path.join(dist, "pygibson-*.tar.gz"))
     if [os.path.basename(s) for s in sdists] != ["pygibson-%s.tar.gz" % version]:
         fail(problems, "sdists in %s: %s, expected pygibson-%s.tar.gz" % (dist, sdists, version))
+
+    for sdist in sdists:
+        with tarfile.open(sdist) as tar:
+            if not any(n.endswith("/CHANGELOG.rst") for n in tar.getnames()):
+                fail(problems, "%s lacks CHANGELOG.rst" % os.path.basename(sdist))
 
     changelog = open("CHANGELOG.rst", encoding="utf-8").read()
     headings = re.findall(r"^(\S[^\n]*)\n-{3,}$", changelog, re.MULTILINE)
