@@ -75,6 +75,18 @@ def rubric_sections(app, what, name, obj, options, lines):
     lines[:] = out
 
 
+def reexported(name):
+    """The names module NAME exports that are the very objects pygibson
+    exports (PoolTimeoutError, say): they have a page of their own, and a
+    second description of one object is a warning."""
+    try:
+        module = importlib.import_module(name)
+    except Exception:
+        return []  # automodule reports the failure itself
+    return [member for member in getattr(module, "__all__", ())
+            if getattr(pygibson, member, None) is getattr(module, member, object())]
+
+
 class OptionalAutomodule(SphinxDirective):
     """``.. optional-automodule:: NAME`` documents module NAME with its
     members when it exists, and shows the directive's content (a "being
@@ -92,8 +104,11 @@ class OptionalAutomodule(SphinxDirective):
         except ModuleNotFoundError:  # a missing parent package
             present = False
         if present:
-            text = StringList([".. automodule:: %s" % name, "   :members:"],
-                              source=self.get_source_info()[0])
+            lines = [".. automodule:: %s" % name, "   :members:"]
+            shared = reexported(name)
+            if shared:
+                lines.append("   :exclude-members: " + ", ".join(shared))
+            text = StringList(lines, source=self.get_source_info()[0])
         else:
             text = self.content
         node = nodes.container()
