@@ -55,17 +55,19 @@ class AsyncClient:
                  host=None, connect_timeout=None, encoding=None, max_key_size=512,
                  max_value_size=None, max_request_size=4194304, max_reply_size=67108864,
                  strict_ttl=True, retry_reads=True, connect_retries=2, connect_backoff=50):
-        address = {"host": host} if host is not None else {"addr": addr}
+        given = {"host": host} if host is not None else {"addr": addr}
+        if connect_timeout is not None:
+            # Left out otherwise: Client's own default is the timeout.
+            given["connect_timeout"] = connect_timeout
         if host is not None and addr != "127.0.0.1":
             raise TypeError("AsyncClient() takes addr or its alias host, not both")
         # An unconnected Client checks every option, with Client's words, and
         # later checks requests against non-default limits (_async_encode).
         validator = Client(
-            port=port, unix_socket=unix_socket, timeout=timeout,
-            connect_timeout=connect_timeout, encoding=encoding, max_key_size=max_key_size,
+            port=port, unix_socket=unix_socket, timeout=timeout, encoding=encoding, max_key_size=max_key_size,
             max_value_size=max_value_size, max_request_size=max_request_size,
             max_reply_size=max_reply_size, strict_ttl=strict_ttl, retry_reads=retry_reads,
-            connect_retries=connect_retries, connect_backoff=connect_backoff, **address)
+            connect_retries=connect_retries, connect_backoff=connect_backoff, **given)
         self._validator = validator
         self._encode = make_encoder(
             validator, (max_key_size, max_value_size, max_request_size, bool(strict_ttl)))
