@@ -82,7 +82,8 @@ async def random_cancellation(client, seed, keys=300, requests=3000):
         name = "cancelled" if isinstance(result, asyncio.CancelledError) else result
         outcomes[name] = outcomes.get(name, 0) + 1
     assert outcomes.get("ok", 0) > requests // 3, outcomes
-    assert outcomes.get("cancelled", 0) > requests // 10, outcomes
+    assert outcomes.get("cancelled", 0) > requests // 20, outcomes
+    assert outcomes.get("cancelled", 0) + outcomes.get("timed out", 0) > requests // 10, outcomes
     # The connection is still in step: fresh requests get their own replies.
     for i in rng.sample(range(keys), 20):
         assert await bounded(client.get("k%d" % i)) == value_of(i)
