@@ -88,6 +88,10 @@ class Connection(asyncio.Protocol):
         self.closed = loop.create_future()
         self._paused = False
         self._drained = None
+        #: Frames held back while the coroutines woken by the last replies
+        #: run, written together after them (see data_received); None when
+        #: writes go straight to the transport.
+        self._corked = None
 
     # -- asyncio.Protocol --------------------------------------------------
 
@@ -109,7 +113,7 @@ class Connection(asyncio.Protocol):
                 self.abort(error)
                 return
             if reply is False:
-                return
+                break
             if not waiters:
                 self.abort(ProtocolError(
                     "the server sent a reply no request was waiting for; the connection "
@@ -126,6 +130,26 @@ class Connection(asyncio.Protocol):
                 waiter.set_exception(reply)
             else:
                 waiter.set_result(reply)
+        if self._corked is None:
+            # The coroutines just woken run next, and often send again: their
+            # frames are held until all of them ran, then written in one
+            # write (one system call instead of one each). The flush is
+            # queued after their wake-ups, in the same loop iteration, so a
+            # lone request waits no longer for it.
+            self._corked = []
+            self.loop.call_soon(self._uncork)
+
+    def _uncork(self):
+        frames, self._corked = self._corked, None
+        if frames and self.transport is not None:
+            self.transport.write(frames[0] if len(frames) == 1 else b"".join(frames))
+
+    def _write(self, frame):
+        corked = self._corked
+        if corked is None:
+            self.transport.write(frame)
+        else:
+            corked.append(frame)
 
     def eof_received(self):
         return False  # close the transport: Gibson never half-closes
@@ -166,7 +190,7 @@ class Connection(asyncio.Protocol):
         self.waiters.append(future)
         if self.timeout is not None:
             self._track(1)
-        self.transport.write(frame)
+        self._write(frame)
         return future
 
     def send_batch(self, batch, ops, frames):
@@ -178,7 +202,7 @@ class Connection(asyncio.Protocol):
         self.waiters.extend([batch] * len(ops))
         if self.timeout is not None:
             self._track(len(ops))
-        self.transport.write(frames)
+        self._write(frames)
 
     def send_untyped(self, frame):
         """Write one request for an untyped reader (aiogibson's), which
@@ -187,7 +211,7 @@ class Connection(asyncio.Protocol):
         self.waiters.append(future)
         if self.timeout is not None:
             self._track(1)
-        self.transport.write(frame)
+        self._write(frame)
         return future
 
     async def drain(self):
