@@ -18,11 +18,11 @@ dropped in its turn, so it can never be taken for another request's.
 
 import asyncio
 
-from ._async_connection import Batch, connect
+from ._async_connection import connect
 from ._async_encode import make_encoder, value_size as _value_size
 from ._compat import Client, Reader
 from ._operations import OPERATIONS
-from .exceptions import ConnectionError, PyGibsonError, TimeoutError
+from .exceptions import ConnectionError
 
 __all__ = ["AsyncClient", "AsyncPipeline", "AsyncConnectionPool", "AsyncPooledClient",
            "PoolTimeoutError"]
