@@ -103,9 +103,9 @@ def test_values_around_the_first_read(make_client, size, encoding):
         assert client.get("next") == (b"after" if encoding is None else "after")
 
 
-def test_truncated_value_is_reported():
+def test_truncated_value_is_reported(implementation):
     with GibsonServer(max_value_size=16) as server:
-        client = client_for(server)
+        client = client_for(server, implementation)
         with pytest.raises(ValueTruncatedError) as info:
             client.set("k", b"x" * 20)
         error = info.value
