@@ -1,0 +1,225 @@
+"""The two implementations side by side: the same calls on the C extension's
+Client and on the pure-Python one, against the same server, must give the
+same results and the same exceptions, class and message, word for word.
+Skipped where the extension cannot be imported."""
+
+import array
+import inspect
+
+import pytest
+
+from pygibson import _pure
+from pygibson._operations import OPERATIONS
+
+from .conftest import server_options
+
+pygibson_c = pytest.importorskip("pygibson._pygibson", reason="needs the C extension")
+
+
+class StrKey(str):
+    pass
+
+
+class BytesKey(bytes):
+    pass
+
+
+class Odd:
+    pass
+
+
+# (method, args, kwargs): successes, refusals by the server, and refusals
+# before sending, of every kind the library words.
+CALLS = [
+    ("set", ("k", "v"), {}),
+    ("set", ("k", "v", 30), {}),
+    ("set", (), {"key": "k", "value": b"v", "ttl": 5}),
+    ("get", ("k",), {}),
+    ("get", ("missing",), {}),
+    ("get", (b"x" * 100,), {}),
+    ("get", ("",), {}),
+    ("get", (b"",), {}),
+    ("get", ("a b",), {}),
+    ("get", (StrKey("caf\u00e9 b"),), {}),
+    ("get", (BytesKey(b"a b"),), {}),
+    ("get", (bytearray(b"a b"),), {}),
+    ("get", ("k" * 513,), {}),
+    ("get", ("a\ud800b",), {}),
+    ("get", (1.5,), {}),
+    ("get", (None,), {}),
+    ("get", (Odd(),), {}),
+    ("get", (array.array("i", [1]),), {}),
+    ("get", (), {}),
+    ("get", ("a", "b"), {}),
+    ("get", (), {"bogus": 1}),
+    ("get", ("a",), {"key": "b"}),
+    ("set", ("a", "b", 1, 2), {}),
+    ("set", ("k", ""), {}),
+    ("set", ("k", bytearray()), {}),
+    ("set", ("k", None), {}),
+    ("set", ("k", True), {}),
+    ("set", ("k", Odd()), {}),
+    ("set", ("k", 42), {}),
+    ("set", ("k", -7.5), {}),
+    ("set", ("k", memoryview(b"0123456789")[2:5]), {}),
+    ("set", ("k", "v", -1), {}),
+    ("set", ("k", "v", 32768), {}),
+    ("set", ("k", "v", 2 ** 64), {}),
+    ("set", ("k", "v", 1.5), {}),
+    ("set", ("k", "v", True), {}),
+    ("set", ("k", "v", "10"), {}),
+    ("set", ("k" * 511, "v"), {}),
+    ("set", ("k" * 510, "v", 10), {}),
+    ("set", ("k" * 508, "v", 10), {}),
+    ("set", ("a b", "v"), {}),
+    ("ttl", ("k", 10), {}),
+    ("ttl", ("missing", 10), {}),
+    ("ttl", ("k", 40000), {}),
+    ("inc", ("n",), {}),
+    ("dec", ("n",), {}),
+    ("inc", ("k",), {}),
+    ("lock", ("k", 10), {}),
+    ("set", ("k", "w"), {}),
+    ("dl", ("k",), {}),
+    ("delete", ("k",), {}),
+    ("lock", ("k", -2), {}),
+    ("lock", ("k", 1.0), {}),
+    ("unlock", ("k",), {}),
+    ("unlock", ("missing",), {}),
+    ("dl", ("k",), {}),
+    ("dl", ("k",), {}),
+    ("mset", ("p:", "v"), {}),
+    ("set", ("p:1", "1"), {}),
+    ("set", ("p:2", "2"), {}),
+    ("mset", ("p:", "3"), {}),
+    ("mset", ("p:", ""), {}),
+    ("mttl", ("p:", 50), {}),
+    ("mttl", ("p:", -1), {}),
+    ("mget", ("p:",), {}),
+    ("mget", ("p:", 1), {}),
+    ("mget", ("p:", None), {}),
+    ("mget", ("p:", 0), {}),
+    ("mget", ("p:", -1), {}),
+    ("mget", ("",), {}),
+    ("mget", ("none:",), {}),
+    ("minc", ("p:",), {}),
+    ("mdec", ("p:",), {}),
+    ("mlock", ("p:", 5), {}),
+    ("mlock", ("p:", -3), {}),
+    ("munlock", ("p:",), {}),
+    ("count", ("p:",), {}),
+    ("count", ("",), {}),
+    ("count", ("none:",), {}),
+    ("keys", ("p:",), {}),
+    ("keys", ("none:",), {}),
+    ("meta", ("p:1", "encoding"), {}),
+    ("meta", ("p:1", "l"), {}),
+    ("meta", ("p:1", ""), {}),
+    ("meta", ("p:1", "sizes\x00\x01" + "x" * 50), {}),
+    ("meta", ("missing", "size"), {}),
+    ("mdl", ("p:",), {}),
+    ("mdelete", ("p:",), {}),
+    ("mdl", ("none:",), {}),
+    ("minc", ("none:",), {}),
+    ("munlock", ("none:",), {}),
+    ("ping", (), {}),
+    ("ping", (1,), {}),
+]
+
+
+def outcome(call):
+    try:
+        return "ok", call()
+    except Exception as error:
+        return type(error), str(error)
+
+
+def normalised(value):
+    # Results are compared by value; the times META and STATS report move.
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if "time" not in k and "memory" not in k}
+    return value
+
+
+@pytest.fixture
+def twins(server):
+    made = [pygibson_c.Client(**server_options(server)), _pure.Client(**server_options(server))]
+    yield made
+    for client in made:
+        client.close()
+
+
+def test_every_call_gives_the_same_result_or_error(twins, server):
+    c_client, py_client = twins
+    outcomes = {}
+    for name, client in (("c", c_client), ("py", py_client)):
+        server.flush()
+        outcomes[name] = [outcome(lambda: getattr(client, method)(*args, **kwargs))
+                          for method, args, kwargs in CALLS]
+    for call, c_out, py_out in zip(CALLS, outcomes["c"], outcomes["py"]):
+        assert normalised(py_out) == normalised(c_out), call
+
+
+def test_pipelines_give_the_same_results_and_errors(twins, server):
+    results = {}
+    for name, client in zip(("c", "py"), twins):
+        server.flush()
+        pipe = client.pipeline()
+        refused = []
+        for method, args, kwargs in CALLS:
+            refused.append(outcome(lambda: getattr(pipe, method)(*args, **kwargs)))
+        got = pipe.execute(raise_on_error=False)
+        results[name] = ([r if r[0] != "ok" else "queued" for r in refused],
+                         [(type(r), str(r)) if isinstance(r, Exception) else r for r in got])
+    assert results["py"] == results["c"]
+
+
+@pytest.mark.parametrize("options", [
+    dict(port=0), dict(port=70000), dict(port="10128"), dict(port=1.5), dict(port=2 ** 40),
+    dict(timeout=0), dict(timeout=-5), dict(timeout="1000"), dict(timeout=True),
+    dict(timeout=float("nan")), dict(timeout=3e9), dict(connect_timeout=0),
+    dict(encoding="no-such-codec"), dict(encoding=5), dict(max_key_size=0),
+    dict(max_key_size=None), dict(max_value_size=True), dict(max_request_size=2 ** 33),
+    dict(max_reply_size="1"), dict(addr=5), dict(addr="h", host="h"), dict(addr=None, host="h"),
+    dict(unix_socket=5), dict(unix_socket="a\x00b"), dict(connect_retries=101),
+    dict(connect_backoff=-1),
+])
+def test_constructor_refusals_are_the_same(options):
+    assert outcome(lambda: _pure.Client(**options)) == \
+        outcome(lambda: pygibson_c.Client(**options))
+
+
+@pytest.mark.parametrize("options", [
+    dict(), dict(addr="10.0.0.1", port=99, timeout=None), dict(host="example.org"),
+    dict(unix_socket="/tmp/x.sock", timeout=2.9), dict(timeout=0.5, connect_timeout=None),
+    dict(connect_timeout=250), dict(encoding="latin-1"), dict(addr=""), dict(unix_socket=""),
+    dict(unix_socket=b"/tmp/b.sock"),
+])
+def test_properties_and_repr_are_the_same(options):
+    c_client, py_client = pygibson_c.Client(**options), _pure.Client(**options)
+    for name in ("closed", "addr", "host", "port", "unix_socket", "timeout",
+                 "connect_timeout", "encoding"):
+        assert getattr(py_client, name) == getattr(c_client, name), name
+    assert repr(py_client) == repr(c_client)
+    assert repr(py_client.pipeline()) == repr(c_client.pipeline())
+
+
+def test_connection_failures_are_worded_the_same(tmp_path):
+    for options in (dict(unix_socket=str(tmp_path / "none.sock")),
+                    dict(unix_socket="x" * 200), dict(unix_socket=""),
+                    dict(addr="127.0.0.1", port=1), dict(addr="no-such-host.invalid")):
+        options.update(connect_retries=0)
+        c_out = outcome(pygibson_c.Client(**options).ping)
+        py_out = outcome(_pure.Client(**options).ping)
+        assert py_out == c_out, options
+
+
+def test_methods_are_the_operation_table():
+    for op in OPERATIONS:
+        for name in (op.name,) + op.aliases:
+            for cls in (_pure.Client, _pure.Pipeline):
+                method = getattr(cls, name)
+                assert str(inspect.signature(method)) == "(self%s" % (
+                    ", " + op.signature[1:] if op.signature != "()" else ")")
+                assert method.__doc__
+            assert str(inspect.signature(getattr(pygibson_c.Client, name))) == op.signature
