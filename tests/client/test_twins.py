@@ -223,3 +223,92 @@ def test_methods_are_the_operation_table():
                     ", " + op.signature[1:] if op.signature != "()" else ")")
                 assert method.__doc__
             assert str(inspect.signature(getattr(pygibson_c.Client, name))) == op.signature
+
+
+def fault_outcome(error):
+    """An error as the fault tests compare it: class, message and the
+    attributes that say how far the request got."""
+    return (type(error), str(error), getattr(error, "request_sent", None),
+            getattr(error, "sent", None), getattr(error, "received", None))
+
+
+# Each scenario: (how to break the next exchange, the client options, what
+# to do). The same scenario runs on each implementation in turn.
+FAULTS = [
+    ("close-3", lambda f: f.close_after_bytes(3), dict(retry_reads=False),
+     lambda c: c.get("k")),
+    ("close-5-write", lambda f: f.close_after_bytes(5), {}, lambda c: c.inc("n")),
+    ("close-100", lambda f: f.close_after_bytes(100), dict(retry_reads=False),
+     lambda c: c.get("big")),
+    ("close-50000", lambda f: f.close_after_bytes(50_000), dict(retry_reads=False),
+     lambda c: c.get("large")),
+    ("truncate", lambda f: f.truncate_next_reply(), dict(timeout=150), lambda c: c.get("k")),
+    ("truncate-large", lambda f: f.truncate_next_reply(keep=60_000), dict(timeout=150),
+     lambda c: c.get("large")),
+    ("unknown-code", lambda f: f.unknown_code_next_reply(42), {}, lambda c: c.ping()),
+    ("huge-length", lambda f: f.huge_length_next_reply(), {}, lambda c: c.get("k")),
+    ("repl-err", lambda f: f.replace_next_reply(b"\x00\x00\x00\x01\x00\x00\x00\x00"), {},
+     lambda c: c.get("k")),
+    ("ok-for-get", lambda f: f.replace_next_reply(b"\x05\x00\x00\x01\x00\x00\x00\x00"), {},
+     lambda c: c.get("k")),
+    ("text-for-inc", lambda f: f.replace_next_reply(b"\x06\x00\x00\x01\x00\x00\x00x"), {},
+     lambda c: c.inc("k")),
+    ("kv-for-ping",
+     lambda f: f.replace_next_reply(b"\x07\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00"), {},
+     lambda c: c.ping()),
+    ("garbled-kv",
+     lambda f: f.replace_next_reply(b"\x07\x00\x00\x06\x00\x00\x00\x01\x00\x00\x00\x05\x00"),
+     {}, lambda c: c.mget("k")),
+    ("lzf", lambda f: f.replace_next_reply(b"\x06\x00\x01\x01\x00\x00\x00x"), {},
+     lambda c: c.get("k")),
+    ("number-width-3", lambda f: f.replace_next_reply(b"\x06\x00\x02\x03\x00\x00\x00abc"), {},
+     lambda c: c.inc("k")),
+    ("refused", lambda f: f.refuse_connections(), dict(connect_retries=1, connect_backoff=1),
+     lambda c: c.ping()),
+    ("reset", lambda f: f.reset_connections(), {}, lambda c: c.set("k", "v")),
+    ("dropped", lambda f: f.drop_connections(), {}, lambda c: c.set("k", "v")),
+    ("pipeline-close", lambda f: f.close_after_bytes(0), {},
+     lambda c: c.pipeline().set("a", "1").set("b", "2").get("k").execute()),
+    ("pipeline-timeout", lambda f: f.truncate_next_reply(), dict(timeout=150),
+     lambda c: c.pipeline().ping().ping().ping().execute()),
+    ("pipeline-garbled-kv",
+     lambda f: f.replace_next_reply(b"\x07\x00\x00\x06\x00\x00\x00\x01\x00\x00\x00\x05\x00"),
+     {}, lambda c: c.pipeline().mget("k").ping().execute(raise_on_error=False)),
+    ("pipeline-unknown-code", lambda f: f.unknown_code_next_reply(9), {},
+     lambda c: c.pipeline().ping().ping().execute()),
+    ("pipeline-unexpected", lambda f: f.replace_next_reply(b"\x05\x00\x00\x01\x00\x00\x00\x00"),
+     {}, lambda c: c.pipeline().get("k").ping().execute()),
+    ("pipeline-refused", lambda f: f.refuse_connections(), dict(connect_retries=0),
+     lambda c: c.pipeline().ping().execute()),
+]
+
+LARGE = bytes(range(256)) * 400
+
+
+@pytest.mark.parametrize("break_it, options, action",
+                         [f[1:] for f in FAULTS], ids=[f[0] for f in FAULTS])
+def test_faults_give_the_same_errors(server, break_it, options, action):
+    seen = []
+    for cls in (pygibson_c.Client, _pure.Client):
+        server.flush()
+        server.faults.clear()
+        client = cls(**server_options(server, **options))
+        client.set("k", "v")
+        client.set("big", b"x" * 1000)
+        client.set("large", LARGE)
+        break_it(server.faults)
+        try:
+            result = action(client)
+        except Exception as error:
+            result = fault_outcome(error)
+        else:
+            result = [fault_outcome(r) if isinstance(r, Exception) else r for r in result] \
+                if isinstance(result, list) else result
+        closed = client.closed
+        server.faults.clear()
+        # Usable afterwards, and in step.
+        client.set("after", "fine")
+        assert client.get("after") == b"fine"
+        client.close()
+        seen.append((result, closed))
+    assert seen[1] == seen[0]
