@@ -400,11 +400,14 @@ class Client:
         conn = getattr(self, "_conn", None)
         if conn is None or conn.sock is None:
             return
-        # In a forked child the socket is the parent's too: leave it open.
-        if self._generation != _forks[0]:
-            conn.abandon()
-        else:
-            conn.close()
+        try:
+            # In a forked child the socket is the parent's too: leave it open.
+            if self._generation != _forks[0]:
+                conn.abandon()
+            else:
+                conn.close()
+        except Exception:  # at interpreter exit, modules may be gone
+            pass
 
     # ---- properties ------------------------------------------------------------
 
