@@ -417,15 +417,6 @@ class ReplyBuffer:
             check_header(code, encoding, size, self.max_reply_size)
         return code, encoding, size, have - REPLY_HEADER_SIZE >= size
 
-    def missing(self):
-        """How many more bytes the reply under way needs at least (1 while
-        its header is incomplete)."""
-        have = len(self._buf) - self._pos
-        if have < REPLY_HEADER_SIZE:
-            return REPLY_HEADER_SIZE - have
-        size = _U32.unpack_from(self._buf, self._pos + 3)[0]
-        return max(1, REPLY_HEADER_SIZE + size - have)
-
     def next(self):
         """The next complete reply, None when more bytes are needed."""
         head = self.head()
@@ -435,9 +426,28 @@ class ReplyBuffer:
         start = self._pos + REPLY_HEADER_SIZE
         data = bytes(self._buf[start:start + size])
         self._pos = start + size
-        if encoding == ENC_NUMBER and code == REPL_VAL:
-            return Reply(code, encoding, data, int.from_bytes(data, "little", signed=True))
-        return Reply(code, encoding, data)
+        return make_reply(code, encoding, data)
+
+    def take_started(self, size):
+        """Take the reply under way, whose header ``head()`` returned and
+        whose payload of ``size`` bytes is not all here, out of the buffer:
+        a bytearray of the payload's full size holding the part that is
+        here, and that part's length. The caller receives the rest straight
+        into it: a large value is then not copied for every chunk read."""
+        start = self._pos + REPLY_HEADER_SIZE
+        part = len(self._buf) - start
+        payload = bytearray(size)
+        payload[:part] = self._buf[start:]
+        del self._buf[:]
+        self._pos = 0
+        return payload, part
+
+
+def make_reply(code, encoding, data):
+    """A Reply from a checked header's code and encoding and its payload."""
+    if encoding == ENC_NUMBER and code == REPL_VAL:
+        return Reply(code, encoding, data, int.from_bytes(data, "little", signed=True))
+    return Reply(code, encoding, data)
 
 
 # ---- What a reply means for its operation (_ops.c, _errors.c) --------------------

@@ -37,6 +37,7 @@ from ._protocol import (
     clip,
     encode_request,
     interpret,
+    make_reply,
     size_option,
 )
 from .exceptions import (
@@ -153,12 +154,7 @@ class _Connection:
         try:
             transport.send_all(sock, frame, deadline)
             sent = True
-            while True:
-                reply = replies.next()
-                if reply is not None:
-                    break
-                replies.feed(transport.recv_some(sock, max(_READ, replies.missing()),
-                                                 deadline))
+            reply = self._receive(sock, deadline)
         except transport.Failure as failure:
             failure.request_sent = sent or getattr(failure, "written", 0) > 0
             raise self.broken(failure) from None
@@ -173,6 +169,28 @@ class _Connection:
             self.sock = None
             transport.close(sock)
         return reply
+
+    def _receive(self, sock, deadline):
+        """The reply, read until complete. A large payload still mostly in
+        the socket is received straight into a buffer of its size."""
+        replies = self.replies
+        head = replies.head()
+        while head is None:
+            replies.feed(transport.recv_some(sock, _READ, deadline))
+            head = replies.head()
+        code, encoding, size, complete = head
+        if not complete and size - replies.buffered > _READ:
+            payload, done = replies.take_started(size)
+            with memoryview(payload) as view:
+                while done < size:
+                    with view[done:] as rest:
+                        done += transport.recv_into_some(sock, rest, deadline)
+            return make_reply(code, encoding, bytes(payload))
+        while True:
+            reply = replies.next()
+            if reply is not None:
+                return reply
+            replies.feed(transport.recv_some(sock, _READ, deadline))
 
     def pipeline_begin(self):
         if self.sock is not None and self.replies.buffered:
@@ -193,8 +211,8 @@ class _Connection:
             end = _chunk_end(ends, written,
                              min(transport.send_chunk_hint(self.sock), _PIPE_CHUNK))
         try:
-            count, data = transport.exchange(self.sock, memoryview(frames)[written:end],
-                                             max(_PIPE_READ, self.replies.missing()), deadline)
+            with memoryview(frames) as view, view[written:end] as out:
+                count, data = transport.exchange(self.sock, out, _PIPE_READ, deadline)
         except transport.Failure as failure:
             sock, self.sock = self.sock, None
             transport.close(sock)

@@ -19,7 +19,7 @@ import time
 
 __all__ = [
     "Failure", "deadline_after", "connect_tcp", "connect_unix", "close", "abandon",
-    "send_all", "recv_some", "exchange", "send_chunk_hint",
+    "send_all", "recv_some", "recv_into_some", "exchange", "send_chunk_hint",
 ]
 
 # gb_status values that leave this layer, by name.
@@ -205,6 +205,12 @@ def abandon(sock):
 # ---- Moving bytes -------------------------------------------------------------
 
 
+#: The most handed to one send() or recv_into(): the kernel takes far less
+#: at a time anyway, and PyPy copies the whole buffer it is given to a
+#: non-moving one on every call, which makes an unbounded slice quadratic.
+IO_CHUNK = 1024 * 1024
+
+
 def send_all(sock, data, deadline):
     """Write all of data before the deadline. A Failure carries
     ``written``, the bytes that left before it."""
@@ -213,7 +219,7 @@ def send_all(sock, data, deadline):
     total = len(view)
     while done < total:
         try:
-            n = sock.send(view[done:], _NOSIGNAL)
+            n = sock.send(view[done:done + IO_CHUNK], _NOSIGNAL)
         except BlockingIOError:
             try:
                 wait(sock, _POLLOUT, deadline, "sending the request")
@@ -249,6 +255,22 @@ def recv_some(sock, cap, deadline):
         return data
 
 
+def recv_into_some(sock, view, deadline):
+    """recv_some, into a writable view: how many bytes came (at least 1,
+    at most IO_CHUNK)."""
+    while True:
+        wait(sock, _POLLIN, deadline, "waiting for the reply")
+        try:
+            count = sock.recv_into(view, min(len(view), IO_CHUNK))
+        except BlockingIOError:
+            continue
+        except OSError as error:
+            raise io_error(error.errno, "while reading the reply") from None
+        if not count:
+            raise eof_error("before its reply was complete")
+        return count
+
+
 def exchange(sock, out, in_cap, deadline):
     """One step of a pipelined exchange: wait until the socket takes
     output (while ``out`` has bytes) or has input, then read what has
@@ -272,7 +294,7 @@ def exchange(sock, out, in_cap, deadline):
                 read_error = io_error(error.errno, "while reading pipelined replies")
         if read_error is None and len(out) and revents & (_POLLOUT | _POLLHUP | _POLLERR):
             try:
-                written = sock.send(out, _NOSIGNAL)
+                written = sock.send(out[:IO_CHUNK], _NOSIGNAL)
                 if written == 0:
                     write_error = Failure(IO, "send() wrote nothing")
             except (BlockingIOError, InterruptedError):
