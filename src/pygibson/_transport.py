@@ -238,37 +238,31 @@ def send_all(sock, data, deadline):
         done += n
 
 
-def recv_some(sock, cap, deadline):
-    """At least one byte (at most cap) before the deadline. EOF and resets
-    are Failure(CLOSED), never an empty success. Waits first: right after a
-    request, the reply is seldom there yet."""
+def _receive(sock, deadline, receive):
+    """Wait, then ``receive()`` what came: at least one byte, before the
+    deadline. EOF and resets are Failure(CLOSED), never an empty success.
+    Waits first: right after a request, the reply is seldom there yet."""
     while True:
         wait(sock, _POLLIN, deadline, "waiting for the reply")
         try:
-            data = sock.recv(cap)
+            got = receive()
         except BlockingIOError:
             continue
         except OSError as error:
             raise io_error(error.errno, "while reading the reply") from None
-        if not data:
+        if not got:
             raise eof_error("before its reply was complete")
-        return data
+        return got
+
+
+def recv_some(sock, cap, deadline):
+    """The bytes that came (at most cap)."""
+    return _receive(sock, deadline, lambda: sock.recv(cap))
 
 
 def recv_into_some(sock, view, deadline):
-    """recv_some, into a writable view: how many bytes came (at least 1,
-    at most IO_CHUNK)."""
-    while True:
-        wait(sock, _POLLIN, deadline, "waiting for the reply")
-        try:
-            count = sock.recv_into(view, min(len(view), IO_CHUNK))
-        except BlockingIOError:
-            continue
-        except OSError as error:
-            raise io_error(error.errno, "while reading the reply") from None
-        if not count:
-            raise eof_error("before its reply was complete")
-        return count
+    """Bytes received into a writable view: how many (at most IO_CHUNK)."""
+    return _receive(sock, deadline, lambda: sock.recv_into(view, min(len(view), IO_CHUNK)))
 
 
 def exchange(sock, out, in_cap, deadline):
