@@ -21,7 +21,7 @@ import struct
 from typing import NamedTuple, Optional
 
 from . import _convert
-from ._operations import OPERATIONS, Operation, lookup
+from ._operations import Operation, lookup
 from .exceptions import (
     ArgumentError,
     LockedError,

@@ -149,7 +149,7 @@ class _Connection:
             self.close()
         self.connect()
         deadline = transport.deadline_after(self.timeout_ms)
-        sock, replies = self.sock, self.replies
+        sock = self.sock
         sent = False
         try:
             transport.send_all(sock, frame, deadline)
