@@ -1,7 +1,12 @@
 """Fixtures for the client's tests: the project's own Gibson-compatible
 server over TCP and over a unix socket, and clients of each implementation
 (the ``implementation`` fixture, from tests/conftest.py) connected to each.
-Test ids read like ``[c-tcp]`` and ``[py-unix]``."""
+Test ids read like ``[c-tcp]`` and ``[py-unix]``.
+
+No client test is about the extension's internals alone: the ones written
+for its quick paths (a value around the 16 KB first read, thousands of lone
+keys queued across buffer growth, the GIL released while waiting) state
+what any client must do, so every one runs on both implementations."""
 
 import pytest
 
