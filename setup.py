@@ -1,6 +1,7 @@
 """Builds the C extension; every other setting lives in pyproject.toml."""
 
 import os
+import platform
 
 from setuptools import Extension, setup
 
@@ -34,6 +35,8 @@ extension = Extension(
             "_ops.c",
             "_client.c",
             "_pipeline.c",
+            "_reader.c",
+            "_encode.c",
         )
     ]
     + [
@@ -44,6 +47,7 @@ extension = Extension(
     include_dirs=[LIBRARY],
     depends=[
         os.path.join(LIBRARY, "gibson.h"),
+        os.path.join(LIBRARY, "operations.def"),
         os.path.join("src", "pygibson", "_module.h"),
         os.path.join("src", "pygibson", "_limited.h"),
         os.path.join("src", "pygibson", "_ops.h"),
@@ -54,4 +58,6 @@ extension = Extension(
     py_limited_api=bool(limited_hex),
 )
 
-setup(ext_modules=[extension])
+# The extension uses CPython's C API; elsewhere (PyPy) the package installs
+# as pure Python and pygibson._compat picks the pure-Python twin.
+setup(ext_modules=[extension] if platform.python_implementation() == "CPython" else [])

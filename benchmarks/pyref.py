@@ -7,7 +7,7 @@ nothing a benchmark does not need: no deadlines, no reconnect, no argument
 validation.
 
 ``RawClient.pipeline(frames, count)`` writes a batch and reads its replies at
-the same time (the server stops reading while it writes, PROTOCOL.md §8.1),
+the same time (the server stops reading while it writes, docs/protocol.md §8.1),
 each write ending on a frame boundary so that no length prefix is split.
 """
 
@@ -175,7 +175,7 @@ def _take_replies(buf, replies):
 
 def parse_kv(buf, pos, end):
     """A KVAL payload in the memoryview ``buf`` as a dict {str key: bytes or
-    int} (PROTOCOL.md §3.4)."""
+    int} (docs/protocol.md §3.4)."""
     count = _U32.unpack_from(buf, pos)[0]
     pos += 4
     result = {}

@@ -7,7 +7,7 @@
  *     into the reader until the reply is whole (one read for small replies);
  *   pipelined (batch B): B frames encoded into one buffer, then write and
  *     read together under poll(), each write ending on a frame boundary
- *     (the server cannot take a split length prefix, PROTOCOL.md §8.1).
+ *     (the server cannot take a split length prefix, docs/protocol.md §8.1).
  *
  * Usage:
  *   raw_loop (--tcp HOST PORT | --unix PATH) --op get|set|inc|mget

@@ -6,23 +6,34 @@
     >>> client.get("greeting")
     b'hello'
 
-``Client`` is the C extension's blocking connection; ``PooledClient`` shares
-a ``ConnectionPool`` between threads; ``pygibson.server`` is a
-Gibson-compatible server in pure Python, and ``pygibson.testing`` a pytest
-plugin that starts one for your tests.
+``Client`` is a blocking connection; ``PooledClient`` shares a
+``ConnectionPool`` between threads; ``Reader`` and ``encode_command`` decode
+and encode the protocol without I/O; ``OPERATIONS`` describes the
+protocol's operations. ``IMPLEMENTATION`` is ``"c"`` when these come from
+the C extension and ``"py"`` for the pure-Python twin (PyPy, or
+``PYGIBSON_PURE=1``). ``pygibson.server`` is a Gibson-compatible server in
+pure Python, and ``pygibson.testing`` a pytest plugin that starts one for
+your tests.
 """
 
 from . import exceptions
 from ._version import __version__
 from .exceptions import *  # noqa: F401,F403 - the exception tree is public API
-from ._pygibson import LIBRARY_VERSION, Client, Pipeline
+from ._compat import IMPLEMENTATION, LIBRARY_VERSION, Client, Pipeline, Reader, encode_command
+from ._operations import OPERATIONS, Operation, Parameter
 from .pool import ConnectionPool, PooledClient, PoolTimeoutError
 
 __all__ = [
     "__version__",
+    "IMPLEMENTATION",
     "LIBRARY_VERSION",
     "Client",
     "Pipeline",
+    "Reader",
+    "encode_command",
+    "OPERATIONS",
+    "Operation",
+    "Parameter",
     "ConnectionPool",
     "PooledClient",
     "PoolTimeoutError",

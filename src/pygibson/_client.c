@@ -270,28 +270,11 @@ client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssiz
         return client_run((ClientObject *)self, &SPEC, args, nargs, kwnames);        \
     }
 
-CLIENT_METHOD(set, OP_SET)
-CLIENT_METHOD(ttl, OP_TTL)
-CLIENT_METHOD(get, OP_GET)
-CLIENT_METHOD(dl, OP_DEL)
-CLIENT_METHOD(inc, OP_INC)
-CLIENT_METHOD(dec, OP_DEC)
-CLIENT_METHOD(lock, OP_LOCK)
-CLIENT_METHOD(unlock, OP_UNLOCK)
-CLIENT_METHOD(mset, OP_MSET)
-CLIENT_METHOD(mttl, OP_MTTL)
-CLIENT_METHOD(mget, OP_MGET)
-CLIENT_METHOD(mdl, OP_MDEL)
-CLIENT_METHOD(minc, OP_MINC)
-CLIENT_METHOD(mdec, OP_MDEC)
-CLIENT_METHOD(mlock, OP_MLOCK)
-CLIENT_METHOD(munlock, OP_MUNLOCK)
-CLIENT_METHOD(count, OP_COUNT)
-CLIENT_METHOD(stats, OP_STATS)
-CLIENT_METHOD(ping, OP_PING)
-CLIENT_METHOD(meta, OP_META)
-CLIENT_METHOD(keys, OP_KEYS)
-CLIENT_METHOD(quit, OP_QUIT)
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, ...) CLIENT_METHOD(METHOD, OP_##NAME)
+#define GB_ALIAS(...)
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
 
 /* ---- construction ------------------------------------------------------- */
 
@@ -417,20 +400,9 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     }
     config.limits.strict_ttl = strict_ttl;
 
-    if (encoding != Py_None) {
-        if (!PyUnicode_Check(encoding)) {
-            PyErr_Format(PyExc_TypeError, "encoding must be a str or None, not %.100s",
-                         TYPE_NAME(Py_TYPE(encoding)));
-            goto error;
-        }
-        const char *name = PyUnicode_AsUTF8(encoding);
-        if (name == NULL) {
-            goto error;
-        }
-        if (!PyCodec_KnownEncoding(name)) {
-            PyErr_Format(st->ArgumentError, "unknown encoding %R", encoding);
-            goto error;
-        }
+    PyObject *known_encoding;
+    if (arg_encoding(st, encoding, &known_encoding) < 0) {
+        goto error;
     }
 
     if (self->lock == NULL) {
@@ -455,7 +427,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     self->retry_reads = retry_reads;
     self->connect_retries = connect_retries;
     self->connect_backoff_ms = connect_backoff;
-    Py_XSETREF(self->encoding, encoding == Py_None ? NULL : Py_NewRef(encoding));
+    Py_XSETREF(self->encoding, known_encoding == NULL ? NULL : Py_NewRef(known_encoding));
     Py_XDECREF(path);
     return 0;
 error:
@@ -678,43 +650,17 @@ client_repr(PyObject *op)
     {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, DOC}
 
 static PyMethodDef client_methods[] = {
-    FASTMETHOD("set", client_set,
-               "set(key, value, ttl=0)\n--\n\nStore value under key; ttl in seconds "
-               "(0: no expiry). Raises ValueTruncatedError if the server stored less."),
-    FASTMETHOD("ttl", client_ttl, "ttl(key, ttl)\n--\n\nSet the key's time to live."),
-    FASTMETHOD("get", client_get,
-               "get(key)\n--\n\nThe value: bytes (str with an encoding) or int. Raises "
-               "NotFoundError."),
-    FASTMETHOD("dl", client_dl, "dl(key)\n--\n\nDelete the key."),
-    FASTMETHOD("delete", client_dl, "delete(key)\n--\n\nDelete the key (alias of dl)."),
-    FASTMETHOD("inc", client_inc, "inc(key)\n--\n\nIncrement; returns the new value."),
-    FASTMETHOD("dec", client_dec, "dec(key)\n--\n\nDecrement; returns the new value."),
-    FASTMETHOD("lock", client_lock,
-               "lock(key, seconds)\n--\n\nLock the key against writes (-1: until unlock)."),
-    FASTMETHOD("unlock", client_unlock, "unlock(key)\n--\n\nUnlock the key."),
-    FASTMETHOD("mset", client_mset,
-               "mset(prefix, value)\n--\n\nSet every key with the prefix; returns the count."),
-    FASTMETHOD("mttl", client_mttl,
-               "mttl(prefix, ttl)\n--\n\nSet the TTL of every key with the prefix."),
-    FASTMETHOD("mget", client_mget,
-               "mget(prefix, limit=None)\n--\n\nA dict of the keys with the prefix."),
-    FASTMETHOD("mdl", client_mdl, "mdl(prefix)\n--\n\nDelete every key with the prefix."),
-    FASTMETHOD("mdelete", client_mdl, "mdelete(prefix)\n--\n\nAlias of mdl."),
-    FASTMETHOD("minc", client_minc, "minc(prefix)\n--\n\nIncrement every key with the prefix."),
-    FASTMETHOD("mdec", client_mdec, "mdec(prefix)\n--\n\nDecrement every key with the prefix."),
-    FASTMETHOD("mlock", client_mlock,
-               "mlock(prefix, seconds)\n--\n\nLock every key with the prefix."),
-    FASTMETHOD("munlock", client_munlock,
-               "munlock(prefix)\n--\n\nUnlock every key with the prefix."),
-    FASTMETHOD("count", client_count, "count(prefix)\n--\n\nHow many keys have the prefix."),
-    FASTMETHOD("stats", client_stats, "stats()\n--\n\nThe server's statistics, as a dict."),
-    FASTMETHOD("ping", client_ping, "ping()\n--\n\nCheck that the server answers."),
-    FASTMETHOD("meta", client_meta,
-               "meta(key, field)\n--\n\nOne of size, encoding, access, created, ttl, left, "
-               "lock."),
-    FASTMETHOD("keys", client_keys, "keys(prefix)\n--\n\nThe keys with the prefix, as a list."),
-    FASTMETHOD("quit", client_quit,
-               "quit()\n--\n\nEnd the session (END); the next call reconnects."),
+    /* One method per operation, and the aliases, from operations.def; the
+     * signature line makes inspect.signature() and help() show the
+     * parameters. */
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, PARAMS, REQUIRED, SIGNATURE,  \
+                     RESULT, IDEMPOTENT, DOC)                                           \
+    FASTMETHOD(#METHOD, client_##METHOD, #METHOD SIGNATURE "\n--\n\n" DOC),
+#define GB_ALIAS(ALIAS, NAME, METHOD, SIGNATURE) \
+    FASTMETHOD(#ALIAS, client_##METHOD, #ALIAS SIGNATURE "\n--\n\nAlias of " #METHOD "."),
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
     FASTMETHOD("pipeline", client_pipeline,
                "pipeline()\n--\n\nA Pipeline that sends queued operations on this "
                "client's connection."),

@@ -11,7 +11,8 @@ environment. ``IMPLEMENTATION`` says which: ``"c"`` or ``"py"``.
 import os
 import platform
 
-__all__ = ["IMPLEMENTATION", "Client", "Pipeline", "Reader", "encode_command"]
+__all__ = ["IMPLEMENTATION", "LIBRARY_VERSION", "Client", "Pipeline", "Reader",
+           "encode_command"]
 
 
 def _want_pure():
@@ -20,9 +21,11 @@ def _want_pure():
 
 
 IMPLEMENTATION = "py"
+#: The version of the C library under the extension; None for pure Python.
+LIBRARY_VERSION = None
 if not _want_pure():
     try:
-        from ._pygibson import Client, Pipeline, Reader, encode_command
+        from ._pygibson import LIBRARY_VERSION, Client, Pipeline, Reader, encode_command
     except ImportError:
         pass
     else:

@@ -159,11 +159,17 @@ pair_value(const gb_kv_pair *pair, PyObject *encoding)
     return value_from_bytes(pair->value, pair->value_len, encoding);
 }
 
-/* The pairs of a KVAL payload into a dict (key -> value) or a list (the
- * values alone, for KEYS, whose keys are just "0", "1", ...). */
+enum kv_shape {
+    KV_DICT,   /* key -> value, keys str (MGET, STATS) */
+    KV_VALUES, /* the values alone (KEYS, whose keys are just "0", "1", ...) */
+    KV_PAIRS   /* key, value, key, value, ...: keys bytes, or str with an encoding */
+};
+
+/* The pairs of a KVAL payload as a dict or a list. */
 static PyObject *
-collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, int as_dict)
+collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, enum kv_shape shape)
 {
+    int as_dict = shape == KV_DICT;
     gb_kv_iter it;
     gb_kv_pair pair;
     gb_error err;
@@ -189,7 +195,13 @@ collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, int as_d
             goto error;
         }
         int failed;
-        if (as_dict) {
+        if (shape == KV_PAIRS) {
+            PyObject *key = value_from_bytes(pair.key, pair.key_len, encoding);
+            failed = key == NULL || PyList_Append(result, key) < 0 ||
+                     PyList_Append(result, value) < 0;
+            Py_XDECREF(key);
+        }
+        else if (as_dict) {
             /* Keys as str, as the old pygibson gave them; bytes that are not
              * UTF-8 survive as surrogates and encode back to the same key. */
             PyObject *key = PyUnicode_DecodeUTF8(
@@ -218,11 +230,41 @@ error:
 PyObject *
 dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
 {
-    return collect_kv(st, reply, encoding, 1);
+    return collect_kv(st, reply, encoding, KV_DICT);
 }
 
 PyObject *
 list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
 {
-    return collect_kv(st, reply, encoding, 0);
+    return collect_kv(st, reply, encoding, KV_VALUES);
+}
+
+PyObject *
+pairs_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+{
+    return collect_kv(st, reply, encoding, KV_PAIRS);
+}
+
+int
+arg_encoding(gibson_state *st, PyObject *obj, PyObject **out)
+{
+    if (obj == Py_None) {
+        *out = NULL;
+        return 0;
+    }
+    if (!PyUnicode_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "encoding must be a str or None, not %.100s",
+                     TYPE_NAME(Py_TYPE(obj)));
+        return -1;
+    }
+    const char *name = PyUnicode_AsUTF8(obj);
+    if (name == NULL) {
+        return -1;
+    }
+    if (!PyCodec_KnownEncoding(name)) {
+        PyErr_Format(st->ArgumentError, "unknown encoding %R", obj);
+        return -1;
+    }
+    *out = obj;
+    return 0;
 }

@@ -2,29 +2,13 @@
  * From the library's statuses and the server's reply codes to exceptions:
  * one switch each, so that every message is written in one place.
  */
-#include "_module.h"
-
-static const char *const opcode_names[] = {
-    [GB_OP_SET] = "SET",     [GB_OP_TTL] = "TTL",       [GB_OP_GET] = "GET",
-    [GB_OP_DEL] = "DEL",     [GB_OP_INC] = "INC",       [GB_OP_DEC] = "DEC",
-    [GB_OP_LOCK] = "LOCK",   [GB_OP_UNLOCK] = "UNLOCK", [GB_OP_MSET] = "MSET",
-    [GB_OP_MTTL] = "MTTL",   [GB_OP_MGET] = "MGET",     [GB_OP_MDEL] = "MDEL",
-    [GB_OP_MINC] = "MINC",   [GB_OP_MDEC] = "MDEC",     [GB_OP_MLOCK] = "MLOCK",
-    [GB_OP_MUNLOCK] = "MUNLOCK", [GB_OP_COUNT] = "COUNT", [GB_OP_STATS] = "STATS",
-    [GB_OP_PING] = "PING",   [GB_OP_META] = "META",     [GB_OP_KEYS] = "KEYS",
-};
+#include "_ops.h"
 
 const char *
 opcode_name(int opcode)
 {
-    if (opcode == GB_OP_END) {
-        return "END";
-    }
-    if (opcode > 0 && opcode < (int)(sizeof(opcode_names) / sizeof(opcode_names[0])) &&
-        opcode_names[opcode] != NULL) {
-        return opcode_names[opcode];
-    }
-    return "?";
+    const op_spec *op = op_by_opcode(opcode);
+    return op == NULL ? "?" : op->command;
 }
 
 static PyObject *
@@ -111,33 +95,14 @@ key_repr(const char *key, size_t key_len)
     return longer;
 }
 
-static int
-is_prefix_operation(int opcode)
-{
-    switch (opcode) {
-    case GB_OP_MSET:
-    case GB_OP_MTTL:
-    case GB_OP_MGET:
-    case GB_OP_MDEL:
-    case GB_OP_MINC:
-    case GB_OP_MDEC:
-    case GB_OP_MLOCK:
-    case GB_OP_MUNLOCK:
-    case GB_OP_COUNT:
-    case GB_OP_KEYS:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 PyObject *
 reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
                      size_t key_len)
 {
     PyObject *cls;
     const char *what;
-    int prefix = is_prefix_operation(opcode);
+    const op_spec *op = op_by_opcode(opcode);
+    int prefix = op != NULL && op->prefix;
     switch (code) {
     case GB_REPL_ERR_NOT_FOUND:
         cls = st->NotFoundError;
@@ -167,9 +132,11 @@ reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
     if (shown == NULL) {
         return NULL;
     }
+    /* No operation: a reply decoded on its own (an untyped Reader). */
     PyObject *message =
-        key == NULL ? PyUnicode_FromFormat("%s: %s", opcode_name(opcode), what)
-                    : PyUnicode_FromFormat("%s %U: %s", opcode_name(opcode), shown, what);
+        op == NULL    ? PyUnicode_FromFormat("the server answered %d: %s", code, what)
+        : key == NULL ? PyUnicode_FromFormat("%s: %s", op->command, what)
+                      : PyUnicode_FromFormat("%s %U: %s", op->command, shown, what);
     Py_DECREF(shown);
     if (message == NULL) {
         return NULL;

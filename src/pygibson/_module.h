@@ -34,6 +34,7 @@ Py_NewRef(PyObject *obj)
 typedef struct {
     PyTypeObject *client_type;
     PyTypeObject *pipeline_type;
+    PyTypeObject *reader_type;
     /* pygibson.exceptions, imported once at module execution. */
     PyObject *PyGibsonError;
     PyObject *ServerError;
@@ -130,6 +131,11 @@ value_from_bytes(const unsigned char *data, size_t size, PyObject *encoding)
 PyObject *dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
 /* The list of KEYS: the values of its KVAL payload, in order. */
 PyObject *list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
+/* A KVAL payload as one flat list: key, value, key, value, ... */
+PyObject *pairs_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
+/* An encoding option: None (*out = NULL) or the name of a known codec
+ * (*out borrowed from obj). */
+int arg_encoding(gibson_state *st, PyObject *obj, PyObject **out);
 
 /* ---- _errors.c: the library's statuses and server codes as exceptions ----- */
 
@@ -149,5 +155,11 @@ const char *opcode_name(int opcode);
 
 extern PyType_Spec client_type_spec;
 extern PyType_Spec pipeline_type_spec;
+extern PyType_Spec reader_type_spec;
+
+/* ---- _encode.c ---------------------------------------------------------- */
+
+PyObject *encode_command(PyObject *module, PyObject *const *args, Py_ssize_t nargs);
+extern const char encode_command_doc[];
 
 #endif /* PYGIBSON_MODULE_H */

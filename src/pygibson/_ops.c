@@ -4,37 +4,131 @@
  */
 #include "_ops.h"
 
-#define OP1(NAME, CODE, METHOD, P0, K0, RES, IDEM) \
-    const op_spec NAME = {CODE, METHOD, 1, 1, {P0, NULL, NULL}, {K0, 0, 0}, RES, IDEM}
-#define OP2(NAME, CODE, METHOD, P0, K0, P1, K1, REQ, RES, IDEM) \
-    const op_spec NAME = {CODE, METHOD, 2, REQ, {P0, P1, NULL}, {K0, K1, 0}, RES, IDEM}
-#define OP0(NAME, CODE, METHOD, RES, IDEM) \
-    const op_spec NAME = {CODE, METHOD, 0, 0, {NULL, NULL, NULL}, {0, 0, 0}, RES, IDEM}
+/* operations.def's SHAPE column as argument kinds, in the method's order
+ * (SET's method takes key, value, ttl; the wire puts the TTL first). */
+#define KINDS_EMPTY {0, 0, 0}
+#define KINDS_KEY {ARG_KEY, 0, 0}
+#define KINDS_KEY_TTL {ARG_KEY, ARG_TTL, 0}
+#define KINDS_KEY_LOCK {ARG_KEY, ARG_SECONDS, 0}
+#define KINDS_KEY_VALUE {ARG_KEY, ARG_VALUE, 0}
+#define KINDS_KEY_FIELD {ARG_KEY, ARG_FIELD, 0}
+#define KINDS_KEY_LIMIT {ARG_KEY, ARG_LIMIT, 0}
+#define KINDS_SET {ARG_KEY, ARG_VALUE, ARG_TTL}
 
-const op_spec OP_SET = {GB_OP_SET, "set", 3, 2, {"key", "value", "ttl"},
-                        {ARG_KEY, ARG_VALUE, ARG_TTL}, RES_SET, 0};
-OP2(OP_TTL, GB_OP_TTL, "ttl", "key", ARG_KEY, "ttl", ARG_TTL, 2, RES_NONE, 0);
-OP1(OP_GET, GB_OP_GET, "get", "key", ARG_KEY, RES_VALUE, 1);
-OP1(OP_DEL, GB_OP_DEL, "dl", "key", ARG_KEY, RES_NONE, 0);
-OP1(OP_INC, GB_OP_INC, "inc", "key", ARG_KEY, RES_NUMBER, 0);
-OP1(OP_DEC, GB_OP_DEC, "dec", "key", ARG_KEY, RES_NUMBER, 0);
-OP2(OP_LOCK, GB_OP_LOCK, "lock", "key", ARG_KEY, "seconds", ARG_SECONDS, 2, RES_NONE, 0);
-OP1(OP_UNLOCK, GB_OP_UNLOCK, "unlock", "key", ARG_KEY, RES_NONE, 0);
-OP2(OP_MSET, GB_OP_MSET, "mset", "prefix", ARG_KEY, "value", ARG_VALUE, 2, RES_COUNT, 0);
-OP2(OP_MTTL, GB_OP_MTTL, "mttl", "prefix", ARG_KEY, "ttl", ARG_TTL, 2, RES_COUNT, 0);
-OP2(OP_MGET, GB_OP_MGET, "mget", "prefix", ARG_KEY, "limit", ARG_LIMIT, 1, RES_DICT, 1);
-OP1(OP_MDEL, GB_OP_MDEL, "mdl", "prefix", ARG_KEY, RES_COUNT, 0);
-OP1(OP_MINC, GB_OP_MINC, "minc", "prefix", ARG_KEY, RES_COUNT, 0);
-OP1(OP_MDEC, GB_OP_MDEC, "mdec", "prefix", ARG_KEY, RES_COUNT, 0);
-OP2(OP_MLOCK, GB_OP_MLOCK, "mlock", "prefix", ARG_KEY, "seconds", ARG_SECONDS, 2,
-    RES_COUNT, 0);
-OP1(OP_MUNLOCK, GB_OP_MUNLOCK, "munlock", "prefix", ARG_KEY, RES_COUNT, 0);
-OP1(OP_COUNT, GB_OP_COUNT, "count", "prefix", ARG_KEY, RES_NUMBER, 1);
-OP0(OP_STATS, GB_OP_STATS, "stats", RES_DICT, 1);
-OP0(OP_PING, GB_OP_PING, "ping", RES_NONE, 1);
-OP2(OP_META, GB_OP_META, "meta", "key", ARG_KEY, "field", ARG_FIELD, 2, RES_NUMBER, 1);
-OP1(OP_KEYS, GB_OP_KEYS, "keys", "prefix", ARG_KEY, RES_LIST, 1);
-OP0(OP_QUIT, GB_OP_END, "quit", RES_QUIT, 0);
+/* The PARAMS column: how many, and their names. */
+#define P0() 0, {NULL, NULL, NULL}
+#define P1(A) 1, {#A, NULL, NULL}
+#define P2(A, B) 2, {#A, #B, NULL}
+#define P3(A, B, C) 3, {#A, #B, #C}
+
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, PARAMS, REQUIRED, SIGNATURE, \
+                     RESULT, IDEMPOTENT, DOC)                                          \
+    const op_spec OP_##NAME = {GB_OP_##NAME, #NAME, #METHOD, REQUIRED, PARAMS, KINDS_##SHAPE,   \
+                               RES_##RESULT, IDEMPOTENT, PREFIX};
+#define GB_ALIAS(...)
+#include "operations.def"
+#undef GB_OPERATION
+
+#define GB_OPERATION(NAME, ...) &OP_##NAME,
+const op_spec *const OP_TABLE[] = {
+#include "operations.def"
+};
+#undef GB_OPERATION
+#undef GB_ALIAS
+
+const int OP_TABLE_SIZE = (int)(sizeof(OP_TABLE) / sizeof(OP_TABLE[0]));
+
+static const struct {
+    const char *alias;
+    const op_spec *op;
+} OP_ALIASES[] = {
+#define GB_OPERATION(...)
+#define GB_ALIAS(ALIAS, NAME, METHOD, SIGNATURE) {#ALIAS, &OP_##NAME},
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
+};
+
+static int
+same_name_ignoring_case(const char *name, Py_ssize_t len, const char *known)
+{
+    Py_ssize_t i = 0;
+    for (; i < len && known[i] != '\0'; i++) {
+        char c = name[i];
+        if (c >= 'A' && c <= 'Z') {
+            c = (char)(c - 'A' + 'a');
+        }
+        char k = known[i] >= 'A' && known[i] <= 'Z' ? (char)(known[i] - 'A' + 'a') : known[i];
+        if (c != k) {
+            return 0;
+        }
+    }
+    return i == len && known[i] == '\0';
+}
+
+static NOINLINE const op_spec *
+unknown_operation(PyObject *obj)
+{
+    /* The known names, from the table: "set, ttl, ..., end". */
+    PyObject *names = PyUnicode_FromString("");
+    for (int i = 0; names != NULL && i < OP_TABLE_SIZE; i++) {
+        PyObject *more = PyUnicode_FromFormat("%U%s%s", names, i ? ", " : "",
+                                              OP_TABLE[i]->command);
+        Py_SETREF(names, more);
+    }
+    PyObject *lower = names == NULL ? NULL : PyObject_CallMethod(names, "lower", NULL);
+    Py_XDECREF(names);
+    if (lower != NULL) {
+        PyErr_Format(PyExc_ValueError,
+                     "%R is not a Gibson operation; known: %U (or a Client method name)",
+                     obj, lower);
+        Py_DECREF(lower);
+    }
+    return NULL;
+}
+
+const op_spec *
+op_lookup(PyObject *obj)
+{
+    if (PyLong_Check(obj) && !PyBool_Check(obj)) {
+        int overflow;
+        long opcode = PyLong_AsLongAndOverflow(obj, &overflow);
+        const op_spec *op = overflow || opcode < 0 || opcode > 255 ? NULL
+                                                                    : op_by_opcode((int)opcode);
+        return op != NULL ? op : unknown_operation(obj);
+    }
+    const char *name;
+    Py_ssize_t len;
+    if (PyBytes_Check(obj)) {
+        name = PyBytes_AS_STRING(obj);
+        len = PyBytes_GET_SIZE(obj);
+    }
+    else if (PyUnicode_Check(obj)) {
+        name = PyUnicode_AsUTF8AndSize(obj, &len);
+        if (name == NULL) {
+            return NULL;
+        }
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "an operation is named by str, bytes or an int opcode, not %.100s",
+                     TYPE_NAME(Py_TYPE(obj)));
+        return NULL;
+    }
+    for (int i = 0; i < OP_TABLE_SIZE; i++) {
+        const op_spec *op = OP_TABLE[i];
+        if (same_name_ignoring_case(name, len, op->command) ||
+            same_name_ignoring_case(name, len, op->method)) {
+            return op;
+        }
+    }
+    for (size_t i = 0; i < sizeof(OP_ALIASES) / sizeof(OP_ALIASES[0]); i++) {
+        if (same_name_ignoring_case(name, len, OP_ALIASES[i].alias)) {
+            return OP_ALIASES[i].op;
+        }
+    }
+    return unknown_operation(obj);
+}
 
 /* Fastcall arguments into the op's parameter slots, by position or name. */
 static int

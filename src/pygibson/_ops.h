@@ -32,18 +32,41 @@ enum result_kind {
 
 typedef struct {
     int opcode;
-    const char *method;
-    int nparams;
+    const char *command;              /* the name on the wire, "DEL" */
+    const char *method;               /* the Client method, "dl" */
     int required;                     /* the first `required` params */
+    int nparams;
     const char *params[OP_MAX_ARGS];
     unsigned char kinds[OP_MAX_ARGS];
     unsigned char result;
     unsigned char idempotent;         /* may be retried after a broken connection */
+    unsigned char prefix;             /* the key is a prefix */
 } op_spec;
 
-extern const op_spec OP_SET, OP_TTL, OP_GET, OP_DEL, OP_INC, OP_DEC, OP_LOCK, OP_UNLOCK,
-    OP_MSET, OP_MTTL, OP_MGET, OP_MDEL, OP_MINC, OP_MDEC, OP_MLOCK, OP_MUNLOCK, OP_COUNT,
-    OP_STATS, OP_PING, OP_META, OP_KEYS, OP_QUIT;
+/* OP_SET, OP_TTL, ... OP_END, one per line of operations.def. */
+#define GB_OPERATION(NAME, ...) extern const op_spec OP_##NAME;
+#define GB_ALIAS(...)
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
+
+/* Every operation in opcode order, END last, and how many there are. */
+extern const op_spec *const OP_TABLE[];
+extern const int OP_TABLE_SIZE;
+
+/* The operation with this opcode, or NULL. */
+static inline const op_spec *
+op_by_opcode(int opcode)
+{
+    if (opcode >= GB_OP_SET && opcode <= GB_OP_KEYS) {
+        return OP_TABLE[opcode - GB_OP_SET];
+    }
+    return opcode == GB_OP_END ? &OP_END : NULL;
+}
+
+/* The operation named by obj: an opcode, or a wire name (any case), method
+ * name or alias as str or bytes. NULL with ValueError/TypeError otherwise. */
+const op_spec *op_lookup(PyObject *obj);
 
 /* Whether a call with one positional argument gives this op just a key
  * (get, inc, mget without a limit, ...). */
@@ -100,5 +123,21 @@ PyObject *result_from_reply(gibson_state *st, const op_spec *op, const gb_reques
  * returned instead of raised (for pipelines run with raise_on_error=False). */
 PyObject *result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
                               const gb_reply *reply, PyObject *encoding, int *broken);
+
+/* result_or_exception for a reply whose request is known only by what a
+ * queue keeps of it (Pipeline, Reader): its key, for messages, and the
+ * length of the value it sent, for SET's truncation check. */
+static inline PyObject *
+queued_result(gibson_state *st, const op_spec *op, const void *key, size_t key_len,
+              size_t value_len, const gb_reply *reply, PyObject *encoding, int *broken)
+{
+    gb_request req;
+    memset(&req, 0, sizeof(req));
+    req.opcode = op->opcode;
+    req.key = key;
+    req.key_len = key_len;
+    req.value_len = value_len;
+    return result_or_exception(st, op, &req, reply, encoding, broken);
+}
 
 #endif /* PYGIBSON_OPS_H */

@@ -13,8 +13,10 @@
 
 typedef struct {
     const op_spec *op;
-    size_t offset;    /* of its frame in `frames` */
-    size_t value_len; /* SET: to detect truncation */
+    size_t offset;     /* of its frame in `frames` */
+    size_t key_offset; /* of its key in `frames`, for messages */
+    size_t key_len;
+    size_t value_len;  /* SET: to detect truncation */
 } queued_op;
 
 typedef struct {
@@ -40,13 +42,20 @@ queue_grow(PipelineObject *self)
     return 0;
 }
 
-/* Record the frame just encoded at `offset`; the queue has room. */
+/* Record the frame just encoded at `offset`; the queue has room. The key
+ * opens every payload but SET's, which is "ttl key value" (§2.2): there it
+ * ends one space before the value, which ends the frame. */
 static inline PyObject *
-queue_append(PipelineObject *self, const op_spec *op, size_t offset, size_t value_len)
+queue_append(PipelineObject *self, const op_spec *op, size_t offset, size_t key_len,
+             size_t value_len)
 {
     queued_op *q = &self->queue[self->count++];
     q->op = op;
     q->offset = offset;
+    q->key_offset = op->opcode == GB_OP_SET
+                        ? self->frames.len - value_len - 1 - key_len
+                        : offset + GB_FRAME_HEADER_SIZE;
+    q->key_len = key_len;
     q->value_len = value_len;
     return Py_NewRef((PyObject *)self);
 }
@@ -68,13 +77,14 @@ queue_any(PipelineObject *self, const op_spec *op, PyObject *const *args, Py_ssi
     gb_error err;
     /* The limits never change after the client's __init__. */
     gb_status status = gb_encode(&self->frames, &p.req, &self->client->conn.limits, &err);
+    size_t key_len = p.req.key_len;
     size_t value_len = p.req.value_len;
     prepared_release(&p);
     if (status != GB_OK) {
         raise_gb_error(st, &err);
         return NULL;
     }
-    return queue_append(self, op, offset, value_len);
+    return queue_append(self, op, offset, key_len, value_len);
 }
 
 static PyObject *
@@ -92,7 +102,7 @@ pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
         size_t offset = self->frames.len;
         if (gb_encode_key(&self->frames, op->opcode, key, (size_t)key_len,
                           &self->client->conn.limits, NULL) == GB_OK) {
-            return queue_append(self, op, offset, 0);
+            return queue_append(self, op, offset, (size_t)key_len, 0);
         }
     }
     return queue_any(self, op, args, nargs, kwnames);
@@ -105,59 +115,17 @@ pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
         return pipeline_queue((PipelineObject *)self, &SPEC, args, nargs, kwnames);  \
     }
 
-PIPELINE_METHOD(set, OP_SET)
-PIPELINE_METHOD(ttl, OP_TTL)
-PIPELINE_METHOD(get, OP_GET)
-PIPELINE_METHOD(dl, OP_DEL)
-PIPELINE_METHOD(inc, OP_INC)
-PIPELINE_METHOD(dec, OP_DEC)
-PIPELINE_METHOD(lock, OP_LOCK)
-PIPELINE_METHOD(unlock, OP_UNLOCK)
-PIPELINE_METHOD(mset, OP_MSET)
-PIPELINE_METHOD(mttl, OP_MTTL)
-PIPELINE_METHOD(mget, OP_MGET)
-PIPELINE_METHOD(mdl, OP_MDEL)
-PIPELINE_METHOD(minc, OP_MINC)
-PIPELINE_METHOD(mdec, OP_MDEC)
-PIPELINE_METHOD(mlock, OP_MLOCK)
-PIPELINE_METHOD(munlock, OP_MUNLOCK)
-PIPELINE_METHOD(count, OP_COUNT)
-PIPELINE_METHOD(stats, OP_STATS)
-PIPELINE_METHOD(ping, OP_PING)
-PIPELINE_METHOD(meta, OP_META)
-PIPELINE_METHOD(keys, OP_KEYS)
-PIPELINE_METHOD(quit, OP_QUIT)
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, ...) PIPELINE_METHOD(METHOD, OP_##NAME)
+#define GB_ALIAS(...)
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
 
 static void
 pipeline_clear_queue(PipelineObject *self)
 {
     self->frames.len = 0;
     self->count = 0;
-}
-
-/* The request as far as messages need it, rebuilt from its encoded frame:
- * the key (after the TTL for SET) runs to the next space. */
-static void
-request_from_frame(const PipelineObject *self, const queued_op *q, gb_request *req)
-{
-    memset(req, 0, sizeof(*req));
-    req->opcode = q->op->opcode;
-    req->value_len = q->value_len;
-    if (q->op->nparams == 0) {
-        return;
-    }
-    const unsigned char *frame = self->frames.data + q->offset;
-    uint32_t length = (uint32_t)frame[0] | (uint32_t)frame[1] << 8 |
-                      (uint32_t)frame[2] << 16 | (uint32_t)frame[3] << 24;
-    const unsigned char *p = frame + GB_FRAME_HEADER_SIZE;
-    const unsigned char *end = frame + 4 + length;
-    if (q->op->opcode == GB_OP_SET) {
-        const unsigned char *space = memchr(p, ' ', (size_t)(end - p));
-        p = space != NULL ? space + 1 : end;
-    }
-    const unsigned char *space = memchr(p, ' ', (size_t)(end - p));
-    req->key = p;
-    req->key_len = (size_t)((space != NULL ? space : end) - p);
 }
 
 /* How many whole frames are in the first `written` bytes. */
@@ -226,21 +194,13 @@ caught_exception(void)
 }
 
 /* The result of any reply but a value (value_result's): a refusal's
- * exception instance, a number, a dict... Only a refusal or a SET's echo
- * (which may reveal a truncation) reads the request, for its key and value
- * length, so it is rebuilt from the frame for those alone. */
+ * exception instance, a number, a dict... decoded as Reader decodes it. */
 static PyObject *
 other_result(PipelineObject *self, gibson_state *st, const queued_op *q, const gb_reply *reply,
              int *broken)
 {
-    static const gb_request unread;
-    gb_request req;
-    const gb_request *sent = &unread;
-    if (reply->code <= GB_REPL_ERR_LOCKED || q->op->result == RES_SET) {
-        request_from_frame(self, q, &req);
-        sent = &req;
-    }
-    return result_or_exception(st, q->op, sent, reply, self->client->encoding, broken);
+    return queued_result(st, q->op, self->frames.data + q->key_offset, q->key_len,
+                         q->value_len, reply, self->client->encoding, broken);
 }
 
 /* Send the queue and fill `results`; with the client's lock held.
@@ -493,34 +453,21 @@ pipeline_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     return (PyObject *)self;
 }
 
-#define FASTMETHOD(NAME, FUNC) \
-    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, NULL}
+#define FASTMETHOD(NAME, FUNC, DOC) \
+    {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, DOC}
 
 static PyMethodDef pipeline_methods[] = {
-    FASTMETHOD("set", pipeline_set),
-    FASTMETHOD("ttl", pipeline_ttl),
-    FASTMETHOD("get", pipeline_get),
-    FASTMETHOD("dl", pipeline_dl),
-    FASTMETHOD("delete", pipeline_dl),
-    FASTMETHOD("inc", pipeline_inc),
-    FASTMETHOD("dec", pipeline_dec),
-    FASTMETHOD("lock", pipeline_lock),
-    FASTMETHOD("unlock", pipeline_unlock),
-    FASTMETHOD("mset", pipeline_mset),
-    FASTMETHOD("mttl", pipeline_mttl),
-    FASTMETHOD("mget", pipeline_mget),
-    FASTMETHOD("mdl", pipeline_mdl),
-    FASTMETHOD("mdelete", pipeline_mdl),
-    FASTMETHOD("minc", pipeline_minc),
-    FASTMETHOD("mdec", pipeline_mdec),
-    FASTMETHOD("mlock", pipeline_mlock),
-    FASTMETHOD("munlock", pipeline_munlock),
-    FASTMETHOD("count", pipeline_count),
-    FASTMETHOD("stats", pipeline_stats),
-    FASTMETHOD("ping", pipeline_ping),
-    FASTMETHOD("meta", pipeline_meta),
-    FASTMETHOD("keys", pipeline_keys),
-    FASTMETHOD("quit", pipeline_quit),
+    /* Each queues its operation and returns the pipeline, so calls chain. */
+#define GB_OPERATION(NAME, OPCODE, SHAPE, PREFIX, METHOD, PARAMS, REQUIRED, SIGNATURE,  \
+                     RESULT, IDEMPOTENT, DOC)                                           \
+    FASTMETHOD(#METHOD, pipeline_##METHOD,                                              \
+               #METHOD SIGNATURE "\n--\n\nQueue " #NAME " (see Client." #METHOD "); returns the pipeline."),
+#define GB_ALIAS(ALIAS, NAME, METHOD, SIGNATURE)         \
+    FASTMETHOD(#ALIAS, pipeline_##METHOD,                 \
+               #ALIAS SIGNATURE "\n--\n\nAlias of " #METHOD "."),
+#include "operations.def"
+#undef GB_OPERATION
+#undef GB_ALIAS
     {"execute", (PyCFunction)(void (*)(void))pipeline_execute, METH_FASTCALL | METH_KEYWORDS,
      "execute(raise_on_error=True)\n--\n\nSend the queued operations and return their "
      "results in order. With raise_on_error=False a refused operation's exception "

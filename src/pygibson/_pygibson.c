@@ -65,6 +65,9 @@ module_exec(PyObject *module)
     if (add_type(module, &pipeline_type_spec, &st->pipeline_type) < 0) {
         return -1;
     }
+    if (add_type(module, &reader_type_spec, &st->reader_type) < 0) {
+        return -1;
+    }
     if (PyModule_AddStringConstant(module, "LIBRARY_VERSION", GB_VERSION) < 0) {
         return -1;
     }
@@ -81,7 +84,7 @@ module_exec(PyObject *module)
 }
 
 #define STATE_FIELDS(X)                                                            \
-    X(client_type) X(pipeline_type) X(PyGibsonError) X(ServerError) X(NotFoundError) \
+    X(client_type) X(pipeline_type) X(reader_type) X(PyGibsonError) X(ServerError) X(NotFoundError) \
     X(NaNError) X(NoMemoryError) X(LockedError) X(ValueTruncatedError)           \
     X(ProtocolError) X(ConnectionError) X(TimeoutError) X(ArgumentError)
 
@@ -178,6 +181,12 @@ gibson_state_from_type(PyTypeObject *type)
 #define SLOTS_VERSION PY_VERSION_HEX
 #endif
 
+static PyMethodDef module_methods[] = {
+    {"encode_command", (PyCFunction)(void (*)(void))encode_command, METH_FASTCALL,
+     encode_command_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, (void *)module_exec},
 #if SLOTS_VERSION >= 0x030C0000
@@ -193,8 +202,9 @@ static PyModuleDef_Slot module_slots[] = {
 PyModuleDef pygibson_module_def = {
     PyModuleDef_HEAD_INIT,
     .m_name = "pygibson._pygibson",
-    .m_doc = "The C core of pygibson: the Client type over libgibsonclient.",
+    .m_doc = "The C core of pygibson: Client, Pipeline and Reader over libgibsonclient.",
     .m_size = sizeof(gibson_state),
+    .m_methods = module_methods,
     .m_slots = module_slots,
     .m_traverse = module_traverse,
     .m_clear = module_clear,

@@ -1,7 +1,8 @@
 """pytest fixtures for code that talks to Gibson: the ``gibson`` plugin.
 
-Installed with pygibson and registered through the ``pytest11`` entry point,
-so the fixtures are available in any test suite without configuration. The
+Installed with pygibson and registered through the ``pytest11`` entry point
+(the ``pygibson_pytest`` module, which takes everything from here), so the
+fixtures are available in any test suite without configuration. The
 server is pygibson's embedded Gibson-compatible server
 (:class:`pygibson.server.GibsonServer`): nothing else needs installing.
 

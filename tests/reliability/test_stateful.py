@@ -1,7 +1,7 @@
 """Random sequences of every client operation, checked against a model.
 
 The model below (:class:`Model`) is a small, readable restatement of the
-server semantics in PROTOCOL.md §5-§7 plus the client's documented mapping
+server semantics in docs/protocol.md §5-§7 plus the client's documented mapping
 (README.rst): it is written from the specification, not from the embedded
 server's code, so that a disagreement points at a bug in one of the three.
 
@@ -41,7 +41,7 @@ from pygibson.server import GibsonServer, ManualClock
 
 # -- the model ----------------------------------------------------------------
 
-MAX_ITEM_TTL = 2592000  # the server's default clamp (PROTOCOL.md §9.1)
+MAX_ITEM_TTL = 2592000  # the server's default clamp (docs/protocol.md §9.1)
 TTL_MAX = 32767  # the client's strict_ttl bound
 META_FIELDS = ("size", "encoding", "access", "created", "ttl", "left", "lock")
 PLAIN, NUMBER = 0, 2

@@ -5,12 +5,11 @@ not a client's interpretation of them."""
 import socket
 import struct
 
-OPS = {
-    "SET": 1, "TTL": 2, "GET": 3, "DEL": 4, "INC": 5, "DEC": 6, "LOCK": 7,
-    "UNLOCK": 8, "MSET": 9, "MTTL": 10, "MGET": 11, "MDEL": 12, "MINC": 13,
-    "MDEC": 14, "MLOCK": 15, "MUNLOCK": 16, "COUNT": 17, "STATS": 18,
-    "PING": 19, "META": 20, "KEYS": 21, "END": 255,
-}
+from pygibson import OPERATIONS
+
+# The opcode map comes from the one operation table; the codec stays this
+# file's own on purpose.
+OPS = {operation.command: operation.opcode for operation in OPERATIONS}
 
 ERR, NOT_FOUND, NAN, MEM, LOCKED, OK, VAL, KVAL = range(8)
 

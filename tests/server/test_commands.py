@@ -1,4 +1,4 @@
-"""Every reply case of PROTOCOL.md §6 and §7, command by command, over a raw
+"""Every reply case of docs/protocol.md §6 and §7, command by command, over a raw
 socket. Codes: 0 ERR, 1 NOT_FOUND, 2 NAN, 3 MEM, 4 LOCKED, 5 OK."""
 
 import struct

@@ -1,4 +1,4 @@
-"""Connection-level behaviour (PROTOCOL.md §1, §8): pipelining, concurrency,
+"""Connection-level behaviour (docs/protocol.md §1, §8): pipelining, concurrency,
 malformed frames, limits, unix sockets, and the server's lifecycle."""
 
 import os

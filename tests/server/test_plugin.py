@@ -36,7 +36,7 @@ def run_pytest(tmp_path, source, *args, env=None, conftest=None):
     environment["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-         "-p", "pygibson.testing"] + list(args) + ["test_user.py"],
+         "-p", "pygibson_pytest"] + list(args) + ["test_user.py"],
         cwd=str(tmp_path), env=environment, capture_output=True, text=True, timeout=120)
 
 
@@ -207,4 +207,35 @@ def test_entry_point_when_installed():
     except PackageNotFoundError:
         pytest.skip("pygibson is not installed (running from the source tree)")
     plugins = {point.name: point.value for point in points if point.group == "pytest11"}
-    assert plugins.get("gibson") == "pygibson.testing"
+    assert plugins.get("gibson") == "pygibson_pytest"
+
+
+def test_the_entry_point_module_offers_every_fixture_of_pygibson_testing():
+    import pygibson_pytest
+    from pygibson import testing
+
+    def is_fixture(value):  # the marker differs between pytest versions
+        return (hasattr(value, "_pytestfixturefunction")
+                or type(value).__name__ == "FixtureFunctionDefinition")
+
+    defined = {name for name, value in vars(testing).items() if is_fixture(value)}
+    assert defined == set(pygibson_pytest.FIXTURES)
+    assert pygibson_pytest.UNAVAILABLE is None
+
+
+def test_a_broken_install_skips_the_fixtures_and_breaks_nothing_else(tmp_path):
+    # A pygibson that fails at import, ahead of the real one on the path.
+    broken = tmp_path / "broken" / "pygibson"
+    broken.mkdir(parents=True)
+    (broken / "__init__.py").write_text("raise ImportError('undefined symbol: Py_Whatever')\n")
+    result = run_pytest(tmp_path, """
+        def test_uses_the_client(gibson_client):
+            raise AssertionError("must be skipped")
+
+        def test_plain():
+            assert True
+        """, "--gibson-timeout", "500",
+        env={"PYTHONPATH": os.pathsep.join([str(broken.parent), SRC])})
+    assert_outcome(result, passed=1, skipped=1)
+    assert "pygibson cannot be imported here" in result.stdout
+    assert "undefined symbol: Py_Whatever" in result.stdout

@@ -1,5 +1,5 @@
 """TTLs, locks and the cron, driven by a ManualClock: no sleeping, no timed
-assertions. PROTOCOL.md §5."""
+assertions. docs/protocol.md §5."""
 
 import pytest
 

@@ -11,7 +11,7 @@
  * Every function reports failure through a gb_status and, where it takes one,
  * a gb_error owned by the caller: the library keeps no global state.
  *
- * Wire facts come from the protocol description (PROTOCOL.md); section numbers
+ * Wire facts come from the protocol description (docs/protocol.md); section numbers
  * in comments refer to it.
  */
 #ifndef GIBSON_H

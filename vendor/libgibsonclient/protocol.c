@@ -1,7 +1,7 @@
 /*
  * The Gibson wire protocol: request encoding, reply parsing, key-value sets.
  * No I/O happens here, so the same code serves blocking and event-driven
- * callers and can be fuzzed on its own. Section numbers refer to PROTOCOL.md.
+ * callers and can be fuzzed on its own. Section numbers refer to docs/protocol.md.
  */
 #include "gb_internal.h"
 

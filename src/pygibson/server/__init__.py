@@ -1,7 +1,7 @@
 """A Gibson-compatible cache server in pure Python (asyncio, standard library).
 
 It answers like the real Gibson 1.2.1 server, byte for byte, as described in
-PROTOCOL.md: all 22 opcodes with the same reply codes, encodings and
+docs/protocol.md: all 22 opcodes with the same reply codes, encodings and
 payloads, the same check order, and the same quirks (prefix matching in
 trie-insertion order, lazy and periodic expiry, the 16-bit TTL wrap, locks
 sharing the TTL's time origin, COUNT's 0, INC/DEC creating 1, silent

@@ -1,6 +1,6 @@
 """Clocks for the server: the real one, and one that tests move by hand.
 
-The server reads the time as whole Unix seconds (PROTOCOL.md §5), so TTLs
+The server reads the time as whole Unix seconds (docs/protocol.md §5), so TTLs
 and locks only change state when the integer second changes. With a
 :class:`ManualClock`, a test sets an item's TTL, calls ``advance(ttl)`` and
 sees it expire on the next request, without sleeping.

@@ -1,7 +1,7 @@
 """The 22 operations, with the real server's checks in the real order.
 
 Each handler takes a request payload and returns the complete reply bytes.
-The order of checks in every handler follows PROTOCOL.md §6, because the
+The order of checks in every handler follows docs/protocol.md §6, because the
 first failing check decides the reply code and clients depend on it.
 Nothing here knows about sockets: :class:`Engine` is driven by the
 connection code in ``core.py`` (and can be driven directly in tests).
@@ -106,17 +106,9 @@ class Engine:
         self.compression_average = 0.0
         self._key_size = config.max_key_size
         self._value_size = config.max_value_size
+        # One handler per operation of the table, op_<wire name>.
         self.handlers = {
-            p.OP_SET: self.op_set, p.OP_TTL: self.op_ttl, p.OP_GET: self.op_get,
-            p.OP_DEL: self.op_del, p.OP_INC: self.op_inc, p.OP_DEC: self.op_dec,
-            p.OP_LOCK: self.op_lock, p.OP_UNLOCK: self.op_unlock,
-            p.OP_MSET: self.op_mset, p.OP_MTTL: self.op_mttl,
-            p.OP_MGET: self.op_mget, p.OP_MDEL: self.op_mdel,
-            p.OP_MINC: self.op_minc, p.OP_MDEC: self.op_mdec,
-            p.OP_MLOCK: self.op_mlock, p.OP_MUNLOCK: self.op_munlock,
-            p.OP_COUNT: self.op_count, p.OP_STATS: self.op_stats,
-            p.OP_PING: self.op_ping, p.OP_META: self.op_meta,
-            p.OP_KEYS: self.op_keys, p.OP_END: self.op_ping,
+            opcode: getattr(self, "op_" + name.lower()) for opcode, name in p.OPCODES.items()
         }
 
     # -- helpers ---------------------------------------------------------
@@ -547,6 +539,9 @@ class Engine:
 
     def op_ping(self, payload):
         return _OK
+
+    # END is answered as PING is; the connection closes after the reply.
+    op_end = op_ping
 
     def op_stats(self, payload):
         return self._kv_reply(len(STATS_FIELDS), [

@@ -1,5 +1,5 @@
 """Server settings: the real server's directives, their defaults, and the
-``gibson.conf`` format (PROTOCOL.md §9.1).
+``gibson.conf`` format (docs/protocol.md §9.1).
 
 A setting has one name everywhere: the directive name in ``gibson.conf``
 (``max_key_size``), the keyword argument of ``GibsonServer``

@@ -1,4 +1,4 @@
-"""The size LZF would compress a value to, for ``META size`` (PROTOCOL.md §3.2).
+"""The size LZF would compress a value to, for ``META size`` (docs/protocol.md §3.2).
 
 The real server compresses values longer than ``compression`` bytes with
 liblzf and keeps the compressed form only when it saves at least 4 bytes.

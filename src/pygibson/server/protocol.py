@@ -1,13 +1,15 @@
 """The Gibson wire format, as the server sees it: no sockets, no store.
 
 Request frames are ``uint32 length | int16 opcode | payload`` and replies are
-``uint16 code | uint8 encoding | uint32 size | payload`` (PROTOCOL.md §2-§3),
+``uint16 code | uint8 encoding | uint32 size | payload`` (docs/protocol.md §2-§3),
 all little-endian. This module splits a byte buffer into frames, splits a
 payload into the server's argument shapes (§2.2), parses numbers the way the
 server does (§2.3) and builds replies.
 """
 
 import struct
+
+from .._operations import OPERATIONS, lookup
 
 __all__ = [
     "OPCODES",
@@ -24,38 +26,10 @@ __all__ = [
     "kv_payload",
 ]
 
-# Opcodes (§6). END is 255 on the wire: ``ff 00`` read as a signed short.
-OP_SET = 1
-OP_TTL = 2
-OP_GET = 3
-OP_DEL = 4
-OP_INC = 5
-OP_DEC = 6
-OP_LOCK = 7
-OP_UNLOCK = 8
-OP_MSET = 9
-OP_MTTL = 10
-OP_MGET = 11
-OP_MDEL = 12
-OP_MINC = 13
-OP_MDEC = 14
-OP_MLOCK = 15
-OP_MUNLOCK = 16
-OP_COUNT = 17
-OP_STATS = 18
-OP_PING = 19
-OP_META = 20
-OP_KEYS = 21
-OP_END = 255
-
-OPCODES = {
-    OP_SET: "SET", OP_TTL: "TTL", OP_GET: "GET", OP_DEL: "DEL",
-    OP_INC: "INC", OP_DEC: "DEC", OP_LOCK: "LOCK", OP_UNLOCK: "UNLOCK",
-    OP_MSET: "MSET", OP_MTTL: "MTTL", OP_MGET: "MGET", OP_MDEL: "MDEL",
-    OP_MINC: "MINC", OP_MDEC: "MDEC", OP_MLOCK: "MLOCK",
-    OP_MUNLOCK: "MUNLOCK", OP_COUNT: "COUNT", OP_STATS: "STATS",
-    OP_PING: "PING", OP_META: "META", OP_KEYS: "KEYS", OP_END: "END",
-}
+# Opcodes (§6), from the operation table the clients use too. END is 255
+# on the wire: ``ff 00`` read as a signed short.
+OPCODES = {operation.opcode: operation.command for operation in OPERATIONS}
+OP_END = lookup("END").opcode
 
 # Reply codes (§4).
 REPL_ERR = 0

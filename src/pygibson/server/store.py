@@ -2,7 +2,7 @@
 
 The real server keeps keys in a byte trie whose nodes are never freed, and
 walks it depth first, a key before its extensions, siblings in the order
-their byte was first inserted (PROTOCOL.md §7). We keep the items in a dict
+their byte was first inserted (docs/protocol.md §7). We keep the items in a dict
 for exact lookups (the common case, and fast) and the trie only for prefix
 walks: a key enters the trie the first time it is stored and keeps its
 place forever, like the real server's node.
