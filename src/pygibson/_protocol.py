@@ -21,7 +21,7 @@ import struct
 from typing import NamedTuple, Optional
 
 from . import _convert
-from ._operations import Operation, lookup
+from ._operations import OPERATIONS, Operation, lookup
 from .exceptions import (
     ArgumentError,
     LockedError,
@@ -229,36 +229,58 @@ def encode_request(op, key=None, value=None, number=None, limits=DEFAULT_LIMITS)
     return _FRAME_HEAD.pack(frame, op.opcode) + payload
 
 
-def _operation(command):
-    """An Operation from what a caller may name one by."""
+def _unknown_operation(command):
+    known = ", ".join(op.command.lower() for op in OPERATIONS)
+    return ValueError("%r is not a Gibson operation; known: %s (or a Client method name)"
+                      % (command, known))
+
+
+def find_operation(command):
+    """The Operation a caller names (``op_lookup``): a wire name or method
+    name in any case (str or bytes), an opcode, or an Operation itself."""
     if isinstance(command, Operation):
         return command
+    if isinstance(command, int) and not isinstance(command, bool):
+        name = command
+    elif isinstance(command, (bytes, str)):
+        name = command.decode("latin-1") if isinstance(command, bytes) else command
+        if not name.isascii():
+            raise _unknown_operation(command)
+    else:
+        raise TypeError("an operation is named by str, bytes or an int opcode, not %.100s"
+                        % _convert.type_name(type(command)))
     try:
-        return lookup(command)
-    except ValueError as error:
-        raise ArgumentError(str(error)) from None
+        return lookup(name)
+    except ValueError:
+        raise _unknown_operation(command) from None
 
 
-def encode_command(command, *args):
-    """One request frame, aiogibson-style: ``command`` is a wire name
+def encode_command(*args):
+    """encode_command(command, *args)
+
+    One request frame, aiogibson-style: ``command`` is a wire name
     (``b'set'``, ``'DEL'``, ``b'end'``), a method name (``'dl'``, ``'quit'``)
-    or an opcode, and ``args`` follow in the server's order (SET is ttl, key,
-    value). Arguments are converted and checked as ``Client`` does it, with
-    the default limits::
+    or an opcode, and ``args`` follow in the order the server reads them
+    (SET: ttl, key, value). Arguments are converted and checked as
+    ``Client`` checks them, with its default limits::
 
         encode_command(b'set', 3600, 'foo', 3.14)
-        == b'\\x0f\\x00\\x00\\x00\\x01\\x003600 foo 3.14'
+        == b'\x0f\x00\x00\x00\x01\x003600 foo 3.14'
     """
-    op = _operation(command)
+    if not args:
+        raise TypeError("encode_command() needs a command")
+    op = find_operation(args[0])
+    args = args[1:]
     wire = op.wire_params
     # An optional parameter can be left out only at the end (MGET's limit):
     # SET's ttl, first on the wire, must be given.
     least = max((i + 1 for i, p in enumerate(wire) if p.required), default=0)
     if not least <= len(args) <= len(wire):
-        names = ", ".join(p.name for p in wire) or "no arguments"
-        count = str(least) if least == len(wire) else "%d or %d" % (least, len(wire))
-        raise TypeError("%s takes %s argument%s (%s), not %d"
-                        % (op.command, count, "" if len(wire) == 1 else "s", names, len(args)))
+        count = ("%d argument%s" % (least, "" if least == 1 else "s") if least == len(wire)
+                 else "%d to %d arguments" % (least, len(wire)))
+        names = " (%s)" % ", ".join(p.name for p in wire) if wire else ""
+        raise TypeError("encode_command(%s) takes %s in wire order%s, %d given"
+                        % (op.command, count, names, len(args)))
     by_name = {p.name: obj for p, obj in zip(wire, args)}
     key, value, number = _convert.prepare(op, [by_name[p.name] for p in op.params
                                                if p.name in by_name], {})
@@ -479,8 +501,8 @@ def refusal(code, op=None, key=None):
     else:
         cls, what = _REFUSALS.get(code, (ServerError, "the server refused the request "
                                                       "(REPL_ERR)"))
-    if op is None:
-        return cls(what)
+    if op is None:  # a reply decoded on its own (an untyped Reader)
+        return cls("the server answered %d: %s" % (code, what))
     if key is None:
         return cls("%s: %s" % (op.command, what))
     return cls("%s %s: %s" % (op.command, _shown_key(key), what))
@@ -591,7 +613,9 @@ def size_option(obj, name, none_ok=False):
 def _untyped(reply, encoding):
     """A reply by its code and encoding alone, as aiogibson's reader gives
     it: OK True, not found None, refusals as exception instances, values,
-    and key-value sets as a flat [key, value, ...] list."""
+    and key-value sets as a flat [key, value, ...] list (with an encoding,
+    keys decoded as values are, and plain values as KEYS' names are, so
+    that bytes it cannot decode survive)."""
     code = reply.code
     if code == REPL_OK:
         return True
@@ -603,114 +627,138 @@ def _untyped(reply, encoding):
         return reply.number if reply.number is not None else _plain(reply.data, encoding)
     flat = []
     for key, value in iter_pairs(reply.data):
-        flat.append(key if encoding is None else key.decode(encoding, "surrogateescape"))
-        flat.append(value)
+        flat.append(_plain(key, encoding))
+        flat.append(value if encoding is None or type(value) is int
+                    else value.decode(encoding, "surrogateescape"))
     return flat
 
 
+def _ssize(obj, name):
+    """A Py_ssize_t argument as the extension's parser takes it ("n")."""
+    if isinstance(obj, float) or not hasattr(type(obj), "__index__"):
+        raise TypeError("'%.200s' object cannot be interpreted as an integer"
+                        % _convert.type_name(type(obj)))
+    value = obj.__index__()
+    if not -(1 << 63) <= value < (1 << 63):
+        raise OverflowError("Python int too large to convert to C ssize_t")
+    return value
+
+
 class Reader:
-    """Replies from bytes the caller receives itself: ``feed()`` them in
-    any split, then call ``gets()`` until it returns False.
+    """Reader(encoding=None, *, typed=True, max_reply_size=67108864)
 
-    Typed (the default): say which operation each reply answers, in order,
-    with ``expect(op, key=None, value_size=0)`` (``op`` a name, wire name,
-    opcode or Operation; ``key`` and ``value_size``, the request's key and
-    value length, for messages and SET's truncation check); ``gets()``
-    then returns exactly what ``Client`` returns for it, and raises what
-    ``Client`` raises for a server refusal (returns it with
-    ``raise_on_error=False``). Untyped (``typed=False``, aiogibson's
-    reader): OK is True, not found None, other refusals exception
-    instances, a key-value set a flat ``[key, value, ...]`` list.
+    Decodes Gibson replies from bytes you feed it; does no I/O.
 
-    A malformed reply raises ProtocolError and leaves the reader unusable,
-    as the stream has lost its framing, until ``reset()``.
+    A typed Reader decodes each reply as the operation expect()ed for it,
+    with the same results and exceptions as Client. typed=False decodes by
+    code alone, as aiogibson's Reader: OK is True, not found None, other
+    refusals exception instances, values bytes (str with an encoding) or
+    int, key-value sets a flat list [key, value, ...].
     """
 
     __slots__ = ("_replies", "_expected", "_encoding", "_typed", "_broken")
 
     def __init__(self, encoding=None, *, typed=True, max_reply_size=DEFAULT_MAX_REPLY_SIZE):
+        typed = bool(typed)
+        max_reply_size = _ssize(max_reply_size, "max_reply_size")
         self._encoding = _known_encoding(encoding)
-        self._typed = bool(typed)
-        self._replies = ReplyBuffer(size_option(max_reply_size, "max_reply_size"))
+        if max_reply_size < 1:
+            raise ArgumentError("max_reply_size must be at least 1, not %d" % max_reply_size)
+        self._typed = typed
+        self._replies = ReplyBuffer(max_reply_size)
+        # (operation, key, value length) of each reply due, in order.
         self._expected = collections.deque()
-        self._broken = None
-
-    @property
-    def encoding(self):
-        return self._encoding
-
-    @property
-    def typed(self):
-        return self._typed
-
-    @property
-    def max_reply_size(self):
-        return self._replies.max_reply_size
+        self._broken = False
 
     @property
     def buffered(self):
-        """Bytes fed and not yet returned as replies."""
+        """Bytes fed but not yet returned as replies."""
         return self._replies.buffered
 
     @property
     def expected(self):
-        """Operations expected and not yet answered."""
+        """Operations whose replies are still due."""
         return len(self._expected)
 
+    @property
+    def typed(self):
+        """Whether replies are decoded by their operation."""
+        return self._typed
+
+    @property
+    def encoding(self):
+        """The encoding values are decoded with."""
+        return self._encoding
+
     def feed(self, data):
-        """Add received bytes (any bytes-like object)."""
-        if not isinstance(data, (bytes, bytearray)):
+        """Add received bytes (any bytes-like object, any split)."""
+        if type(data) is not bytes:
             try:
-                data = memoryview(data).cast("B")
+                view = memoryview(data)
             except TypeError:
-                raise TypeError("feed() takes bytes-like data, not %.100s"
+                raise TypeError("feed() takes a bytes-like object, not %.100s"
                                 % _convert.type_name(type(data))) from None
+            with view:
+                if not view.c_contiguous:
+                    raise BufferError("memoryview: underlying buffer is not C-contiguous")
+                data = view.tobytes()
         self._replies.feed(data)
 
-    def expect(self, op, key=None, value_size=0):
-        """Say that the next unanswered reply answers ``op``."""
+    def expect(self, *args, **kwargs):
+        """expect(operation, key=None, value_size=0)
+
+        Queue the operation whose reply comes next after those already
+        expected: a name (b'get', 'dl', 'DEL'), an opcode or an Operation.
+        key is the request's key, for error messages; value_size the length
+        of a SET's value, to detect truncation."""
+        operation, key, value_size = _expect_arguments(args, kwargs)
         if not self._typed:
-            raise TypeError("expect() is for a typed Reader; this one was made with "
-                            "typed=False and decodes replies by their code alone")
-        op = _operation(op)
-        if key is not None:
-            key = _convert.key_bytes(key, "key")
-        if isinstance(value_size, bool) or not isinstance(value_size, int) or value_size < 0:
-            raise TypeError("value_size must be an int of at least 0, not %r" % (value_size,))
-        self._expected.append((op, key, value_size))
+            raise TypeError("expect() is for a typed Reader; an untyped one (typed=False) "
+                            "decodes each reply by its code alone")
+        if operation is _MISSING:
+            raise TypeError("expect() missing required argument 'operation'")
+        op = find_operation(operation)
+        key = None if key is _MISSING or key is None else _convert.key_bytes(key, "key")
+        value_len = 0
+        if value_size is not _MISSING:
+            value_len = _convert.int64(value_size, "value_size")
+            if value_len < 0:
+                raise ArgumentError("value_size must not be negative")
+        self._expected.append((op, key, value_len))
 
     def reset(self):
-        """Forget buffered bytes and expected operations (a new connection)."""
+        """Forget buffered bytes and expected operations."""
         self._replies.reset()
         self._expected.clear()
-        self._broken = None
+        self._broken = False
 
-    def _break(self, message):
-        self._broken = message
-        return ProtocolError(message)
+    def gets(self, *args, **kwargs):
+        """gets(raise_on_error=True)
 
-    def gets(self, raise_on_error=True):
-        """The next reply decoded, or False when more bytes are needed."""
-        if self._broken is not None:
-            raise ProtocolError("the reader met a malformed reply (%s) and cannot find where "
-                                "the next one starts; call reset(), and reconnect, before "
-                                "using it again" % self._broken)
+        The next reply, decoded as Client would return it, or False when
+        more bytes are needed. A refusal raises its exception (returned
+        instead with raise_on_error=False); a garbled reply raises
+        ProtocolError and leaves the reader unusable until reset()."""
+        if len(args) + len(kwargs) > 1 or (kwargs and "raise_on_error" not in kwargs):
+            raise TypeError("gets() takes one argument, raise_on_error")
+        raise_on_error = bool(args[0] if args else kwargs.get("raise_on_error", True))
+        if self._broken:
+            raise ProtocolError("this Reader met a garbled reply and cannot tell where the "
+                                "next one starts; call reset() (and drop the connection it "
+                                "read from)")
         try:
             reply = self._replies.next()
-        except ProtocolError as error:
-            raise self._break(str(error)) from None
-        if reply is None:
-            return False
-        try:
+            if reply is None:
+                return False
             result = self._decode(reply)
         except Unexpected as error:
-            raise self._break("%s; the reader must be reset()" % error) from None
-        except ProtocolError as error:
-            raise self._break(str(error)) from None
-        except UnicodeDecodeError as error:
-            if raise_on_error:
-                raise
-            return error
+            self._broken = True
+            raise ProtocolError("%s; the connection was closed" % error) from None
+        except ProtocolError:
+            # A garbled key-value set too: the framing held, but a peer that
+            # sends one is not to be trusted with the next reply.
+            self._broken = True
+            raise
         if raise_on_error and self._typed and isinstance(result, Exception):
             raise result
         return result
@@ -720,13 +768,24 @@ class Reader:
             return _untyped(reply, self._encoding)
         if not self._expected:
             raise ProtocolError(
-                "unsolicited reply (code %d, %d bytes) with no operation expected: the stream "
-                "is out of step; call expect() for every request sent"
+                "a reply arrived that no request expects (code %d, %d bytes): the stream is "
+                "out of step; call expect() before each request is sent"
                 % (reply.code, len(reply.data)))
-        op, key, value_size = self._expected.popleft()
-        return interpret(op, reply, key, value_size, self._encoding)
+        op, key, value_len = self._expected.popleft()
+        return interpret(op, reply, key, value_len, self._encoding)
 
-    def __repr__(self):
-        return "<%s %s, %d bytes buffered, %d expected>" % (
-            _convert.type_name(type(self)), "typed" if self._typed else "untyped",
-            self.buffered, self.expected)
+
+_EXPECT_PARAMS = ("operation", "key", "value_size")
+_MISSING = object()
+
+
+def _expect_arguments(args, kwargs):
+    """expect()'s arguments bound as the extension binds them."""
+    if len(args) > 3:
+        raise TypeError("expect() takes at most 3 arguments (%d given)" % len(args))
+    slots = list(args) + [_MISSING] * (3 - len(args))
+    for name, obj in kwargs.items():
+        if name not in _EXPECT_PARAMS or slots[_EXPECT_PARAMS.index(name)] is not _MISSING:
+            raise TypeError("expect() got an unexpected or repeated argument %r" % name)
+        slots[_EXPECT_PARAMS.index(name)] = obj
+    return slots
