@@ -739,13 +739,16 @@ def _install(cls, make, op, name, doc, returns):
 
 
 def _install_operations():
+    # The docstrings are the extension's, made from the same table.
     for op in OPERATIONS:
-        for name in (op.name,) + op.aliases:
-            doc = op.doc if name == op.name else "%s (alias of %s)" % (op.doc, op.name)
-            _install(Client, _client_method, op, name, doc, inspect.Signature.empty)
-            _install(Pipeline, _pipeline_method, op, name,
-                     "Queue %s%s and return the pipeline. %s" % (name, op.signature, doc),
-                     inspect.Signature.empty)
+        _install(Client, _client_method, op, op.name, op.doc, inspect.Signature.empty)
+        _install(Pipeline, _pipeline_method, op, op.name,
+                 "Queue %s (see Client.%s); returns the pipeline." % (op.command, op.name),
+                 inspect.Signature.empty)
+        for alias in op.aliases:
+            for cls, make in ((Client, _client_method), (Pipeline, _pipeline_method)):
+                _install(cls, make, op, alias, "Alias of %s." % op.name,
+                         inspect.Signature.empty)
 
 
 _install_operations()
