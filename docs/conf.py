@@ -136,30 +136,46 @@ def setup(app):
 
 # doctest: every example runs against pygibson's embedded server on a free
 # loopback port, never a real Gibson server. The examples are written as a
-# user writes them, with Client() on its default address; for the run,
-# pygibson.Client is a subclass whose default address is the embedded
-# server's, so that they cannot reach whatever listens on the real port.
+# user writes them, with Client() on its default address; for the run, the
+# clients (pygibson.Client, and pygibson.asyncio.AsyncClient when present)
+# are subclasses whose default address is the embedded server's, so that no
+# example can reach whatever listens on the real port.
 doctest_global_setup = """
+import importlib
+
 import pygibson
 import pygibson.server
 
 _docs_server = pygibson.server.GibsonServer("127.0.0.1", 0)
 _docs_server.start()
-_RealClient = pygibson.Client
 
 
-class _DocsClient(_RealClient):
-    def __init__(self, addr=None, port=None, *args, **kwargs):
-        if addr is None and port is None and not kwargs.get("unix_socket"):
-            addr, port = _docs_server.host, _docs_server.port
-        super().__init__(addr if addr is not None else "127.0.0.1",
-                         port if port is not None else 10128, *args, **kwargs)
+def _to_docs_server(cls):
+    class Client(cls):
+        def __init__(self, addr=None, port=None, *args, **kwargs):
+            default = (addr is None and port is None and not args
+                       and not kwargs.get("unix_socket") and "host" not in kwargs)
+            if default:
+                addr, port = _docs_server.host, _docs_server.port
+            super().__init__("127.0.0.1" if addr is None else addr,
+                             10128 if port is None else port, *args, **kwargs)
+
+    Client.__name__ = Client.__qualname__ = cls.__name__
+    Client.__module__ = cls.__module__
+    return Client
 
 
-_DocsClient.__name__ = _DocsClient.__qualname__ = "Client"
-pygibson.Client = _DocsClient
+_docs_patched = []
+for _module_name, _name in (("pygibson", "Client"), ("pygibson.asyncio", "AsyncClient")):
+    try:
+        _module = importlib.import_module(_module_name)
+    except ImportError:
+        continue
+    _docs_patched.append((_module, _name, getattr(_module, _name)))
+    setattr(_module, _name, _to_docs_server(getattr(_module, _name)))
 """
 doctest_global_cleanup = """
-pygibson.Client = _RealClient
+for _module, _name, _original in _docs_patched:
+    setattr(_module, _name, _original)
 _docs_server.stop()
 """
