@@ -21,7 +21,7 @@ import struct
 from typing import NamedTuple, Optional
 
 from . import _convert
-from ._operations import OPERATIONS, Operation, lookup
+from ._operations import lookup
 from .exceptions import (
     ArgumentError,
     LockedError,
@@ -229,30 +229,8 @@ def encode_request(op, key=None, value=None, number=None, limits=DEFAULT_LIMITS)
     return _FRAME_HEAD.pack(frame, op.opcode) + payload
 
 
-def _unknown_operation(command):
-    known = ", ".join(op.command.lower() for op in OPERATIONS)
-    return ValueError("%r is not a Gibson operation; known: %s (or a Client method name)"
-                      % (command, known))
-
-
-def find_operation(command):
-    """The Operation a caller names (``op_lookup``): a wire name or method
-    name in any case (str or bytes), an opcode, or an Operation itself."""
-    if isinstance(command, Operation):
-        return command
-    if isinstance(command, int) and not isinstance(command, bool):
-        name = command
-    elif isinstance(command, (bytes, str)):
-        name = command.decode("latin-1") if isinstance(command, bytes) else command
-        if not name.isascii():
-            raise _unknown_operation(command)
-    else:
-        raise TypeError("an operation is named by str, bytes or an int opcode, not %.100s"
-                        % _convert.type_name(type(command)))
-    try:
-        return lookup(name)
-    except ValueError:
-        raise _unknown_operation(command) from None
+#: The operation a command names: see pygibson._operations.lookup.
+find_operation = lookup
 
 
 def encode_command(*args):

@@ -57,7 +57,14 @@ def server(request):
     server.faults.clear()
 
 
+#: The clients' timeout unless a test sets its own: only there to turn a
+#: hang into a failure. The embedded server can take over a second for a
+#: burst of large values where it runs slowly (PyPy before its JIT warms up).
+TIMEOUT_MS = 30000
+
+
 def options_for(server, **options):
+    options.setdefault("timeout", TIMEOUT_MS)
     options.setdefault("max_request_size", BIG + 4096)
     options.setdefault("max_key_size", 1024)
     if server.unix_socket:

@@ -156,6 +156,9 @@ async def test_pool_borrows_and_bounds(server):
             await pool.acquire()
     assert pool.size == 2 and pool.idle == 1
     pool.release(first)
+    # 50 calls share two connections: a slow server must not make them
+    # wait past a short acquire timeout.
+    pool.acquire_timeout = 30.0
     client = AsyncPooledClient(pool)
     await client.set("k", "v")
     results = await bounded(asyncio.gather(*[client.get("k") for _ in range(50)]))
