@@ -1,0 +1,96 @@
+"""The client behind gibson-cli, and calls that Ctrl-C can cancel.
+
+The client waits for the server inside C with ``poll()``, which resumes
+after a signal, so SIGINT during a blocking call would only be seen when
+the call ends (at its timeout, or never with ``--timeout 0``). Each call
+therefore runs in a worker thread while the main thread waits on an
+event, which SIGINT does interrupt. On Ctrl-C the call is abandoned
+together with its client: the worker keeps the old client until its call
+ends (at the deadline or when the server answers) and then drops it,
+which closes its connection; the session goes on with a new client. A
+cancelled write may still have been executed by the server.
+"""
+
+import threading
+
+from .. import Client
+from ..exceptions import ConnectionError, ProtocolError, TimeoutError
+
+__all__ = ["Session", "Cancelled", "run_interruptibly", "CONNECTION_ERRORS"]
+
+#: Errors after which the connection is gone (the client closed it).
+CONNECTION_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
+
+
+class Cancelled(Exception):
+    """Ctrl-C ended a call; its client was abandoned."""
+
+
+def run_interruptibly(function, *args):
+    """``function(*args)`` in a worker thread; KeyboardInterrupt in the
+    caller leaves the worker to finish on its own."""
+    outcome = []
+    done = threading.Event()
+
+    def work():
+        try:
+            outcome.append((True, function(*args)))
+        except BaseException as exc:  # handed to the caller, whatever it is
+            outcome.append((False, exc))
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="gibson-cli-call", daemon=True).start()
+    done.wait()
+    succeeded, value = outcome[0]
+    if succeeded:
+        return value
+    raise value
+
+
+class Session:
+    """A ``pygibson.Client`` made from the command line's options
+    (``Client`` keyword arguments), replaced when a call is cancelled."""
+
+    def __init__(self, **client_options):
+        self._options = client_options
+        self.client = Client(**client_options)
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:10128``, ``[::1]:10128`` or the socket path."""
+        client = self.client
+        if client.unix_socket:
+            return client.unix_socket
+        host = client.addr
+        return "%s:%d" % ("[%s]" % host if ":" in host else host, client.port)
+
+    @property
+    def connected(self) -> bool:
+        return not self.client.closed
+
+    def run(self, function, *args):
+        """``function(client, *args)``, cancellable by Ctrl-C (Cancelled)."""
+        client = self.client
+        try:
+            return run_interruptibly(function, client, *args)
+        except KeyboardInterrupt:
+            self._abandon()
+            raise Cancelled() from None
+
+    def call(self, method: str, *args):
+        """The client's ``method(*args)``, cancellable by Ctrl-C."""
+        return self.run(_call_method, method, *args)
+
+    def _abandon(self):
+        # The old client stays with the worker thread, which drops (and so
+        # closes) it when its call ends: closing it here would wait for
+        # the call, since the client holds its lock during a request.
+        self.client = Client(**self._options)
+
+    def close(self):
+        self.client.close()
+
+
+def _call_method(client, method, *args):
+    return getattr(client, method)(*args)
