@@ -129,7 +129,7 @@ def _escaped_char(code: str, number: int, pos: int) -> str:
         # UTF-8 with surrogate escapes, so U+DC80..U+DCFF become 0x80..0xFF.
         return chr(0xDC00 + number)
     if number > 0x10FFFF:
-        raise ArgumentError("\\U%08x at column %d is beyond U+10FFFF" % (number, pos + 1))
+        raise ArgumentError("\\U%08X at column %d is beyond U+10FFFF" % (number, pos + 1))
     return chr(number)
 
 

@@ -168,7 +168,9 @@ class Repl:
         if state == 0:
             readline = self.readline
             before = readline.get_line_buffer()[:readline.get_begidx()]
-            self._matches = completions(before, text, _PROMPT_WORDS)
+            # Python's readline appends nothing to a completed word: the
+            # space that lets the next word be typed at once is ours.
+            self._matches = [word + " " for word in completions(before, text, _PROMPT_WORDS)]
         return self._matches[state] if state < len(self._matches) else None
 
 
