@@ -33,6 +33,9 @@ _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b[=>]|\r|\x07")
 #: Generous bound on any wait: it only turns a hang into a failure.
 WAIT = 60.0
 
+# Control keys are only sent once the prompt shows: readline switches the
+# terminal to raw mode before it draws the prompt, and until then the
+# terminal's own line discipline would take ^D and ^C (and lose them).
 CTRL_C = "\x03"
 CTRL_D = "\x04"
 CTRL_P = "\x10"  # readline's previous-history, whatever the terminal type
@@ -58,6 +61,18 @@ class Terminal:
     def line(self, text: str):
         """Type ``text`` and Enter."""
         self.send(text + "\r")
+
+    def interrupt(self, pattern: str):
+        """Type Ctrl-C and wait for ``pattern``. CPython's readline notices
+        a SIGINT only while it waits for a key, so one arriving while it is
+        still handling the key before goes unseen: a second Ctrl-C then does
+        it (bounded waits, nothing timed)."""
+        self.send(CTRL_C)
+        try:
+            return self.expect(pattern, timeout=2.0)
+        except AssertionError:
+            self.send(CTRL_C)
+            return self.expect(pattern)
 
     def expect(self, pattern: str, timeout: float = WAIT):
         """Wait until the output after the last match matches ``pattern``
@@ -95,7 +110,10 @@ class Terminal:
             self._read(0.05)
         while self._read(0.05):
             pass
-        return self.proc.wait(max(0.1, deadline - time.monotonic()))
+        if self.proc.poll() is None:
+            raise AssertionError("gibson-cli is still running; the terminal shows:\n%s"
+                                 % self.text[-3000:])
+        return self.proc.returncode
 
     def close(self):
         if self.proc.poll() is None:

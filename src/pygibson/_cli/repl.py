@@ -4,6 +4,11 @@ readline (where Python has it) gives line editing, history kept in
 ``~/.gibson_cli_history`` across runs, and tab completion of command names
 and META's field names. Ctrl-C cancels the line being typed or the command
 being waited for (see ``session``), Ctrl-D leaves.
+
+One limit comes from CPython's readline: it notices a SIGINT only while it
+waits for a key. A Ctrl-C that lands in the microseconds it spends on the
+key before (after a paste, say) shows nothing at once; the line is then
+cancelled, not run, when Enter is pressed.
 """
 
 import os

@@ -11,6 +11,7 @@ which closes its connection; the session goes on with a new client. A
 cancelled write may still have been executed by the server.
 """
 
+import signal
 import threading
 
 from .. import Client
@@ -40,12 +41,28 @@ def run_interruptibly(function, *args):
         finally:
             done.set()
 
-    threading.Thread(target=work, name="gibson-cli-call", daemon=True).start()
+    _start_without_sigint(threading.Thread(target=work, name="gibson-cli-call", daemon=True))
     done.wait()
     succeeded, value = outcome[0]
     if succeeded:
         return value
     raise value
+
+
+def _start_without_sigint(thread):
+    # SIGINT must go to the main thread, whose wait it interrupts: a signal
+    # taken by the worker would only set Python's flag, and the main thread
+    # would sleep on until the reply. A thread inherits the signal mask of
+    # the one that starts it; a SIGINT arriving meanwhile waits until the
+    # mask is restored, and is then the main thread's.
+    if not hasattr(signal, "pthread_sigmask"):
+        thread.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class Session:
