@@ -97,10 +97,9 @@ class _Batch:
     refused before sending keeps its place with its error."""
 
     def __init__(self, session):
-        self.session = session
-        self.entries = []  # (operation, value, exception or _QUEUED)
+        self.entries = []  # (operation, its reply, its error, or _QUEUED)
         self.pipe = session.client.pipeline()
-        self.queued = []
+        self.ends_session = False  # END was queued: the server will hang up
 
     def add(self, text: str):
         try:
@@ -111,60 +110,75 @@ class _Batch:
             getattr(self.pipe, operation.name)(*args)
         except Exception as exc:  # refused before sending: its line says why
             self.entries.append((None, exc))
-            return None
-        self.entries.append((operation, _QUEUED))
-        return operation
-
-    def execute(self):
-        """Send what is queued; the replies take their places."""
-        if not len(self.pipe):
             return
-        pipe = self.pipe
-        results = iter(self.session.run(lambda _client: pipe.execute(raise_on_error=False)))
-        self.entries = [(operation, next(results) if value is _QUEUED else value)
-                        for operation, value in self.entries]
+        self.entries.append((operation, _QUEUED))
+        self.ends_session = operation.result == "quit"
+
+    def execute(self, _client):
+        """Send what is queued (in a worker); returns the entries with the
+        replies in their places."""
+        results = iter(self.pipe.execute(raise_on_error=False) if len(self.pipe) else ())
+        return [(operation, next(results) if value is _QUEUED else value)
+                for operation, value in self.entries]
 
 
-def _run_batch(session, formatter, lines, out) -> int:
-    batch = _Batch(session)
-    for raw in lines:
-        text = raw.decode("utf-8", "surrogateescape").strip()
-        if not text or text.startswith("#"):
-            continue
-        operation = batch.add(text)
-        if operation is not None and operation.result == "quit":
-            # The server closes the connection after END: what follows goes
-            # on a new pipeline, which reconnects.
-            batch.execute()
-            _write(formatter, batch.entries, out)
-            batch = _Batch(session)
-    batch.execute()
-    return _write(formatter, batch.entries, out)
+class _PipeMode:
+    """Runs batches one at a time on the session's client, while the main
+    thread reads and encodes the next: the server's work and ours overlap."""
 
+    def __init__(self, session, formatter, out):
+        self.session = session
+        self.formatter = formatter
+        self.out = out
+        self.in_flight = None
+        self.status = EXIT_OK
 
-def _write(formatter, entries, out) -> int:
-    status = EXIT_OK
-    chunks = []
-    for operation, value in entries:
-        chunks.append(formatter.line(operation, value))
-        if isinstance(value, BaseException):
-            status = max(status, exit_status(value))
-    out.write(b"".join(chunks))
-    out.flush()
-    return status
+    def run(self, fd: int) -> int:
+        batch = _Batch(self.session)
+        for lines in read_batches(fd):
+            for raw in lines:
+                text = raw.decode("utf-8", "surrogateescape").strip()
+                if not text or text.startswith("#"):
+                    continue
+                batch.add(text)
+                if batch.ends_session:
+                    # The server closes the connection after END: what
+                    # follows goes on a new pipeline, which reconnects.
+                    self._send(batch)
+                    batch = _Batch(self.session)
+            self._send(batch)
+            batch = _Batch(self.session)
+        self._collect()
+        return self.status
+
+    def _send(self, batch):
+        if not batch.entries:
+            return
+        self._collect()
+        self.in_flight = self.session.start(batch.execute)
+
+    def _collect(self):
+        """Wait for the batch in flight and write its replies."""
+        if self.in_flight is None:
+            return
+        call, self.in_flight = self.in_flight, None
+        chunks = []
+        for operation, value in self.session.wait(call):
+            chunks.append(self.formatter.line(operation, value))
+            if isinstance(value, BaseException):
+                self.status = max(self.status, exit_status(value))
+        self.out.write(b"".join(chunks))
+        self.out.flush()
 
 
 def run_pipe(session, formatter, fd: int, out) -> int:
     """Run each line read from ``fd`` (blank lines and ``#`` comments
     skipped), pipelined, writing one reply per line to ``out``. Stops at
     the first broken connection, whose error is the last line."""
-    status = EXIT_OK
     try:
-        for lines in read_batches(fd):
-            status = max(status, _run_batch(session, formatter, lines, out))
+        return _PipeMode(session, formatter, out).run(fd)
     except Cancelled:
         return EXIT_INTERRUPTED
     except CONNECTION_ERRORS as exc:
         out.write(formatter.line(None, exc))
         return EXIT_CONNECTION
-    return status

@@ -174,14 +174,34 @@ def parse(words: Sequence[str]) -> Tuple[Operation, tuple]:
     return operation, bind(operation, words[1:])
 
 
+def _arities() -> Dict[str, Tuple[int, int, Tuple[int, ...]]]:
+    # Per operation: required and total argument counts, and the positions
+    # of its integers; worked out once, since pipe mode binds every line.
+    arities = {}
+    for operation in OPERATIONS:
+        params = operation.params
+        arities[operation.name] = (
+            sum(1 for param in params if param.required), len(params),
+            tuple(i for i, param in enumerate(params) if param.kind in INTEGER_KINDS))
+    return arities
+
+
+_ARITIES = _arities()
+
+
 def bind(operation: Operation, words: Sequence[str]) -> tuple:
-    params = operation.params
-    required = sum(1 for param in params if param.required)
-    if not required <= len(words) <= len(params):
+    required, most, integers = _ARITIES[operation.name]
+    if not required <= len(words) <= most:
         raise ArgumentError("%s takes %s, got %d; usage: %s"
-                            % (operation.name, _count_text(required, len(params)),
+                            % (operation.name, _count_text(required, most),
                                len(words), usage(operation)))
-    return tuple(_convert(param, word) for param, word in zip(params, words))
+    if not integers:
+        return tuple(words)
+    args = list(words)
+    for i in integers:
+        if i < len(args):
+            args[i] = _integer(operation.params[i], args[i])
+    return tuple(args)
 
 
 def _count_text(least: int, most: int) -> str:
@@ -190,9 +210,7 @@ def _count_text(least: int, most: int) -> str:
     return "%d to %d arguments" % (least, most)
 
 
-def _convert(param: Parameter, word: str):
-    if param.kind not in INTEGER_KINDS:
-        return word
+def _integer(param: Parameter, word: str) -> int:
     try:
         return int(word)
     except ValueError:

@@ -17,7 +17,7 @@ import threading
 from .. import Client
 from ..exceptions import ConnectionError, ProtocolError, TimeoutError
 
-__all__ = ["Session", "Cancelled", "run_interruptibly", "CONNECTION_ERRORS"]
+__all__ = ["Session", "Call", "Cancelled", "run_interruptibly", "CONNECTION_ERRORS"]
 
 #: Errors after which the connection is gone (the client closed it).
 CONNECTION_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
@@ -27,26 +27,37 @@ class Cancelled(Exception):
     """Ctrl-C ended a call; its client was abandoned."""
 
 
+class Call:
+    """``function(*args)`` running in a worker thread from the start;
+    ``result()`` waits for it, and KeyboardInterrupt there leaves the
+    worker to finish on its own."""
+
+    def __init__(self, function, *args):
+        self._outcome = []
+        self._done = threading.Event()
+        _start_without_sigint(threading.Thread(
+            target=self._work, args=(function, args), name="gibson-cli-call", daemon=True))
+
+    def _work(self, function, args):
+        try:
+            self._outcome.append((True, function(*args)))
+        except BaseException as exc:  # handed to the caller, whatever it is
+            self._outcome.append((False, exc))
+        finally:
+            self._done.set()
+
+    def result(self):
+        self._done.wait()
+        succeeded, value = self._outcome[0]
+        if succeeded:
+            return value
+        raise value
+
+
 def run_interruptibly(function, *args):
     """``function(*args)`` in a worker thread; KeyboardInterrupt in the
     caller leaves the worker to finish on its own."""
-    outcome = []
-    done = threading.Event()
-
-    def work():
-        try:
-            outcome.append((True, function(*args)))
-        except BaseException as exc:  # handed to the caller, whatever it is
-            outcome.append((False, exc))
-        finally:
-            done.set()
-
-    _start_without_sigint(threading.Thread(target=work, name="gibson-cli-call", daemon=True))
-    done.wait()
-    succeeded, value = outcome[0]
-    if succeeded:
-        return value
-    raise value
+    return Call(function, *args).result()
 
 
 def _start_without_sigint(thread):
@@ -88,9 +99,20 @@ class Session:
 
     def run(self, function, *args):
         """``function(client, *args)``, cancellable by Ctrl-C (Cancelled)."""
-        client = self.client
+        return self.wait(self.start(function, *args))
+
+    def start(self, function, *args) -> Call:
+        """``function(client, *args)`` started in a worker; see wait()."""
         try:
-            return run_interruptibly(function, client, *args)
+            return Call(function, self.client, *args)
+        except KeyboardInterrupt:
+            self._abandon()
+            raise Cancelled() from None
+
+    def wait(self, call: Call):
+        """The result of a started call, cancellable by Ctrl-C (Cancelled)."""
+        try:
+            return call.result()
         except KeyboardInterrupt:
             self._abandon()
             raise Cancelled() from None
