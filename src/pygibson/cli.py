@@ -118,6 +118,8 @@ def run(args, parser) -> int:
     formatter = Formatter(raw=args.raw)
     if args.interval <= 0:
         parser.error("--interval must be above 0")
+    if args.count is not None and args.count < 1:
+        parser.error("--count must be 1 or more")
     session = _session(args, parser)
     try:
         if args.stat:

@@ -17,7 +17,7 @@ import threading
 from .. import Client
 from ..exceptions import ConnectionError, ProtocolError, TimeoutError
 
-__all__ = ["Session", "Call", "Cancelled", "run_interruptibly", "CONNECTION_ERRORS"]
+__all__ = ["Session", "Call", "Cancelled", "CONNECTION_ERRORS"]
 
 #: Errors after which the connection is gone (the client closed it).
 CONNECTION_ERRORS = (ConnectionError, TimeoutError, ProtocolError)
@@ -52,12 +52,6 @@ class Call:
         if succeeded:
             return value
         raise value
-
-
-def run_interruptibly(function, *args):
-    """``function(*args)`` in a worker thread; KeyboardInterrupt in the
-    caller leaves the worker to finish on its own."""
-    return Call(function, *args).result()
 
 
 def _start_without_sigint(thread):
