@@ -25,11 +25,16 @@ def unix_server():
         yield server
 
 
+#: Requests wait this long (ms): a loaded test machine must not turn into
+#: timeouts. Tests about timeouts give their own --timeout after it.
+PATIENT = ["--timeout", "30000"]
+
+
 def address_args(server):
-    """gibson-cli's options for ``server``."""
+    """gibson-cli's options for ``server``, with a patient timeout."""
     if server.unix_socket:
-        return ["-s", server.unix_socket]
-    return ["-h", server.host, "-p", str(server.port)]
+        return ["-s", server.unix_socket] + PATIENT
+    return ["-h", server.host, "-p", str(server.port)] + PATIENT
 
 
 @pytest.fixture

@@ -146,9 +146,14 @@ class Repl:
     # -- readline -------------------------------------------------------------
 
     def _setup_readline(self):
-        readline = self.readline
-        if readline is None:
+        if self.readline is None:
             return
+        try:
+            self._configure(self.readline)
+        except Exception:  # e.g. PyPy's pyrepl on a terminal it cannot drive
+            self.readline = None  # input() then reads plain lines
+
+    def _configure(self, readline):
         readline.set_completer(self._complete)
         readline.set_completer_delims(" \t\n")
         if "libedit" in (readline.__doc__ or ""):
