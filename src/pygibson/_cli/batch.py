@@ -100,19 +100,25 @@ class _Batch:
         self.entries = []  # (operation, its reply, its error, or _QUEUED)
         self.pipe = session.client.pipeline()
         self.ends_session = False  # END was queued: the server will hang up
+        self.methods = {}  # the pipeline's bound methods, looked up once
 
     def add(self, text: str):
+        entries = self.entries
         try:
             words = split_line(text)
             if words[0].lower() == "help":
                 raise ArgumentError("help is not a pipe command; run: gibson-cli help [COMMAND]")
             operation, args = parse(words)
-            getattr(self.pipe, operation.name)(*args)
+            method = self.methods.get(operation.name)
+            if method is None:
+                method = self.methods[operation.name] = getattr(self.pipe, operation.name)
+            method(*args)
         except Exception as exc:  # refused before sending: its line says why
-            self.entries.append((None, exc))
+            entries.append((None, exc))
             return
-        self.entries.append((operation, _QUEUED))
-        self.ends_session = operation.result == "quit"
+        entries.append((operation, _QUEUED))
+        if operation.result == "quit":
+            self.ends_session = True
 
     def execute(self, _client):
         """Send what is queued (in a worker); returns the entries with the
