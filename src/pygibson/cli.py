@@ -22,7 +22,7 @@ import os
 import signal
 import sys
 
-from . import __version__
+from . import IMPLEMENTATION, __version__
 from ._address import ADDRESS_ENV, parse_address
 from ._cli.batch import EXIT_INTERRUPTED, run_one_shot, run_pipe
 from ._cli.monitor import run_latency, run_stat
@@ -67,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="between two reports (default 1)")
     watch.add_argument("--count", type=int, metavar="N",
                        help="stop after N reports (default: at Ctrl-C)")
-    parser.add_argument("--version", action="version", version="gibson-cli (pygibson) "
-                        + __version__)
+    parser.add_argument("--version", action="version", version="gibson-cli (pygibson %s, %s)"
+                        % (__version__, "C extension" if IMPLEMENTATION == "c"
+                           else "pure Python"))
     parser.add_argument("command", nargs=argparse.REMAINDER,
                         help="a command and its arguments, run once")
     return parser

@@ -46,9 +46,12 @@ def home(tmp_path):
 
 
 @pytest.fixture
-def cli_env(home, tmp_path):
+def cli_env(home, tmp_path, implementation):
+    """gibson-cli's environment, on the client implementation under test
+    (the C extension or the pure-Python twin, as the client's tests)."""
     env = dict(os.environ)
     env.pop(ADDRESS_ENV, None)  # tests name their server themselves
+    env["PYGIBSON_PURE"] = "1" if implementation.__name__ == "pygibson._pure" else "0"
     inputrc = tmp_path / "inputrc"
     inputrc.write_text("")      # no personal readline settings
     env.update(HOME=str(home), INPUTRC=str(inputrc), TERM="dumb")

@@ -100,3 +100,10 @@ def test_a_slow_server_times_out_with_exit_2(server, run_cli):
     done = run_cli(*address_args(server), "--timeout", "100", "ping")
     assert done.returncode == 2
     assert done.stderr.startswith(b"(error) TimeoutError: ")
+
+
+def test_version_names_the_implementation(run_cli, implementation):
+    done = run_cli("--version")
+    pure = implementation.__name__ == "pygibson._pure"
+    assert done.returncode == 0
+    assert done.stdout.decode().endswith("pure Python)\n" if pure else "C extension)\n")
