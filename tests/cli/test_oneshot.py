@@ -1,9 +1,15 @@
 """One-shot mode: ``gibson-cli COMMAND ARGS...``, judged by its exit status
 and output (0 done, 1 refused, 2 no server)."""
 
+import signal
+import subprocess
+import sys
+import time
+
 import pytest
 
 from .conftest import address_args
+from .terminal import WAIT
 
 
 @pytest.fixture(params=["tcp", "unix"])
@@ -107,3 +113,25 @@ def test_version_names_the_implementation(run_cli, implementation):
     pure = implementation.__name__ == "pygibson._pure"
     assert done.returncode == 0
     assert done.stdout.decode().endswith("pure Python)\n" if pure else "C extension)\n")
+
+
+@pytest.mark.parametrize("args, stdin", [(["get", "k"], b""), ([], b"get k\n")],
+                         ids=["one-shot", "pipe"])
+def test_ctrl_c_while_waiting_exits_130(server, cli_env, args, stdin):
+    # --timeout 0: only SIGINT can end the wait for the delayed reply.
+    server.faults.delay_replies(3600)
+    requests = server.engine.total_requests
+    proc = subprocess.Popen([sys.executable, "-m", "pygibson.cli"] + address_args(server)
+                            + ["--timeout", "0"] + args, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env)
+    proc.stdin.write(stdin)
+    proc.stdin.close()
+    deadline = time.monotonic() + WAIT
+    while server.engine.total_requests == requests:  # until it waits for the reply
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(WAIT) == 130
+    assert b"Traceback" not in proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
