@@ -133,7 +133,7 @@ class Repl:
             self._write(b"Time: %.3f ms\n" % (elapsed[0] * 1000.0))
 
     def _backslash_command(self, words):
-        if words[0] != "\\timing" or len(words) > 2 or words[1:] not in ([], ["on"], ["off"]):
+        if words[0] != "\\timing" or words[1:] not in ([], ["on"], ["off"]):
             self._write(b"(error) ArgumentError: the prompt knows \\timing [on|off]\n")
             return
         self.timing = words[1] == "on" if len(words) == 2 else not self.timing
