@@ -174,7 +174,7 @@ partial_result_exception(gibson_state *st, int opcode, const char *key, size_t k
         "%s%s%U: the server announced %zu pairs but sent %zu; Gibson 1.2.1 stops at an "
         "expired item it has not freed yet (section 3.4 of docs/protocol.md). .partial "
         "holds the pairs that arrived",
-        op == NULL ? "a key-value reply" : op->command, key == NULL ? "" : " ", shown,
+        op->command, key == NULL ? "" : " ", shown,
         counts->announced, counts->received);
     Py_DECREF(shown);
     if (message != NULL) {

@@ -162,8 +162,7 @@ PyObject *reply_code_exception(gibson_state *st, int code, int opcode, const cha
                                size_t key_len);
 /* The PartialResultError instance (not raised) for a key-value reply that
  * carried fewer pairs than it announced, holding `partial` (a reference is
- * stolen); opcode 0 for an untyped reply. NULL with an exception if it
- * cannot be made. */
+ * stolen). NULL with an exception if it cannot be made. */
 PyObject *partial_result_exception(gibson_state *st, int opcode, const char *key,
                                    size_t key_len, PyObject *partial, const kv_counts *counts);
 /* Raise ProtocolError for a reply whose code does not fit the operation. */

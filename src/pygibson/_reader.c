@@ -244,12 +244,10 @@ untyped_result(ReaderObject *self, const gb_reply *reply)
                    ? PyLong_FromLongLong((long long)reply->number)
                    : value_from_bytes(reply->data, reply->size, self->encoding);
     case GB_REPL_KVAL: {
+        /* Raw, as aiogibson's: the pairs that arrived, however many the
+         * reply announced (§3.4); the typed Reader is the one that judges. */
         kv_counts counts;
-        PyObject *pairs = pairs_from_kv(self->state, reply, self->encoding, &counts);
-        if (pairs != NULL && counts.received < counts.announced) {
-            return partial_result_exception(self->state, 0, NULL, 0, pairs, &counts);
-        }
-        return pairs;
+        return pairs_from_kv(self->state, reply, self->encoding, &counts);
     }
     default: /* ERR, NAN, MEM, LOCKED: the reader checked the code */
         return reply_code_exception(self->state, reply->code, 0, NULL, 0);
@@ -279,7 +277,9 @@ typed_result(ReaderObject *self, const gb_reply *reply, int raise_on_error)
         self->encoding, &broken);
     Py_XDECREF(e.key);
     if (result == NULL) {
-        self->broken |= broken;
+        /* A reply that does not fit its operation, or a garbled key-value
+         * set: where the next reply starts can no longer be trusted. */
+        self->broken |= broken || PyErr_ExceptionMatches(st->ProtocolError);
         return NULL;
     }
     if (raise_on_error && PyExceptionInstance_Check(result)) {
@@ -322,8 +322,14 @@ reader_gets(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         raise_gb_error(self->state, &err);
         return NULL;
     }
-    return self->typed ? typed_result(self, &reply, raise_on_error)
-                       : untyped_result(self, &reply);
+    if (self->typed) {
+        return typed_result(self, &reply, raise_on_error);
+    }
+    PyObject *result = untyped_result(self, &reply);
+    if (result == NULL && PyErr_ExceptionMatches(self->state->ProtocolError)) {
+        self->broken = 1; /* a garbled key-value set */
+    }
+    return result;
 }
 
 static PyObject *

@@ -24,6 +24,10 @@ Fixtures
     with :class:`~pygibson.server.GibsonServer` options (limits, ``clock``,
     ``unix_socket=True``...); every server it made is stopped after the
     test.
+``gibson_async_client``
+    Function-scoped ``pygibson.asyncio.AsyncClient`` on ``gibson_server``
+    (flushed, faults cleared), closed after the test; an async fixture, so
+    it needs pytest-asyncio (the test is skipped, saying so, without it).
 ``gibson_client_factory``
     ``gibson_client_factory(server, **options)`` connects another
     ``pygibson.Client`` to a server (a ``GibsonServer``, ``gibson_noproc``
@@ -66,10 +70,15 @@ import socket
 
 import pytest
 
+try:
+    import pytest_asyncio
+except ImportError:  # only gibson_async_client needs it
+    pytest_asyncio = None
+
+from ._address import ADDRESS_ENV, GibsonAddress, parse_address
+
 __all__ = ["gibson_server_fixture", "GibsonAddress", "parse_address", "ADDRESS_ENV"]
 
-#: Environment variable naming an existing server for ``gibson_noproc``.
-ADDRESS_ENV = "PYGIBSON_TEST_ADDRESS"
 DEFAULT_TIMEOUT_MS = 1000
 
 
@@ -83,38 +92,6 @@ def pytest_addoption(parser):
         "--gibson-timeout", action="store", type=int, default=DEFAULT_TIMEOUT_MS,
         metavar="MS", help="timeout of clients made by the gibson fixtures, in ms "
                            "(default %d)" % DEFAULT_TIMEOUT_MS)
-
-
-class GibsonAddress:
-    """Where a server is: ``host``/``port`` for TCP, or ``unix_socket``.
-
-    Has the same address attributes as ``GibsonServer``, so fixtures and
-    factories accept either.
-    """
-
-    def __init__(self, host=None, port=None, unix_socket=None):
-        self.host = host
-        self.port = port
-        self.unix_socket = unix_socket
-
-    @property
-    def address(self):
-        return self.unix_socket if self.unix_socket else (self.host, self.port)
-
-    def __repr__(self):
-        return "GibsonAddress(%r)" % (self.address,)
-
-
-def parse_address(text):
-    """``"HOST:PORT"``, ``"[v6]:PORT"`` or a unix socket path (anything
-    containing ``/``) -> :class:`GibsonAddress`."""
-    text = text.strip()
-    if "/" in text:
-        return GibsonAddress(unix_socket=text)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError("expected HOST:PORT or a unix socket path, got %r" % text)
-    return GibsonAddress(host=host.strip("[]") or "127.0.0.1", port=int(port))
 
 
 def _start_server(**options):
@@ -236,3 +213,27 @@ def gibson_client(gibson_server, gibson_client_factory):
     faults cleared before the test."""
     _reset(gibson_server)
     return gibson_client_factory(gibson_server)
+
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def gibson_async_client(request, gibson_server):
+        """A pygibson.asyncio.AsyncClient on ``gibson_server``, which is
+        flushed and has its faults cleared before the test."""
+        from pygibson.asyncio import AsyncClient
+
+        _reset(gibson_server)
+        client = AsyncClient(addr=gibson_server.host, port=gibson_server.port,
+                             timeout=request.config.getoption("--gibson-timeout"))
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+else:
+
+    @pytest.fixture
+    def gibson_async_client():
+        """Needs pytest-asyncio, which is not installed."""
+        pytest.skip("gibson_async_client is an async fixture: pip install pytest-asyncio")

@@ -7,10 +7,13 @@ import struct
 
 import pytest
 
-from pygibson import PartialResultError, Reader, ServerError
+from pygibson import PartialResultError, ServerError
 from pygibson.server import GibsonServer, ManualClock
 
 from .conftest import client_for
+
+
+SHORT = "never return a short key-value reply: ask again, then raise PartialResultError"
 
 
 def kv_reply(count, pairs):
@@ -36,8 +39,10 @@ def expire_one_before_a_live_one(client, server):
     server.clock.advance(1)
 
 
-def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy):
-    client = client_for(buggy)
+def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy, implementation,
+                                                                 twin_pending):
+    twin_pending(SHORT)
+    client = client_for(buggy, implementation)
     expire_one_before_a_live_one(client, buggy)
     # The server's first answer announces 1 pair and carries none; the
     # client asks again, and the second answer is complete.
@@ -51,7 +56,8 @@ def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy):
     ("keys", (b"0", b"fb"), [b"fb"], [b"fb"]),
 ])
 def test_short_twice_raises_with_what_arrived(make_client, server, method, pair, partial,
-                                              complete):
+                                              complete, twin_pending):
+    twin_pending(SHORT)
     client = make_client()
     client.set("fb", "y")
     for _ in range(2):
@@ -68,15 +74,18 @@ def test_short_twice_raises_with_what_arrived(make_client, server, method, pair,
     assert getattr(client, method)("f") == complete
 
 
-def test_mget_short_once_returns_the_second_answer(make_client, server):
+def test_mget_short_once_returns_the_second_answer(make_client, server, twin_pending):
+    twin_pending(SHORT)
     client = make_client()
     client.set("fb", "y")
     server.faults.replace_next_reply(kv_reply(1, []))
     assert client.mget("f") == {"fb": b"y"}
 
 
-def test_a_pipeline_puts_the_error_in_place_without_resending(buggy):
-    client = client_for(buggy)
+def test_a_pipeline_puts_the_error_in_place_without_resending(buggy, implementation,
+                                                             twin_pending):
+    twin_pending(SHORT)
+    client = client_for(buggy, implementation)
     expire_one_before_a_live_one(client, buggy)
     results = client.pipeline().mget("f").ping().execute(raise_on_error=False)
     assert isinstance(results[0], PartialResultError)
@@ -91,23 +100,23 @@ def test_a_pipeline_puts_the_error_in_place_without_resending(buggy):
     client.close()
 
 
-@pytest.mark.parametrize("typed", [True, False])
-def test_reader_returns_or_raises_the_error(typed):
-    reader = Reader() if typed else Reader(typed=False)
-    if typed:
-        reader.expect("mget", key="f")
-    reader.feed(kv_reply(2, [(b"fb", b"y")]))
-    if typed:
-        with pytest.raises(PartialResultError) as info:
-            reader.gets()
-        assert info.value.partial == {"fb": b"y"}
-    else:
-        error = reader.gets()
-        assert isinstance(error, PartialResultError)
-        assert error.partial == [b"fb", b"y"]
-    reader.feed(kv_reply(1, [(b"fb", b"y")]))
-    if typed:
-        reader.expect("mget", key="f")
-        assert reader.gets() == {"fb": b"y"}
-    else:
-        assert reader.gets() == [b"fb", b"y"]
+def test_the_typed_reader_raises_it_and_the_untyped_one_gives_the_raw_pairs(protocol,
+                                                                          request):
+    if protocol.__name__ == "pygibson._protocol":
+        request.node.add_marker(pytest.mark.xfail(
+            reason="the pure-Python twin does not yet: %s (issue 17)" % SHORT, strict=False))
+    typed, untyped = protocol.Reader(), protocol.Reader(typed=False)
+    typed.expect("mget", key="f")
+    for reader in (typed, untyped):
+        reader.feed(kv_reply(2, [(b"fb", b"y")]))
+    with pytest.raises(PartialResultError) as info:
+        typed.gets()
+    assert info.value.partial == {"fb": b"y"}
+    # Raw decoding, as aiogibson's: what arrived, the caller judges.
+    assert untyped.gets() == [b"fb", b"y"]
+    # Both stay in step.
+    typed.expect("mget", key="f")
+    for reader in (typed, untyped):
+        reader.feed(kv_reply(1, [(b"fb", b"y")]))
+    assert typed.gets() == {"fb": b"y"}
+    assert untyped.gets() == [b"fb", b"y"]
