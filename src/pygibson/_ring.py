@@ -1,0 +1,162 @@
+"""Which server holds a key: consistent hashing, with no I/O.
+
+A placement is built from a list of ``(name, weight)`` nodes and answers
+``lookup(key_bytes)`` with the index of the node that holds the key. Two are
+provided:
+
+``Ketama``
+    The continuum libmemcached builds with ``MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED``
+    (the default of ``HashClient``), so that a fleet shared with other
+    ketama clients (pylibmc, PHP's memcached, ...) places each key on the
+    same server. The node name must then be what libmemcached hashes:
+    ``host:port`` (``host`` alone on port 11211), or ``path:0`` for a unix
+    socket.
+``Rendezvous``
+    Highest-random-weight hashing: no continuum to build, an exactly even
+    spread, and O(number of servers) work per key instead of a binary search.
+
+Any callable taking the node list and returning an object with a ``lookup``
+method will do (``HashClient(hasher=...)``).
+"""
+
+import functools
+import math
+import struct
+from bisect import bisect_left
+from hashlib import md5 as _md5
+from typing import Callable, List, Protocol, Sequence, Tuple
+
+__all__ = ["Placement", "Ketama", "Rendezvous", "Node", "ketama_key_hash"]
+
+Node = Tuple[str, int]  # (name, weight)
+
+#: libmemcached's MEMCACHED_POINTS_PER_SERVER_KETAMA: points of a server of
+#: average weight. Each MD5 digest of a point name gives four of them.
+POINTS_PER_SERVER = 160
+POINTS_PER_DIGEST = 4
+
+_FLOAT = struct.Struct("f")
+_WORDS = struct.Struct("<4I")
+_WORD = struct.Struct("<I")
+
+
+class Placement(Protocol):
+    """What ``HashClient`` needs from a hasher's product."""
+
+    def lookup(self, key: bytes) -> int:
+        """The index, in the node list, of the node that holds ``key``."""
+
+
+def _float32(value: float) -> float:
+    """``value`` rounded to a C ``float``: libmemcached computes a server's
+    share in single precision, and a share that lands just below a whole
+    number of digests loses a digest, so the rounding must be the same."""
+    return _FLOAT.unpack(_FLOAT.pack(value))[0]
+
+
+try:
+    # CPython's own MD5 takes a third of the time of OpenSSL's through
+    # hashlib for a short key (no EVP context to set up), and the key's
+    # digest is on the path of every call; FIPS mode does not apply to it.
+    from _md5 import md5 as _new_md5
+except ImportError:  # pragma: no cover - an interpreter without it
+    # Not for security: FIPS builds of OpenSSL refuse MD5 without the flag.
+    _new_md5 = functools.partial(_md5, usedforsecurity=False)
+
+
+def _md5_digest(data: bytes) -> bytes:
+    return _new_md5(data).digest()
+
+
+def ketama_key_hash(key: bytes) -> int:
+    """The point of ``key`` on the continuum: the first four bytes of its MD5
+    digest, little-endian (libhashkit's MD5 hash)."""
+    return _WORD.unpack_from(_md5_digest(key))[0]
+
+
+def ketama_digests(weight: int, total_weight: int, count: int) -> int:
+    """How many digests (of four points each) a node gets: libmemcached's
+    ``floor(weight / total * 160 / 4 * count)`` in single precision."""
+    share = _float32(_float32(weight) / _float32(total_weight))
+    per_digest = _float32(_float32(share * POINTS_PER_SERVER) / POINTS_PER_DIGEST)
+    return int(math.floor(_float32(per_digest * _float32(count))))
+
+
+class Ketama:
+    """libmemcached's weighted ketama continuum over ``nodes``.
+
+    Node ``i`` of weight ``w`` gets ``160 * w * n / total`` points (rounded
+    down to a multiple of four), named ``"<name>-<k>"``; each name's MD5
+    digest gives four points, read as little-endian 32-bit words. A key goes
+    to the first point at or after its own (wrapping to the first point),
+    ties between points broken by the lower node index, as libmemcached
+    sorts them.
+    """
+
+    def __init__(self, nodes: Sequence[Node]):
+        if not nodes:
+            raise ValueError("a continuum needs at least one node")
+        total = sum(weight for _, weight in nodes)
+        points: List[Tuple[int, int]] = []
+        for index, (name, weight) in enumerate(nodes):
+            for k in range(ketama_digests(weight, total, len(nodes))):
+                digest = _md5_digest(("%s-%d" % (name, k)).encode("utf-8"))
+                points.extend((value, index) for value in _WORDS.unpack(digest))
+        points.sort()
+        self.nodes = tuple(nodes)
+        self.points = [value for value, _ in points]
+        # The owner past the last point is the first one's: the wrap-around
+        # costs a list slot instead of a test on every lookup.
+        self.owners = [index for _, index in points]
+        self.owners.append(self.owners[0] if self.owners else 0)
+        self.lookup = self._make_lookup()
+
+    def _make_lookup(self) -> Callable[[bytes], int]:
+        # A closure over locals: the lookup is on the path of every call.
+        points, owners, word, new_md5 = self.points, self.owners, _WORD.unpack_from, _new_md5
+        if len(self.nodes) == 1:
+            # libmemcached does not hash at all with one server.
+            return lambda key: 0
+
+        def lookup(key: bytes) -> int:
+            return owners[bisect_left(points, word(new_md5(key).digest())[0])]
+
+        return lookup
+
+    def points_of(self, index: int) -> int:
+        """How many points node ``index`` has on the continuum."""
+        return self.owners[:-1].count(index)
+
+    def __repr__(self) -> str:
+        return "<Ketama %d nodes, %d points>" % (len(self.nodes), len(self.points))
+
+
+class Rendezvous:
+    """Weighted rendezvous (highest random weight) hashing over ``nodes``.
+
+    Each node scores each key ``weight / -ln(u)``, with ``u`` in (0, 1) from
+    the MD5 digest of the node's name and the key; the highest score wins.
+    Removing a node moves only its own keys, each to the node that scored
+    second, so the spread stays even without virtual points.
+    """
+
+    def __init__(self, nodes: Sequence[Node]):
+        if not nodes:
+            raise ValueError("rendezvous hashing needs at least one node")
+        self.nodes = tuple(nodes)
+        self._seeds = [(("%s\x00" % name).encode("utf-8"), float(weight))
+                       for name, weight in nodes]
+
+    def lookup(self, key: bytes) -> int:
+        best, best_score = 0, -1.0
+        for index, (seed, weight) in enumerate(self._seeds):
+            word = int.from_bytes(_md5_digest(seed + bytes(key))[:8], "little")
+            # (word + 0.5) / 2**64 is strictly inside (0, 1): the log is finite
+            # and negative.
+            score = weight / -math.log((word + 0.5) / 18446744073709551616.0)
+            if score > best_score:
+                best, best_score = index, score
+        return best
+
+    def __repr__(self) -> str:
+        return "<Rendezvous %d nodes>" % len(self.nodes)

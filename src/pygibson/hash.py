@@ -1,0 +1,463 @@
+"""``HashClient``: the ``Client`` interface over several Gibson servers.
+
+Keys are spread over the servers by consistent hashing (libmemcached's
+weighted ketama by default, see ``pygibson._ring``); a single-key call goes
+to its key's server, and a call that spans keys (the prefix operations,
+``stats()``, ``ping()``) goes to every server at once and merges the
+answers. The failure policy (dead servers, failover, partial results) is in
+the class docstring. The pieces that do no I/O live in ``pygibson._shard``,
+so an asyncio twin can reuse them.
+"""
+
+import functools
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from time import monotonic
+from typing import (
+    TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union,
+)
+
+from ._compat import Client
+from ._operations import OPERATIONS, Operation
+from ._ring import Ketama, Node, Placement, Rendezvous
+from ._hash_pipeline import HashPipeline
+from ._shard import (
+    Health, Outcome, ServerSpec, Shard, counts_against_server, key_bytes, limit_argument, merge,
+    parse_servers,
+)
+from .exceptions import ConnectionError, ServerDownError, TimeoutError
+
+__all__ = ["HashClient", "HashPipeline", "Ketama", "Rendezvous"]
+
+#: Makes a placement from ``(name, weight)`` nodes: ``Ketama``, ``Rendezvous``...
+Hasher = Callable[[Sequence[Node]], Placement]
+Key = Union[str, bytes, bytearray, memoryview]
+Value = Union[str, bytes, bytearray, memoryview, int, float]
+
+# Forks are counted rather than detected with os.getpid() on every fan-out.
+_forks = [0]
+
+
+def _count_fork() -> None:
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
+
+#: The most threads a client keeps for fan-outs.
+_MAX_WORKERS = 64
+
+
+class _Runner:
+    """Runs one job per server at the same time: every job but the first is
+    handed to a worker thread, then the first runs on the caller's thread,
+    so all requests are out before any reply is awaited. The clients
+    release the GIL while they wait, so the waits overlap."""
+
+    def __init__(self, workers: int):
+        self._workers = workers
+        self._executor: Optional[ThreadPoolExecutor] = None
+        self._generation = -1
+        self._lock = threading.Lock()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._executor is None or self._generation != _forks[0]:
+                # After fork() the parent's workers do not exist here.
+                self._executor = ThreadPoolExecutor(self._workers, "pygibson-hash")
+                self._generation = _forks[0]
+            return self._executor
+
+    def run(self, jobs: Sequence[Callable[[], Any]]) -> List[Any]:
+        if len(jobs) == 1:
+            return [jobs[0]()]
+        executor = self._executor
+        if executor is None or self._generation != _forks[0]:
+            executor = self._pool()
+        futures = [executor.submit(job) for job in jobs[1:]]
+        first = jobs[0]()
+        return [first] + [future.result() for future in futures]
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None and self._generation == _forks[0]:
+            executor.shutdown(wait=False)
+
+
+def _fast_place(shards: Tuple[Shard, ...], lookup: Callable[[bytes], int]
+                ) -> Callable[[Any], Shard]:
+    """The key's shard while every server is healthy: a hash and a binary
+    search, nothing else (it runs before every single-key call)."""
+
+    def place(key: Any) -> Shard:
+        if type(key) is str:
+            try:
+                return shards[lookup(key.encode())]
+            except UnicodeEncodeError:
+                pass
+        elif type(key) is bytes:
+            return shards[lookup(key)]
+        return shards[lookup(key_bytes(key))]
+
+    return place
+
+
+class HashClient:
+    """The ``Client`` interface over several servers, keys spread by
+    consistent hashing.
+
+    ``HashClient(servers, *, hasher=Ketama, failover=False, retry_attempts=2,
+    retry_timeout=1.0, dead_timeout=60.0, ignore_exc=False, pooled=False,
+    max_size=None, client_factory=None, **client_options)``
+
+    servers
+        A list of ``"host:port"``, ``"[v6]:port"``, ``("host", port)``,
+        ``"/path/to.sock"``, or ``(address, weight)`` with an int weight of
+        1 or more (default 1; a server of weight 2 gets twice the keys).
+    hasher (default ``Ketama``)
+        Builds the placement from ``(name, weight)`` nodes. ``Ketama`` is
+        libmemcached's weighted continuum (``MEMCACHED_BEHAVIOR_KETAMA_WEIGHTED``):
+        the same server list places every key on the same server as
+        pylibmc with ``ketama_weighted`` and other libmemcached clients.
+        ``Rendezvous`` is the alternative: an exactly even spread, and
+        O(servers) work per key.
+    failover (default False)
+        What happens to the keys of a dead server. False: their calls raise
+        ``ServerDownError`` (a ``ConnectionError``) naming it, without I/O,
+        until it is retried: no silent misses. True: they are re-hashed
+        onto the live servers, where values written are separate from the
+        dead server's (and are not there once it rejoins).
+    retry_attempts (default 2), retry_timeout (seconds, default 1.0)
+        A server whose calls fail (``ConnectionError`` or ``TimeoutError``)
+        ``retry_attempts`` times in a row, within ``retry_timeout`` of the
+        first of those failures, is marked dead. The failing calls raise as
+        they would on ``Client``: nothing is re-sent.
+    dead_timeout (seconds, default 60.0)
+        How long a dead server is left alone. After that the next call for
+        one of its keys tries it: success brings it back, failure marks it
+        dead again. ``ping()`` and ``stats()`` try every server, dead or not.
+    ignore_exc (default False)
+        A call that spans servers (prefix operations, ``stats()``,
+        ``ping()``, pipelines) and gets no answer from some of them raises
+        ``PartialFailureError``, which carries the others' merged answer in
+        ``.result`` and names the failed servers in ``.servers``. True
+        returns the merged answer of the servers that did answer instead
+        (at least one must have).
+    pooled, max_size
+        ``pooled=True`` or a ``max_size`` gives each server a
+        ``PooledClient`` of ``max_size`` connections (default 8) instead of
+        one ``Client``.
+    client_factory
+        Makes a server's client from keyword arguments (its address and
+        ``client_options``), instead of ``Client``/``PooledClient``.
+    client_options
+        Passed to every server's client: ``timeout``, ``encoding``, limits,
+        pool options...
+
+    Prefix operations go to every live server at once and are merged by
+    result kind: counts and numbers summed, dicts merged (``mget``'s
+    ``limit`` applied after merging), lists concatenated. A server with no
+    match contributes nothing, and the merged call answers "not found" the
+    way ``Client`` does only when no server matched. ``stats()`` returns
+    ``{address: stats}``. Refusals (``NoMemoryError``, ``LockedError``...)
+    are raised as ``Client`` raises them. Safe to share between threads and
+    across ``fork()``, as the clients it holds are.
+    """
+
+    def __init__(
+        self,
+        servers: Sequence[ServerSpec],
+        *,
+        hasher: Hasher = Ketama,
+        failover: bool = False,
+        retry_attempts: int = 2,
+        retry_timeout: float = 1.0,
+        dead_timeout: float = 60.0,
+        ignore_exc: bool = False,
+        pooled: bool = False,
+        max_size: Optional[int] = None,
+        client_factory: Optional[Callable[..., Any]] = None,
+        **client_options: Any,
+    ) -> None:
+        shards = parse_servers(servers)
+        self._health = Health(retry_attempts, retry_timeout, dead_timeout)
+        self.failover = bool(failover)
+        self.ignore_exc = bool(ignore_exc)
+        self._hasher = hasher
+        pool_size = 1
+        if client_factory is None:
+            if pooled or max_size is not None:
+                from .pool import PooledClient  # the pool needs the extension
+
+                pool_size = 8 if max_size is None else max_size
+                client_options["max_size"] = pool_size
+                client_factory = PooledClient
+            else:
+                client_factory = Client
+        for shard in shards:
+            shard.client = client_factory(**shard.client_address(), **client_options)
+        self._shards = tuple(shards)
+        self._ring = hasher([(shard.ring_name, shard.weight) for shard in shards])
+        self._runner = _Runner(min(_MAX_WORKERS, max(1, len(shards) - 1) * pool_size))
+        self._topology = threading.Lock()
+        # The placement while some server is dead or on probation:
+        # (live shards, their placement's lookup or None, next revival time).
+        self._degraded: Optional[Tuple[Tuple[Shard, ...], Any, Optional[float]]] = None
+        self._rings: Dict[Tuple[int, ...], Placement] = {}
+        self._place: Callable[[Any], Shard] = _fast_place(self._shards, self._ring.lookup)
+
+    # -- placement ---------------------------------------------------------------
+
+    @property
+    def servers(self) -> List[str]:
+        """The servers' addresses, in the order given."""
+        return [shard.label for shard in self._shards]
+
+    @property
+    def dead_servers(self) -> List[str]:
+        """The servers marked dead now."""
+        now = monotonic()
+        return [shard.label for shard in self._shards if shard.dead_until > now]
+
+    def server_for(self, key: Key) -> str:
+        """The address of the server the next call for ``key`` goes to
+        (with ``failover=True`` and a dead server, where its keys are
+        re-hashed), without any I/O."""
+        return self._owner(key).label
+
+    def client_for(self, key: Key) -> Any:
+        """The client of the server that holds ``key``."""
+        return self._owner(key).client
+
+    def _owner(self, key: Any) -> Shard:
+        degraded = self._degraded
+        if degraded is not None and self.failover:
+            live, lookup, _ = degraded
+            if lookup is not None:
+                return live[lookup(key_bytes(key))]
+        return self._shards[self._ring.lookup(key_bytes(key))]
+
+    def _degraded_place(self, key: Any) -> Shard:
+        """The key's shard while some server is dead or on probation."""
+        data = key_bytes(key)
+        now = monotonic()
+        degraded = self._degraded
+        if degraded is None:  # everything came back meanwhile
+            return self._shards[self._ring.lookup(data)]
+        if degraded[2] is not None and now >= degraded[2]:
+            degraded = self._refresh(now) or degraded
+        if self.failover:
+            live, lookup, _ = degraded
+            if lookup is not None:
+                return live[lookup(data)]
+        shard = self._shards[self._ring.lookup(data)]
+        if shard.dead_until > now:
+            raise self._health.down_error(shard, now, self.failover)
+        return shard
+
+    def _refresh(self, now: float) -> Optional[Tuple[Tuple[Shard, ...], Any, Optional[float]]]:
+        """Rebuild the placement after a server died, rejoined or came off
+        its dead time; returns the new degraded state (None: all healthy)."""
+        with self._topology:
+            if not any(shard.dead_until for shard in self._shards):
+                self._degraded = None
+                self._place = _fast_place(self._shards, self._ring.lookup)
+                return None
+            live = tuple(shard for shard in self._shards if shard.dead_until <= now)
+            revivals = [shard.dead_until for shard in self._shards if shard.dead_until > now]
+            lookup = None
+            if self.failover and live:
+                lookup = self._ring_over(live).lookup
+            self._degraded = (live, lookup, min(revivals) if revivals else None)
+            self._place = self._degraded_place
+            return self._degraded
+
+    def _ring_over(self, live: Tuple[Shard, ...]) -> Placement:
+        """The placement over some of the servers, kept: a server that goes
+        up and down rebuilds the same few."""
+        indexes = tuple(shard.index for shard in live)
+        ring = self._rings.get(indexes)
+        if ring is None:
+            ring = self._hasher([(shard.ring_name, shard.weight) for shard in live])
+            self._rings[indexes] = ring
+        return ring
+
+    # -- health ------------------------------------------------------------------
+
+    def _failed(self, shard: Shard, error: BaseException) -> None:
+        if counts_against_server(error):
+            now = monotonic()
+            if self._health.failed(shard, now):
+                self._refresh(now)
+
+    def _succeeded(self, shard: Shard) -> None:
+        if self._health.succeeded(shard):
+            self._refresh(monotonic())
+
+    def _call(self, shard: Shard, name: str, args: Tuple[Any, ...],
+              kwargs: Dict[str, Any]) -> Any:
+        """One server's part of a fan-out: its result, or the exception it
+        raised (returned, so that the other servers' parts are kept)."""
+        try:
+            result = getattr(shard.client, name)(*args, **kwargs)
+        except Exception as error:  # every outcome is merged, none dropped
+            self._failed(shard, error)
+            return error
+        if shard.failures:
+            self._succeeded(shard)
+        return result
+
+    # -- fan-out -----------------------------------------------------------------
+
+    def _targets(self, probe_dead: bool) -> Tuple[List[Shard], List[Outcome]]:
+        """The shards a fan-out goes to, and the outcomes of the dead ones it
+        skips (a ``ServerDownError`` each, unless failover leaves them out)."""
+        if self._degraded is None or probe_dead:
+            return list(self._shards), []
+        now = monotonic()
+        targets: List[Shard] = []
+        down: List[Outcome] = []
+        for shard in self._shards:
+            if shard.dead_until <= now:
+                targets.append(shard)
+            elif not self.failover:
+                down.append((shard, self._health.down_error(shard, now, False)))
+        if not targets and not down:  # failover with every server dead
+            down = [(shard, self._health.down_error(shard, now, True)) for shard in self._shards]
+        return targets, down
+
+    def _fan_out(self, name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any],
+                 probe_dead: bool = False) -> List[Outcome]:
+        targets, down = self._targets(probe_dead)
+        jobs = [functools.partial(self._call, shard, name, args, kwargs) for shard in targets]
+        outcomes = list(zip(targets, self._runner.run(jobs))) if jobs else []
+        if down:
+            outcomes = sorted(outcomes + down, key=lambda outcome: outcome[0].index)
+        return outcomes
+
+    def _merged(self, kind: str, outcomes: List[Outcome], limit: Optional[int] = None,
+                what: str = "the call") -> Any:
+        result = merge(kind, outcomes, limit, self._owner, self.ignore_exc, what)
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    # -- the rest of the Client interface ------------------------------------
+
+    def pipeline(self) -> "HashPipeline":
+        """A pipeline whose calls are grouped by server, the groups sent at
+        once, and the results returned in the order of the calls."""
+        return HashPipeline(self)
+
+    def connect(self) -> None:
+        """Open a connection to every server now (a ping for pooled ones)."""
+        outcomes = self._fan_out("connect", (), {}, probe_dead=True) if all(
+            hasattr(shard.client, "connect") for shard in self._shards
+        ) else self._fan_out("ping", (), {}, probe_dead=True)
+        self._merged("none", outcomes, None, "connect()")
+
+    def close(self) -> None:
+        """Close every server's client and the fan-out threads; a later call
+        reconnects as ``Client`` does (a pooled client's pools stay closed)."""
+        for shard in self._shards:
+            shard.client.close()
+        self._runner.close()
+
+    def __enter__(self) -> "HashClient":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        dead = self.dead_servers
+        return "<%s %s%s>" % (type(self).__name__, ", ".join(self.servers),
+                              " (dead: %s)" % ", ".join(dead) if dead else "")
+
+    # The operations, made from pygibson.OPERATIONS below the class.
+    if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
+        def set(self, key: Key, value: Value, ttl: int = 0) -> None: ...
+        def ttl(self, key: Key, ttl: int) -> None: ...
+        def get(self, key: Key) -> Union[bytes, str, int]: ...
+        def dl(self, key: Key) -> None: ...
+        def delete(self, key: Key) -> None: ...
+        def inc(self, key: Key) -> int: ...
+        def dec(self, key: Key) -> int: ...
+        def lock(self, key: Key, seconds: int) -> None: ...
+        def unlock(self, key: Key) -> None: ...
+        def mset(self, prefix: Key, value: Value) -> int: ...
+        def mttl(self, prefix: Key, ttl: int) -> int: ...
+        def mget(self, prefix: Key, limit: Optional[int] = None
+                 ) -> Dict[str, Union[bytes, str, int]]: ...
+        def mdl(self, prefix: Key) -> int: ...
+        def mdelete(self, prefix: Key) -> int: ...
+        def minc(self, prefix: Key) -> int: ...
+        def mdec(self, prefix: Key) -> int: ...
+        def mlock(self, prefix: Key, seconds: int) -> int: ...
+        def munlock(self, prefix: Key) -> int: ...
+        def count(self, prefix: Key) -> int: ...
+        def stats(self) -> Dict[str, Dict[str, Union[bytes, str, int]]]: ...
+        def ping(self) -> None: ...
+        def meta(self, key: Key, field: str) -> int: ...
+        def keys(self, prefix: Key) -> List[Union[bytes, str]]: ...
+        def quit(self) -> None: ...
+
+
+def _single_key_method(name: str) -> Callable[..., Any]:
+    def method(self: HashClient, key: Any, *args: Any, **kwargs: Any) -> Any:
+        shard = self._place(key)
+        try:
+            result = getattr(shard.client, name)(key, *args, **kwargs)
+        except (ConnectionError, TimeoutError) as error:
+            self._failed(shard, error)
+            raise
+        if shard.failures:
+            self._succeeded(shard)
+        return result
+
+    return method
+
+
+def _prefix_method(op: Operation, name: str) -> Callable[..., Any]:
+    def method(self: HashClient, *args: Any, **kwargs: Any) -> Any:
+        return self._merged(op.result, self._fan_out(name, args, kwargs),
+                            limit_argument(op, args, kwargs), op.command)
+
+    return method
+
+
+def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
+    # stats() and ping() are how one looks at every server: they try the
+    # dead ones too. quit() ends the connections there are.
+    kind = "stats" if op.name == "stats" else "none"
+    probe_dead = op.name != "quit"
+
+    def method(self: HashClient) -> Any:
+        if op.name == "quit" and not all(hasattr(s.client, "quit") for s in self._shards):
+            raise AttributeError("quit() ends one connection, and this HashClient holds a "
+                                 "pool per server: use close()")
+        return self._merged(kind, self._fan_out(name, (), {}, probe_dead), None, op.command)
+
+    return method
+
+
+def _make_method(op: Operation, name: str) -> Callable[..., Any]:
+    if op.prefix:
+        method = _prefix_method(op, name)
+    elif not op.params:
+        method = _every_server_method(op, name)
+    else:
+        method = _single_key_method(name)
+    method.__name__ = name
+    method.__qualname__ = "HashClient." + name
+    method.__doc__ = op.doc
+    return method
+
+
+for _op in OPERATIONS:
+    for _name in (_op.name,) + _op.aliases:
+        setattr(HashClient, _name, _make_method(_op, _name))
+del _op, _name
