@@ -15,6 +15,7 @@ FIXTURES = (
     "gibson_noproc",
     "gibson_client",
     "gibson_server_factory",
+    "gibson_servers_factory",
     "gibson_client_factory",
 )
 
