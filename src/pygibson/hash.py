@@ -233,23 +233,28 @@ class HashClient:
         return self._owner(key).client
 
     def _owner(self, key: Any) -> Shard:
-        degraded = self._degraded
+        """Where the key goes now, dead or not (no ServerDownError)."""
+        degraded = self._current_degraded(monotonic())
         if degraded is not None and self.failover:
             live, lookup, _ = degraded
             if lookup is not None:
                 return live[lookup(key_bytes(key))]
         return self._shards[self._ring.lookup(key_bytes(key))]
 
+    def _current_degraded(self, now: float) -> Optional[Tuple[Tuple[Shard, ...], Any, Optional[float]]]:
+        """The degraded state, brought up to date if a dead server's time
+        is over (it is back in the placement, on probation)."""
+        degraded = self._degraded
+        if degraded is not None and degraded[2] is not None and now >= degraded[2]:
+            degraded = self._refresh(now)
+        return degraded
+
     def _degraded_place(self, key: Any) -> Shard:
         """The key's shard while some server is dead or on probation."""
         data = key_bytes(key)
         now = monotonic()
-        degraded = self._degraded
-        if degraded is None:  # everything came back meanwhile
-            return self._shards[self._ring.lookup(data)]
-        if degraded[2] is not None and now >= degraded[2]:
-            degraded = self._refresh(now) or degraded
-        if self.failover:
+        degraded = self._current_degraded(now)
+        if degraded is not None and self.failover:
             live, lookup, _ = degraded
             if lookup is not None:
                 return live[lookup(data)]
