@@ -10,7 +10,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._operations import OPERATIONS, Operation
-from ._shard import Shard, is_failure, limit_argument, merge
+from ._shard import Shard, is_failure, limit_argument, merge, method_signature
 from .exceptions import PartialFailureError, ServerDownError
 
 if TYPE_CHECKING:
@@ -189,6 +189,7 @@ def _make_queuer(op: Operation, name: str) -> Callable[..., HashPipeline]:
     queue.__name__ = name
     queue.__qualname__ = "HashPipeline." + name
     queue.__doc__ = op.doc
+    queue.__signature__ = method_signature(op)  # type: ignore[attr-defined]
     return queue
 
 

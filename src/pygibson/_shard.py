@@ -5,6 +5,7 @@ their health, and merging what several servers answered.
 an asyncio twin can drive the same pieces with tasks.
 """
 
+import inspect
 import os
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -15,7 +16,7 @@ from .exceptions import (
 )
 
 __all__ = ["Shard", "Health", "parse_servers", "key_bytes", "limit_argument", "Outcome",
-           "merge", "is_failure", "counts_against_server"]
+           "merge", "is_failure", "counts_against_server", "method_signature"]
 
 DEFAULT_PORT = 10128
 #: The one port libmemcached leaves out of a point name ("host-N").
@@ -176,6 +177,17 @@ def limit_argument(op: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Op
         if param.kind == "limit":
             return args[position] if len(args) > position else kwargs.get(param.name)
     return None
+
+
+def method_signature(op: Any) -> inspect.Signature:
+    """The signature of ``op``'s method, as ``Client``'s has it (for help()
+    and inspect on methods made with ``*args``)."""
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for param in op.params:
+        default = inspect.Parameter.empty if param.required else param.default
+        params.append(inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        default=default))
+    return inspect.Signature(params)
 
 
 # -- health -----------------------------------------------------------------

@@ -24,7 +24,7 @@ from ._ring import Ketama, Node, Placement, Rendezvous
 from ._hash_pipeline import HashPipeline
 from ._shard import (
     Health, Outcome, ServerSpec, Shard, counts_against_server, key_bytes, limit_argument, merge,
-    parse_servers,
+    method_signature, parse_servers,
 )
 from .exceptions import ConnectionError, ServerDownError, TimeoutError
 
@@ -459,6 +459,7 @@ def _make_method(op: Operation, name: str) -> Callable[..., Any]:
     method.__name__ = name
     method.__qualname__ = "HashClient." + name
     method.__doc__ = op.doc
+    method.__signature__ = method_signature(op)  # type: ignore[attr-defined]
     return method
 
 
