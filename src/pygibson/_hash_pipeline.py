@@ -173,23 +173,27 @@ class HashPipeline:
 
 
 def _make_queuer(op: Operation, name: str) -> Callable[..., HashPipeline]:
+    queue: Callable[..., HashPipeline]
     if op.prefix:
-        def queue(self: HashPipeline, *args: Any, **kwargs: Any) -> HashPipeline:
+        def queue_prefix(self: HashPipeline, *args: Any, **kwargs: Any) -> HashPipeline:
             return self._queue_all(op.result, name, args, kwargs,
                                    limit_argument(op, args, kwargs), False)
+        queue = queue_prefix
     elif not op.params:
         kind = "stats" if op.name == "stats" else "none"
         probe_dead = op.name != "quit"
 
-        def queue(self: HashPipeline, *args: Any, **kwargs: Any) -> HashPipeline:
-            return self._queue_all(kind, name, args, kwargs, None, probe_dead)
+        def queue_every(self: HashPipeline) -> HashPipeline:
+            return self._queue_all(kind, name, (), {}, None, probe_dead)
+        queue = queue_every
     else:
-        def queue(self: HashPipeline, key: Any, *args: Any, **kwargs: Any) -> HashPipeline:
+        def queue_key(self: HashPipeline, key: Any, *args: Any, **kwargs: Any) -> HashPipeline:
             return self._queue_key(name, key, args, kwargs)
+        queue = queue_key
     queue.__name__ = name
     queue.__qualname__ = "HashPipeline." + name
     queue.__doc__ = op.doc
-    queue.__signature__ = method_signature(op)  # type: ignore[attr-defined]
+    setattr(queue, "__signature__", method_signature(op))
     return queue
 
 

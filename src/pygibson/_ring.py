@@ -51,27 +51,30 @@ def _float32(value: float) -> float:
     """``value`` rounded to a C ``float``: libmemcached computes a server's
     share in single precision, and a share that lands just below a whole
     number of digests loses a digest, so the rounding must be the same."""
-    return _FLOAT.unpack(_FLOAT.pack(value))[0]
+    rounded: float = _FLOAT.unpack(_FLOAT.pack(value))[0]
+    return rounded
 
 
 try:
     # CPython's own MD5 takes a third of the time of OpenSSL's through
     # hashlib for a short key (no EVP context to set up), and the key's
     # digest is on the path of every call; FIPS mode does not apply to it.
-    from _md5 import md5 as _new_md5
+    from _md5 import md5 as _new_md5  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - an interpreter without it
     # Not for security: FIPS builds of OpenSSL refuse MD5 without the flag.
     _new_md5 = functools.partial(_md5, usedforsecurity=False)
 
 
 def _md5_digest(data: bytes) -> bytes:
-    return _new_md5(data).digest()
+    digest: bytes = _new_md5(data).digest()
+    return digest
 
 
 def ketama_key_hash(key: bytes) -> int:
     """The point of ``key`` on the continuum: the first four bytes of its MD5
     digest, little-endian (libhashkit's MD5 hash)."""
-    return _WORD.unpack_from(_md5_digest(key))[0]
+    point: int = _WORD.unpack_from(_md5_digest(key))[0]
+    return point
 
 
 def ketama_digests(weight: int, total_weight: int, count: int) -> int:

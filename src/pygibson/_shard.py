@@ -85,7 +85,7 @@ def _split_host_port(text: str) -> Tuple[str, int]:
 
 def _port(value: object, spec: object) -> int:
     try:
-        port = int(value)  # type: ignore[call-overload]
+        port = int(value)  # type: ignore[call-overload]  # checked below
     except (TypeError, ValueError):
         raise ArgumentError("server %r: the port %r is not a number" % (spec, value)) from None
     if isinstance(value, bool) or not 0 < port < 65536:
@@ -134,8 +134,8 @@ def parse_servers(servers: Sequence[ServerSpec]) -> List[Shard]:
     for spec in servers:
         weight: object = 1
         address: object = spec
-        if _is_weighted(spec):
-            address, weight = spec  # type: ignore[misc]
+        if isinstance(spec, tuple) and _is_weighted(spec):
+            address, weight = spec
         if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
             raise ArgumentError("server %r: the weight must be an int of at least 1" % (spec,))
         host, port, path = _address(address)
@@ -152,17 +152,17 @@ def key_bytes(key: object) -> bytes:
     """The bytes a key is hashed by: what the client sends for it (UTF-8
     for ``str``). A key the client would refuse is still given bytes, so
     that the client's own error is the one raised."""
-    if type(key) is str:
+    if isinstance(key, str):
         try:
-            return key.encode("utf-8")  # type: ignore[attr-defined]
+            return key.encode("utf-8")
         except UnicodeEncodeError:
             pass
         try:
             # A key that came back from mget/keys undecodable holds its bytes
             # as surrogate escapes, and the client sends those bytes.
-            return key.encode("utf-8", "surrogateescape")  # type: ignore[attr-defined]
+            return key.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError:  # another lone surrogate: the client refuses it
-            return key.encode("utf-8", "surrogatepass")  # type: ignore[attr-defined]
+            return key.encode("utf-8", "surrogatepass")
     if isinstance(key, bytes):
         return key
     try:
@@ -280,8 +280,8 @@ class Health:
 Outcome = Tuple[Shard, Any]
 
 
-def _merge_dicts(parts: List[Tuple[Shard, dict]], owner: Any) -> dict:
-    merged: dict = {}
+def _merge_dicts(parts: List[Tuple[Shard, Dict[Any, Any]]], owner: Any) -> Dict[Any, Any]:
+    merged: Dict[Any, Any] = {}
     for shard, part in parts:
         for key, value in part.items():
             if key in merged and owner is not None:

@@ -459,7 +459,7 @@ def _make_method(op: Operation, name: str) -> Callable[..., Any]:
     method.__name__ = name
     method.__qualname__ = "HashClient." + name
     method.__doc__ = op.doc
-    method.__signature__ = method_signature(op)  # type: ignore[attr-defined]
+    setattr(method, "__signature__", method_signature(op))
     return method
 
 
