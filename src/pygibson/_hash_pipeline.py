@@ -10,7 +10,7 @@ import functools
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 from ._operations import OPERATIONS, Operation
-from ._shard import Shard, is_failure, limit_argument, merge, method_signature
+from ._shard import Shard, define, is_failure, merge
 from .exceptions import PartialFailureError, ServerDownError
 
 if TYPE_CHECKING:
@@ -18,12 +18,46 @@ if TYPE_CHECKING:
 
 __all__ = ["HashPipeline"]
 
-#: Where a call's result comes from: per server, its position in that
-#: server's pipeline, or the exception already known (a dead server).
-Part = Tuple[Shard, Union[int, BaseException]]
-#: A queued call: its result kind when it spans servers (None: one key),
-#: mget's limit, and its parts.
-Slot = Tuple[Optional[str], Optional[int], List[Part]]
+
+class _Group:
+    """One server's share of a pipeline, and what its execution gave."""
+
+    __slots__ = ("shard", "pipeline", "size", "outcome", "failed")
+
+    def __init__(self, shard: Shard):
+        self.shard = shard
+        self.pipeline = shard.client.pipeline()
+        self.size = 0
+        self.outcome: Any = None
+        self.failed = False
+
+    def result(self, position: int) -> Any:
+        return self.outcome if self.failed else self.outcome[position]
+
+
+class _Known:
+    """A call's result known when queued: its server is dead."""
+
+    __slots__ = ("shard", "error")
+
+    def __init__(self, shard: Shard, error: BaseException):
+        self.shard = shard
+        self.error = error
+
+
+#: One server's part of a queued call: its place in that server's pipeline.
+Part = Union[Tuple[_Group, int], _Known]
+
+
+class _Spanning:
+    """A queued call over several servers, merged by its result kind."""
+
+    __slots__ = ("kind", "limit", "parts")
+
+    def __init__(self, kind: str, limit: Optional[int], parts: List[Part]):
+        self.kind = kind
+        self.limit = limit
+        self.parts = parts
 
 
 class HashPipeline:
@@ -40,8 +74,8 @@ class HashPipeline:
 
     def __init__(self, client: "HashClient"):
         self._client = client
-        self._groups: Dict[int, List[Any]] = {}  # shard index -> [shard, pipeline, size]
-        self._slots: List[Slot] = []
+        self._groups: Dict[Shard, _Group] = {}
+        self._slots: List[Any] = []  # (group, position), _Known or _Spanning
 
     def reset(self) -> None:
         """Forget the queued calls."""
@@ -60,79 +94,59 @@ class HashPipeline:
     def __exit__(self, *exc_info: object) -> None:
         self.reset()
 
-    def _queue(self, shard: Shard, name: str, args: Tuple[Any, ...],
-               kwargs: Dict[str, Any]) -> int:
-        """Queue a call on the shard's pipeline; its position there."""
-        group = self._groups.get(shard.index)
-        if group is None:
-            group = [shard, shard.client.pipeline(), 0]
-        # Queued first, counted after: a call the pipeline refuses (a bad
-        # argument) raises here and leaves no trace.
-        getattr(group[1], name)(*args, **kwargs)
-        self._groups[shard.index] = group
-        group[2] += 1
-        return group[2] - 1
+    def _group(self, shard: Shard) -> _Group:
+        group = self._groups[shard] = _Group(shard)
+        return group
 
-    def _queue_key(self, name: str, key: Any, args: Tuple[Any, ...],
-                   kwargs: Dict[str, Any]) -> "HashPipeline":
-        client = self._client
-        try:
-            shard = client._place(key)
-        except ServerDownError as error:
-            part: Part = (client._owner(key), error)
-        else:
-            part = (shard, self._queue(shard, name, (key,) + args, kwargs))
-        self._slots.append((None, None, [part]))
+    def _known(self, key: Any, error: BaseException) -> "HashPipeline":
+        self._slots.append(_Known(self._client._owner(key), error))
         return self
 
-    def _queue_all(self, kind: str, name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any],
-                   limit: Optional[int], probe_dead: bool) -> "HashPipeline":
+    def _queue_all(self, kind: str, name: str, args: Tuple[Any, ...], limit: Optional[int],
+                   probe_dead: bool) -> "HashPipeline":
         targets, down = self._client._targets(probe_dead)
-        parts: List[Part] = [(shard, self._queue(shard, name, args, kwargs))
-                             for shard in targets]
-        parts.extend(down)
-        self._slots.append((kind, limit, parts))
+        parts: List[Part] = []
+        for shard in targets:
+            group = self._groups.get(shard) or self._group(shard)
+            # Queued, then counted: a call the pipeline refuses (a bad
+            # argument) raises here and leaves no trace.
+            getattr(group.pipeline, name)(*args)
+            parts.append((group, group.size))
+            group.size += 1
+        parts.extend(_Known(shard, error) for shard, error in down)
+        self._slots.append(_Spanning(kind, limit, parts))
         return self
 
-    def _run_group(self, shard: Shard, pipeline: Any) -> Any:
+    def _run_group(self, group: _Group) -> None:
         try:
-            results = pipeline.execute(raise_on_error=False)
+            group.outcome = group.pipeline.execute(raise_on_error=False)
         except Exception as error:  # the group's calls all get it
-            self._client._failed(shard, error)
-            return error
-        if shard.failures:
-            self._client._succeeded(shard)
-        return results
+            group.outcome, group.failed = error, True
+            self._client._failed(group.shard, error)
+            return
+        if group.shard.failures:
+            self._client._succeeded(group.shard)
 
     def execute(self, raise_on_error: bool = True) -> List[Any]:
         """Run the queued calls and return their results in order."""
         client = self._client
         groups, slots = list(self._groups.values()), self._slots
         self.reset()
-        jobs = [functools.partial(self._run_group, shard, pipeline)
-                for shard, pipeline, _ in groups]
-        outcomes = client._runner.run(jobs) if jobs else []
-        by_shard = {group[0].index: outcome for group, outcome in zip(groups, outcomes)}
-        failed: Dict[str, BaseException] = {}
-        for group, outcome in zip(groups, outcomes):
-            if isinstance(outcome, BaseException) and is_failure(outcome):
-                failed[group[0].label] = outcome
+        if groups:
+            client._runner.run([functools.partial(self._run_group, group) for group in groups])
+        failed: Dict[str, BaseException] = {
+            group.shard.label: group.outcome for group in groups
+            if group.failed and is_failure(group.outcome)}
         results: List[Any] = []
-        for kind, limit, parts in slots:
-            resolved = []
-            for shard, part in parts:
-                if isinstance(part, BaseException):
-                    failed.setdefault(shard.label, part)
-                    resolved.append((shard, part))
-                else:
-                    outcome = by_shard[shard.index]
-                    resolved.append((shard, outcome if isinstance(outcome, BaseException)
-                                     else outcome[part]))
-            if kind is None:
-                results.append(resolved[0][1])
+        append = results.append
+        for slot in slots:
+            if type(slot) is tuple:
+                append(slot[0].result(slot[1]))
+            elif type(slot) is _Known:
+                failed.setdefault(slot.shard.label, slot.error)
+                append(slot.error)
             else:
-                results.append(merge(kind, resolved, limit, client._owner, client.ignore_exc,
-                                     "the pipeline"))
+                append(self._merge(slot, failed))
         if failed and not client.ignore_exc:
             error = PartialFailureError.for_servers(results, failed, "the pipeline")
             error.results = results
@@ -143,6 +157,19 @@ class HashPipeline:
                     result.results = results  # type: ignore[attr-defined]
                     raise result
         return results
+
+    def _merge(self, slot: _Spanning, failed: Dict[str, BaseException]) -> Any:
+        outcomes = []
+        for part in slot.parts:
+            if isinstance(part, _Known):
+                failed.setdefault(part.shard.label, part.error)
+                outcomes.append((part.shard, part.error))
+            else:
+                group, position = part
+                outcomes.append((group.shard, group.result(position)))
+        client = self._client
+        return merge(slot.kind, outcomes, slot.limit, client._owner, client.ignore_exc,
+                     "the pipeline")
 
     # The operations, made from pygibson.OPERATIONS below the class.
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
@@ -172,29 +199,43 @@ class HashPipeline:
         def quit(self) -> "HashPipeline": ...
 
 
+
+_QUEUE_KEY = """
+def {name}(self{params}):
+    try:
+        shard = self._client._place({key})
+    except ServerDownError as error:
+        return self._known({key}, error)
+    group = self._groups.get(shard)
+    if group is None:
+        group = self._group(shard)
+    group.pipeline.{name}({args})
+    self._slots.append((group, group.size))
+    group.size += 1
+    return self
+"""
+
+_QUEUE_PREFIX = """
+def {name}(self{params}):
+    return self._queue_all({kind!r}, {name!r}, ({args},), {limit}, False)
+"""
+
+
 def _make_queuer(op: Operation, name: str) -> Callable[..., HashPipeline]:
-    queue: Callable[..., HashPipeline]
-    if op.prefix:
-        def queue_prefix(self: HashPipeline, *args: Any, **kwargs: Any) -> HashPipeline:
-            return self._queue_all(op.result, name, args, kwargs,
-                                   limit_argument(op, args, kwargs), False)
-        queue = queue_prefix
-    elif not op.params:
+    if not op.params:
+        # stats() and ping() try dead servers too, as on HashClient.
         kind = "stats" if op.name == "stats" else "none"
         probe_dead = op.name != "quit"
 
-        def queue_every(self: HashPipeline) -> HashPipeline:
-            return self._queue_all(kind, name, (), {}, None, probe_dead)
-        queue = queue_every
-    else:
-        def queue_key(self: HashPipeline, key: Any, *args: Any, **kwargs: Any) -> HashPipeline:
-            return self._queue_key(name, key, args, kwargs)
-        queue = queue_key
-    queue.__name__ = name
-    queue.__qualname__ = "HashPipeline." + name
-    queue.__doc__ = op.doc
-    setattr(queue, "__signature__", method_signature(op))
-    return queue
+        def queue(self: HashPipeline) -> HashPipeline:
+            return self._queue_all(kind, name, (), None, probe_dead)
+
+        queue.__name__, queue.__qualname__ = name, "HashPipeline." + name
+        queue.__doc__ = op.doc
+        return queue
+    namespace = {"ServerDownError": ServerDownError}
+    return define(op, name, _QUEUE_PREFIX if op.prefix else _QUEUE_KEY,  # type: ignore[no-any-return]
+                  namespace, "HashPipeline")
 
 
 for _op in OPERATIONS:

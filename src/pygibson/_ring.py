@@ -24,11 +24,13 @@ import math
 import struct
 from bisect import bisect_left
 from hashlib import md5 as _md5
-from typing import Callable, List, Protocol, Sequence, Tuple
+from typing import Any, Callable, List, Protocol, Sequence, Tuple, TypeVar
 
-__all__ = ["Placement", "Ketama", "Rendezvous", "Node", "ketama_key_hash"]
+__all__ = ["Placement", "Ketama", "Rendezvous", "Node", "ketama_key_hash", "key_bytes",
+           "router"]
 
 Node = Tuple[str, int]  # (name, weight)
+T = TypeVar("T")
 
 #: libmemcached's MEMCACHED_POINTS_PER_SERVER_KETAMA: points of a server of
 #: average weight. Each MD5 digest of a point name gives four of them.
@@ -85,6 +87,41 @@ def ketama_digests(weight: int, total_weight: int, count: int) -> int:
     return int(math.floor(_float32(per_digest * _float32(count))))
 
 
+def key_bytes(key: object) -> bytes:
+    """The bytes a key is hashed by: what the client sends for it (UTF-8
+    for ``str``). A key the client would refuse is still given bytes, so
+    that the client's own error is the one raised."""
+    if isinstance(key, str):
+        try:
+            return key.encode("utf-8")
+        except UnicodeEncodeError:
+            pass
+        try:
+            # A key that came back from mget/keys undecodable holds its bytes
+            # as surrogate escapes, and the client sends those bytes.
+            return key.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # another lone surrogate: the client refuses it
+            return key.encode("utf-8", "surrogatepass")
+    if isinstance(key, bytes):
+        return key
+    try:
+        return memoryview(key).tobytes()  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError("key must be str or bytes-like, not %s" % type(key).__name__) from None
+
+
+def router(placement: Placement, items: Sequence[T]) -> Callable[[Any], T]:
+    """``route(key)``: the item of the node that holds ``key`` (str or
+    bytes-like), ``items`` being in the placement's node order. A placement
+    may offer a faster ``router`` of its own (Ketama does)."""
+    own = getattr(placement, "router", None)
+    if own is not None:
+        route: Callable[[Any], T] = own(items)
+        return route
+    lookup = placement.lookup
+    return lambda key: items[lookup(key_bytes(key))]
+
+
 class Ketama:
     """libmemcached's weighted ketama continuum over ``nodes``.
 
@@ -125,6 +162,34 @@ class Ketama:
             return owners[bisect_left(points, word(new_md5(key).digest())[0])]
 
         return lookup
+
+    def router(self, items: Sequence[T]) -> Callable[[Any], T]:
+        """``route(key)``: one call from a key to its node's item, the MD5,
+        the binary search and the item lookup fused, for the path of every
+        single-key call."""
+        if len(self.nodes) == 1:
+            only = items[0]
+
+            def route_one(key: Any) -> T:
+                if type(key) is not str and type(key) is not bytes:
+                    key_bytes(key)  # the client's TypeError for a bad key
+                return only
+
+            return route_one
+        points, word, new_md5 = self.points, _WORD.unpack_from, _new_md5
+        owners = [items[index] for index in self.owners]
+
+        def route(key: Any) -> T:
+            if type(key) is str:
+                try:
+                    return owners[bisect_left(points, word(new_md5(key.encode()).digest())[0])]
+                except UnicodeEncodeError:
+                    key = key_bytes(key)
+            elif type(key) is not bytes:
+                key = key_bytes(key)
+            return owners[bisect_left(points, word(new_md5(key).digest())[0])]
+
+        return route
 
     def points_of(self, index: int) -> int:
         """How many points node ``index`` has on the continuum."""

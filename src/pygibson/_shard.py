@@ -5,7 +5,6 @@ their health, and merging what several servers answered.
 an asyncio twin can drive the same pieces with tasks.
 """
 
-import inspect
 import os
 import threading
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
@@ -15,8 +14,8 @@ from .exceptions import (
     ServerDownError, TimeoutError,
 )
 
-__all__ = ["Shard", "Health", "parse_servers", "key_bytes", "limit_argument", "Outcome",
-           "merge", "is_failure", "counts_against_server", "method_signature"]
+__all__ = ["Shard", "Health", "parse_servers", "Outcome",
+           "merge", "is_failure", "counts_against_server", "define"]
 
 DEFAULT_PORT = 10128
 #: The one port libmemcached leaves out of a point name ("host-N").
@@ -148,46 +147,28 @@ def parse_servers(servers: Sequence[ServerSpec]) -> List[Shard]:
     return shards
 
 
-def key_bytes(key: object) -> bytes:
-    """The bytes a key is hashed by: what the client sends for it (UTF-8
-    for ``str``). A key the client would refuse is still given bytes, so
-    that the client's own error is the one raised."""
-    if isinstance(key, str):
-        try:
-            return key.encode("utf-8")
-        except UnicodeEncodeError:
-            pass
-        try:
-            # A key that came back from mget/keys undecodable holds its bytes
-            # as surrogate escapes, and the client sends those bytes.
-            return key.encode("utf-8", "surrogateescape")
-        except UnicodeEncodeError:  # another lone surrogate: the client refuses it
-            return key.encode("utf-8", "surrogatepass")
-    if isinstance(key, bytes):
-        return key
-    try:
-        return memoryview(key).tobytes()  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError("key must be str or bytes-like, not %s" % type(key).__name__) from None
+def define(op: Any, name: str, template: str, namespace: Dict[str, Any],
+           class_name: str) -> Any:
+    """The method ``name`` of ``op`` made from ``template`` (str.format
+    fields: name, params, args, key, limit, kind, command), compiled with
+    ``namespace`` as its globals.
 
-
-def limit_argument(op: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Optional[int]:
-    """The ``limit`` argument of a call of ``op`` (mget's), None if it has none."""
-    for position, param in enumerate(op.params):
-        if param.kind == "limit":
-            return args[position] if len(args) > position else kwargs.get(param.name)
-    return None
-
-
-def method_signature(op: Any) -> inspect.Signature:
-    """The signature of ``op``'s method, as ``Client``'s has it (for help()
-    and inspect on methods made with ``*args``)."""
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for param in op.params:
-        default = inspect.Parameter.empty if param.required else param.default
-        params.append(inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                        default=default))
-    return inspect.Signature(params)
+    Compiled rather than a closure over ``*args``: the methods get the
+    exact signature of ``Client``'s (what help() shows, and no packing of
+    arguments on the path of every call)."""
+    params = op.signature[1:-1]
+    source = template.format(
+        name=name, params=", " + params if params else "",
+        args=", ".join(param.name for param in op.params),
+        key=op.params[0].name if op.params else "",
+        limit=next((param.name for param in op.params if param.kind == "limit"), "None"),
+        kind=op.result, command=op.command)
+    scope: Dict[str, Any] = {}
+    exec(compile(source, "<%s.%s>" % (class_name, name), "exec"), namespace, scope)
+    method = scope[name]
+    method.__qualname__ = "%s.%s" % (class_name, name)
+    method.__doc__ = op.doc
+    return method
 
 
 # -- health -----------------------------------------------------------------

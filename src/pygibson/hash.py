@@ -20,11 +20,10 @@ from typing import (
 
 from ._compat import Client
 from ._operations import OPERATIONS, Operation
-from ._ring import Ketama, Node, Placement, Rendezvous
+from ._ring import Ketama, Node, Placement, Rendezvous, router
 from ._hash_pipeline import HashPipeline
 from ._shard import (
-    Health, Outcome, ServerSpec, Shard, counts_against_server, key_bytes, limit_argument, merge,
-    method_signature, parse_servers,
+    Health, Outcome, ServerSpec, Shard, counts_against_server, define, merge, parse_servers,
 )
 from .exceptions import ConnectionError, ServerDownError, TimeoutError
 
@@ -33,6 +32,7 @@ __all__ = ["HashClient", "HashPipeline", "Ketama", "Rendezvous"]
 #: Makes a placement from ``(name, weight)`` nodes: ``Ketama``, ``Rendezvous``...
 Hasher = Callable[[Sequence[Node]], Placement]
 Key = Union[str, bytes, bytearray, memoryview]
+Route = Callable[[Any], Shard]
 Value = Union[str, bytes, bytearray, memoryview, int, float]
 
 # Forks are counted rather than detected with os.getpid() on every fan-out.
@@ -85,24 +85,6 @@ class _Runner:
             executor, self._executor = self._executor, None
         if executor is not None and self._generation == _forks[0]:
             executor.shutdown(wait=False)
-
-
-def _fast_place(shards: Tuple[Shard, ...], lookup: Callable[[bytes], int]
-                ) -> Callable[[Any], Shard]:
-    """The key's shard while every server is healthy: a hash and a binary
-    search, nothing else (it runs before every single-key call)."""
-
-    def place(key: Any) -> Shard:
-        if type(key) is str:
-            try:
-                return shards[lookup(key.encode())]
-            except UnicodeEncodeError:
-                pass
-        elif type(key) is bytes:
-            return shards[lookup(key)]
-        return shards[lookup(key_bytes(key))]
-
-    return place
 
 
 class HashClient:
@@ -201,13 +183,17 @@ class HashClient:
             shard.client = client_factory(**shard.client_address(), **client_options)
         self._shards = tuple(shards)
         self._ring = hasher([(shard.ring_name, shard.weight) for shard in shards])
+        #: key -> its shard over every server, dead or not.
+        self._route = router(self._ring, self._shards)
         self._runner = _Runner(min(_MAX_WORKERS, max(1, len(shards) - 1) * pool_size))
         self._topology = threading.Lock()
         # The placement while some server is dead or on probation:
-        # (live shards, their placement's lookup or None, next revival time).
-        self._degraded: Optional[Tuple[Tuple[Shard, ...], Any, Optional[float]]] = None
-        self._rings: Dict[Tuple[int, ...], Placement] = {}
-        self._place: Callable[[Any], Shard] = _fast_place(self._shards, self._ring.lookup)
+        # (key -> shard over the live ones or None, next revival time or None).
+        self._degraded: Optional[Tuple[Optional[Route], Optional[float]]] = None
+        self._live_routes: Dict[Tuple[int, ...], Route] = {}
+        #: What single-key calls use: the plain route while every server is
+        #: healthy (no other check on that path), _degraded_place otherwise.
+        self._place: Route = self._route
 
     # -- placement ---------------------------------------------------------------
 
@@ -235,60 +221,53 @@ class HashClient:
     def _owner(self, key: Any) -> Shard:
         """Where the key goes now, dead or not (no ServerDownError)."""
         degraded = self._current_degraded(monotonic())
-        if degraded is not None and self.failover:
-            live, lookup, _ = degraded
-            if lookup is not None:
-                return live[lookup(key_bytes(key))]
-        return self._shards[self._ring.lookup(key_bytes(key))]
+        if degraded is not None and self.failover and degraded[0] is not None:
+            return degraded[0](key)
+        return self._route(key)
 
-    def _current_degraded(self, now: float) -> Optional[Tuple[Tuple[Shard, ...], Any, Optional[float]]]:
+    def _current_degraded(self, now: float) -> Optional[Tuple[Optional[Route], Optional[float]]]:
         """The degraded state, brought up to date if a dead server's time
         is over (it is back in the placement, on probation)."""
         degraded = self._degraded
-        if degraded is not None and degraded[2] is not None and now >= degraded[2]:
+        if degraded is not None and degraded[1] is not None and now >= degraded[1]:
             degraded = self._refresh(now)
         return degraded
 
     def _degraded_place(self, key: Any) -> Shard:
         """The key's shard while some server is dead or on probation."""
-        data = key_bytes(key)
         now = monotonic()
         degraded = self._current_degraded(now)
-        if degraded is not None and self.failover:
-            live, lookup, _ = degraded
-            if lookup is not None:
-                return live[lookup(data)]
-        shard = self._shards[self._ring.lookup(data)]
+        if degraded is not None and self.failover and degraded[0] is not None:
+            return degraded[0](key)
+        shard = self._route(key)
         if shard.dead_until > now:
             raise self._health.down_error(shard, now, self.failover)
         return shard
 
-    def _refresh(self, now: float) -> Optional[Tuple[Tuple[Shard, ...], Any, Optional[float]]]:
+    def _refresh(self, now: float) -> Optional[Tuple[Optional[Route], Optional[float]]]:
         """Rebuild the placement after a server died, rejoined or came off
         its dead time; returns the new degraded state (None: all healthy)."""
         with self._topology:
             if not any(shard.dead_until for shard in self._shards):
                 self._degraded = None
-                self._place = _fast_place(self._shards, self._ring.lookup)
+                self._place = self._route
                 return None
             live = tuple(shard for shard in self._shards if shard.dead_until <= now)
             revivals = [shard.dead_until for shard in self._shards if shard.dead_until > now]
-            lookup = None
-            if self.failover and live:
-                lookup = self._ring_over(live).lookup
-            self._degraded = (live, lookup, min(revivals) if revivals else None)
+            route = self._route_over(live) if self.failover and live else None
+            self._degraded = (route, min(revivals) if revivals else None)
             self._place = self._degraded_place
             return self._degraded
 
-    def _ring_over(self, live: Tuple[Shard, ...]) -> Placement:
-        """The placement over some of the servers, kept: a server that goes
-        up and down rebuilds the same few."""
+    def _route_over(self, live: Tuple[Shard, ...]) -> Route:
+        """The route over some of the servers, kept: a server that goes up
+        and down rebuilds the same few."""
         indexes = tuple(shard.index for shard in live)
-        ring = self._rings.get(indexes)
-        if ring is None:
-            ring = self._hasher([(shard.ring_name, shard.weight) for shard in live])
-            self._rings[indexes] = ring
-        return ring
+        route = self._live_routes.get(indexes)
+        if route is None:
+            placement = self._hasher([(shard.ring_name, shard.weight) for shard in live])
+            route = self._live_routes[indexes] = router(placement, live)
+        return route
 
     # -- health ------------------------------------------------------------------
 
@@ -411,27 +390,23 @@ class HashClient:
         def quit(self) -> None: ...
 
 
-def _single_key_method(name: str) -> Callable[..., Any]:
-    def method(self: HashClient, key: Any, *args: Any, **kwargs: Any) -> Any:
-        shard = self._place(key)
-        try:
-            result = getattr(shard.client, name)(key, *args, **kwargs)
-        except (ConnectionError, TimeoutError) as error:
-            self._failed(shard, error)
-            raise
-        if shard.failures:
-            self._succeeded(shard)
-        return result
+_SINGLE_KEY = """
+def {name}(self{params}):
+    shard = self._place({key})
+    try:
+        result = shard.client.{name}({args})
+    except UNREACHABLE as error:
+        self._failed(shard, error)
+        raise
+    if shard.failures:
+        self._succeeded(shard)
+    return result
+"""
 
-    return method
-
-
-def _prefix_method(op: Operation, name: str) -> Callable[..., Any]:
-    def method(self: HashClient, *args: Any, **kwargs: Any) -> Any:
-        return self._merged(op.result, self._fan_out(name, args, kwargs),
-                            limit_argument(op, args, kwargs), op.command)
-
-    return method
+_PREFIX = """
+def {name}(self{params}):
+    return self._merged({kind!r}, self._fan_out({name!r}, ({args},), {{}}), {limit}, {command!r})
+"""
 
 
 def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
@@ -450,17 +425,14 @@ def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
 
 
 def _make_method(op: Operation, name: str) -> Callable[..., Any]:
-    if op.prefix:
-        method = _prefix_method(op, name)
-    elif not op.params:
+    if not op.params:
         method = _every_server_method(op, name)
-    else:
-        method = _single_key_method(name)
-    method.__name__ = name
-    method.__qualname__ = "HashClient." + name
-    method.__doc__ = op.doc
-    setattr(method, "__signature__", method_signature(op))
-    return method
+        method.__name__, method.__qualname__ = name, "HashClient." + name
+        method.__doc__ = op.doc
+        return method
+    namespace = {"UNREACHABLE": (ConnectionError, TimeoutError)}
+    return define(op, name, _PREFIX if op.prefix else _SINGLE_KEY, namespace,  # type: ignore[no-any-return]
+                  "HashClient")
 
 
 for _op in OPERATIONS:

@@ -1,0 +1,199 @@
+"""``python -m benchmarks.hash_bench``: HashClient over 4 servers against a
+plain Client over one (issue #15's targets).
+
+Five embedded servers run as processes of their own (never in this one:
+their CPU would count as the client's): four make the HashClient's fleet,
+the fifth serves the plain Client. Rows, each measured in rounds whose order
+alternates, ratios taken within each round and reported as the median:
+
+- GET 10 B, sequential: the client's CPU per operation (user + system of
+  this process), cycling over 1,000 keys so that every GET hashes a
+  different key. Target: HashClient ≤ 1.15× Client.
+- MGET of a prefix matching 100 keys of 10 B: wall time per call, the keys
+  spread over the 4 servers against one server holding all 100. Target ≤ 1.3×.
+- A pipeline of 1,000 GETs: operations per second, spread over 4 servers
+  against one. Target ≥ 0.9×.
+
+``--quick`` runs everything small (under 30 s) to check that it works;
+nothing is asserted about time. ``--output FILE`` also writes the table as
+markdown. When the machine has two or more CPUs the servers share the last
+one and this process gets the others (``--no-pin`` leaves placement to the
+OS).
+"""
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import sys
+
+from pygibson import Client
+from pygibson.hash import HashClient
+
+from .measure import timed
+from .server_process import ServerProcess
+
+FLEET = 4
+VALUE = b"0123456789"
+GET_KEYS = ["get:%d" % i for i in range(1000)]
+MGET_KEYS = ["mget:%d" % i for i in range(100)]
+
+
+def pin(no_pin):
+    """(CPU for the servers, or None); moves this process off that CPU."""
+    if no_pin or not hasattr(os, "sched_getaffinity"):
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        return None
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    return cpus[-1]
+
+
+def fill(client):
+    for key in GET_KEYS + MGET_KEYS:
+        client.set(key, VALUE)
+
+
+def get_loop(client, ops):
+    get, keys, count = client.get, GET_KEYS, len(GET_KEYS)
+
+    def loop():
+        for i in range(ops):
+            get(keys[i % count])
+
+    return loop
+
+
+def mget_loop(client, calls):
+    mget = client.mget
+
+    def loop():
+        for _ in range(calls):
+            if len(mget("mget:")) != 100:
+                raise AssertionError("MGET did not match the 100 keys")
+
+    return loop
+
+
+def pipeline_loop(client, batches, size=1000):
+    keys = [GET_KEYS[i % len(GET_KEYS)] for i in range(size)]
+
+    def loop():
+        for _ in range(batches):
+            pipe = client.pipeline()
+            for key in keys:
+                pipe.get(key)
+            if len(pipe.execute()) != size:
+                raise AssertionError("the pipeline lost results")
+
+    return loop
+
+
+def rounds(contenders, make_loop, ops, count, warmup):
+    """Per contender, the samples of ``count`` rounds; the order of the
+    contenders alternates from round to round."""
+    samples = {name: [] for name, _ in contenders}
+    for index in range(count):
+        order = contenders if index % 2 == 0 else contenders[::-1]
+        for name, client in order:
+            make_loop(client, warmup)()
+            samples[name].append(timed(make_loop(client, ops), ops))
+    return samples
+
+
+def ratio(samples, measure):
+    """The median over rounds of HashClient's figure over Client's."""
+    pairs = zip(samples["HashClient"], samples["Client"])
+    return statistics.median(measure(h) / measure(c) for h, c in pairs)
+
+
+def median(samples, measure):
+    return statistics.median(measure(sample) for sample in samples)
+
+
+def run(args):
+    server_cpu = pin(args.no_pin)
+    servers = [ServerProcess("tcp", cpu=server_cpu).start() for _ in range(FLEET + 1)]
+    try:
+        single = servers[0].address
+        fleet = ["%s:%d" % server.address for server in servers[1:]]
+        plain = Client(addr=single[0], port=single[1])
+        hashed = HashClient(fleet)
+        contenders = [("Client", plain), ("HashClient", hashed)]
+        for _, client in contenders:
+            fill(client)
+        spread = {server: sum(hashed.server_for(key) == server for key in MGET_KEYS)
+                  for server in fleet}
+        scale = 0.1 if args.quick else 1.0
+        count = 3 if args.quick else args.rounds
+        get_ops = max(200, int(args.ops * scale))
+        mget_calls = max(20, int(args.ops * scale / 20))
+        batches = max(2, int(args.ops * scale / 1000))
+
+        gets = rounds(contenders, get_loop, get_ops, count, max(20, get_ops // 20))
+        mgets = rounds(contenders, mget_loop, mget_calls, count, 5)
+        pipes = rounds(contenders, pipeline_loop, batches, count, 1)
+        for _, client in contenders:
+            client.close()
+    finally:
+        for server in servers:
+            server.stop()
+
+    rows = [
+        ("GET 10 B, client CPU µs per op", median(gets["Client"], lambda s: s.cpu_us),
+         median(gets["HashClient"], lambda s: s.cpu_us), ratio(gets, lambda s: s.cpu_us),
+         "≤ 1.15", lambda r: r <= 1.15),
+        ("MGET 100 keys, wall µs per call", median(mgets["Client"], lambda s: s.wall_us),
+         median(mgets["HashClient"], lambda s: s.wall_us), ratio(mgets, lambda s: s.wall_us),
+         "≤ 1.3", lambda r: r <= 1.3),
+        ("pipeline of 1,000 GETs, ops/s", median(pipes["Client"], lambda s: 1000 * s.ops_per_s),
+         median(pipes["HashClient"], lambda s: 1000 * s.ops_per_s),
+         ratio(pipes, lambda s: s.ops_per_s), "≥ 0.9", lambda r: r >= 0.9),
+    ]
+    lines = [
+        "# HashClient over %d servers against Client over one" % FLEET,
+        "",
+        "- date: %s UTC; %s" % (datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M"),
+                                "quick mode (small, not for reporting)" if args.quick
+                                else "%d rounds" % count),
+        "- machine: %d CPUs, %s; Python %s (%s)" % (
+            os.cpu_count() or 0, platform.system(), platform.python_version(),
+            platform.python_implementation()),
+        "- servers: the embedded server, %d processes%s" % (
+            FLEET + 1, "" if server_cpu is None else ", sharing CPU %d; the client on the "
+            "others" % server_cpu),
+        "- the 100 MGET keys per fleet server: %s" % ", ".join(str(n) for n in spread.values()),
+        "",
+        "| Row | Client (1 server) | HashClient (%d servers) | ratio (median of rounds) | "
+        "target |" % FLEET,
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, plain_figure, hash_figure, value, target, met in rows:
+        lines.append("| %s | %.1f | %.1f | %.2f %s | %s |" % (
+            name, plain_figure, hash_figure, value, "✓" if met(value) else "✗", target))
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hash_bench",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small and fast: checks it runs")
+    parser.add_argument("--rounds", type=int, default=9, help="rounds per row (default 9)")
+    parser.add_argument("--ops", type=int, default=20000,
+                        help="GETs per measurement (default 20000; MGET calls are a "
+                             "twentieth, pipeline batches a thousandth)")
+    parser.add_argument("--output", help="also write the table to this markdown file")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin to CPUs")
+    args = parser.parse_args(argv)
+    table = run(args)
+    sys.stdout.write(table)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
