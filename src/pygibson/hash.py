@@ -10,22 +10,21 @@ so an asyncio twin can reuse them.
 """
 
 import functools
-import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from time import monotonic
 from typing import (
     TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union,
 )
 
 from ._compat import Client
+from ._fanout import Runner
 from ._operations import OPERATIONS, Operation
 from ._ring import Ketama, Node, Placement, Rendezvous, router
 from ._hash_pipeline import HashPipeline
 from ._shard import (
     Health, Outcome, ServerSpec, Shard, counts_against_server, define, merge, parse_servers,
 )
-from .exceptions import ConnectionError, ServerDownError, TimeoutError
+from .exceptions import ConnectionError, TimeoutError
 
 __all__ = ["HashClient", "HashPipeline", "Ketama", "Rendezvous"]
 
@@ -33,59 +32,10 @@ __all__ = ["HashClient", "HashPipeline", "Ketama", "Rendezvous"]
 Hasher = Callable[[Sequence[Node]], Placement]
 Key = Union[str, bytes, bytearray, memoryview]
 Route = Callable[[Any], Shard]
-Value = Union[str, bytes, bytearray, memoryview, int, float]
 
-# Forks are counted rather than detected with os.getpid() on every fan-out.
-_forks = [0]
-
-
-def _count_fork() -> None:
-    _forks[0] += 1
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_count_fork)
-
-#: The most threads a client keeps for fan-outs.
+#: The most idle fan-out threads a client keeps.
 _MAX_WORKERS = 64
-
-
-class _Runner:
-    """Runs one job per server at the same time: every job but the first is
-    handed to a worker thread, then the first runs on the caller's thread,
-    so all requests are out before any reply is awaited. The clients
-    release the GIL while they wait, so the waits overlap."""
-
-    def __init__(self, workers: int):
-        self._workers = workers
-        self._executor: Optional[ThreadPoolExecutor] = None
-        self._generation = -1
-        self._lock = threading.Lock()
-
-    def _pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._executor is None or self._generation != _forks[0]:
-                # After fork() the parent's workers do not exist here.
-                self._executor = ThreadPoolExecutor(self._workers, "pygibson-hash")
-                self._generation = _forks[0]
-            return self._executor
-
-    def run(self, jobs: Sequence[Callable[[], Any]]) -> List[Any]:
-        if len(jobs) == 1:
-            return [jobs[0]()]
-        executor = self._executor
-        if executor is None or self._generation != _forks[0]:
-            executor = self._pool()
-        futures = [executor.submit(job) for job in jobs[1:]]
-        first = jobs[0]()
-        return [first] + [future.result() for future in futures]
-
-    def close(self) -> None:
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None and self._generation == _forks[0]:
-            executor.shutdown(wait=False)
-
+Value = Union[str, bytes, bytearray, memoryview, int, float]
 
 class HashClient:
     """The ``Client`` interface over several servers, keys spread by
@@ -185,7 +135,7 @@ class HashClient:
         self._ring = hasher([(shard.ring_name, shard.weight) for shard in shards])
         #: key -> its shard over every server, dead or not.
         self._route = router(self._ring, self._shards)
-        self._runner = _Runner(min(_MAX_WORKERS, max(1, len(shards) - 1) * pool_size))
+        self._runner = Runner(min(_MAX_WORKERS, max(1, len(shards) - 1) * pool_size))
         self._topology = threading.Lock()
         # The placement while some server is dead or on probation:
         # (key -> shard over the live ones or None, next revival time or None).

@@ -9,7 +9,6 @@ import pytest
 from pygibson import OPERATIONS, Client, NoMemoryError, NotFoundError, PartialFailureError
 from pygibson.server import GibsonServer
 
-from .conftest import FAST
 
 PREFIX_OPERATIONS = [op for op in OPERATIONS if op.prefix]
 ARGUMENTS = {"key": "p:", "value": "7", "ttl": 100, "seconds": 10}
