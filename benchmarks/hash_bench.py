@@ -66,6 +66,29 @@ def get_loop(client, ops):
     return loop
 
 
+class KeyedClients:
+    """Plain Clients on the HashClient's servers, each key's picked from a
+    dict: the same servers and sockets as HashClient, without its hashing
+    and bookkeeping, so that the difference is HashClient's own cost."""
+
+    def __init__(self, hashed):
+        self.by_key = {key: hashed.client_for(key).get for key in GET_KEYS}
+
+    def close(self):
+        pass
+
+
+def keyed_get_loop(clients, ops):
+    by_key, keys, count = clients.by_key, GET_KEYS, len(GET_KEYS)
+
+    def loop():
+        for i in range(ops):
+            key = keys[i % count]
+            by_key[key](key)
+
+    return loop
+
+
 def mget_loop(client, calls):
     mget = client.mget
 
@@ -93,19 +116,22 @@ def pipeline_loop(client, batches, size=1000):
 
 def rounds(contenders, make_loop, ops, count, warmup):
     """Per contender, the samples of ``count`` rounds; the order of the
-    contenders alternates from round to round."""
-    samples = {name: [] for name, _ in contenders}
+    contenders rotates from round to round. A contender is (name, client)
+    or (name, client, its own loop maker)."""
+    samples = {contender[0]: [] for contender in contenders}
     for index in range(count):
-        order = contenders if index % 2 == 0 else contenders[::-1]
-        for name, client in order:
-            make_loop(client, warmup)()
-            samples[name].append(timed(make_loop(client, ops), ops))
+        shift = index % len(contenders)
+        for contender in contenders[shift:] + contenders[:shift]:
+            name, client = contender[:2]
+            make = contender[2] if len(contender) > 2 else make_loop
+            make(client, warmup)()
+            samples[name].append(timed(make(client, ops), ops))
     return samples
 
 
-def ratio(samples, measure):
-    """The median over rounds of HashClient's figure over Client's."""
-    pairs = zip(samples["HashClient"], samples["Client"])
+def ratio(samples, measure, reference="Client"):
+    """The median over rounds of HashClient's figure over the reference's."""
+    pairs = zip(samples["HashClient"], samples[reference])
     return statistics.median(measure(h) / measure(c) for h, c in pairs)
 
 
@@ -119,8 +145,10 @@ def run(args):
     try:
         single = servers[0].address
         fleet = ["%s:%d" % server.address for server in servers[1:]]
-        plain = Client(addr=single[0], port=single[1])
-        hashed = HashClient(fleet)
+        # A long timeout: on a loaded machine a server can stall for a second,
+        # which is noise to report, not a failure.
+        plain = Client(addr=single[0], port=single[1], timeout=30000)
+        hashed = HashClient(fleet, timeout=30000)
         contenders = [("Client", plain), ("HashClient", hashed)]
         for _, client in contenders:
             fill(client)
@@ -132,7 +160,8 @@ def run(args):
         mget_calls = max(20, int(args.ops * scale / 20))
         batches = max(2, int(args.ops * scale / 1000))
 
-        gets = rounds(contenders, get_loop, get_ops, count, max(20, get_ops // 20))
+        keyed = ("Clients", KeyedClients(hashed), keyed_get_loop)
+        gets = rounds(contenders + [keyed], get_loop, get_ops, count, max(20, get_ops // 20))
         mgets = rounds(contenders, mget_loop, mget_calls, count, 5)
         pipes = rounds(contenders, pipeline_loop, batches, count, 1)
         for _, client in contenders:
@@ -141,10 +170,13 @@ def run(args):
         for server in servers:
             server.stop()
 
+    cpu = (lambda s: s.cpu_us)
     rows = [
-        ("GET 10 B, client CPU µs per op", median(gets["Client"], lambda s: s.cpu_us),
-         median(gets["HashClient"], lambda s: s.cpu_us), ratio(gets, lambda s: s.cpu_us),
-         "≤ 1.15", lambda r: r <= 1.15),
+        ("GET 10 B, client CPU µs per op", median(gets["Client"], cpu),
+         median(gets["HashClient"], cpu), ratio(gets, cpu), "≤ 1.15", lambda r: r <= 1.15),
+        ("GET 10 B, client CPU µs per op, against plain Clients on the same 4 servers",
+         median(gets["Clients"], cpu), median(gets["HashClient"], cpu),
+         ratio(gets, cpu, "Clients"), "(HashClient's own cost)", lambda r: r <= 1.15),
         ("MGET 100 keys, wall µs per call", median(mgets["Client"], lambda s: s.wall_us),
          median(mgets["HashClient"], lambda s: s.wall_us), ratio(mgets, lambda s: s.wall_us),
          "≤ 1.3", lambda r: r <= 1.3),
@@ -167,7 +199,7 @@ def run(args):
         "- the 100 MGET keys per fleet server: %s" % ", ".join(str(n) for n in spread.values()),
         "",
         "| Row | Client (1 server) | HashClient (%d servers) | ratio (median of rounds) | "
-        "target |" % FLEET,
+        "target (issue #15) |" % FLEET,
         "|---|---:|---:|---:|---|",
     ]
     for name, plain_figure, hash_figure, value, target, met in rows:
