@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write the fuzzers' seed corpus from the test vectors of PROTOCOL.md §12.
+"""Write the fuzzers' seed corpus from the test vectors of docs/protocol.md §12,
+read from tests/vectors.txt (the file the unit tests read too).
 
     python3 fuzz/make_corpus.py fuzz/corpus
 
@@ -9,71 +10,37 @@ reader/  one seed per §12.2 reply (and all of them in one stream), each
 encode/  one seed per §12.1 request, in fuzz_encode.c's input layout.
 """
 import os
+import re
 import struct
 import sys
 
-REPLIES = {
-    "R1": "0500 00 01000000 00",
-    "R2": "0000 00 01000000 00",
-    "R3": "0100 00 01000000 00",
-    "R4": "0200 00 01000000 00",
-    "R5": "0300 00 01000000 00",
-    "R6": "0400 00 01000000 00",
-    "R7": "0600 00 03000000 626172",
-    "R8": "0600 00 04000000 332e3134",
-    "R9": "0600 00 05000000 6120620063",
-    "R10": "0600 02 08000000 0100000000000000",
-    "R11": "0600 02 08000000 ffffffffffffffff",
-    "R12": "0600 02 08000000 0200000000000000",
-    "R13": "0600 02 08000000 0000000000000000",
-    "R14": "0600 02 08000000 0200000000000000",
-    "R15": "0700 00 13000000 01000000 03000000 666f6f 00 03000000 626172",
-    "R16": "0700 00 20000000 02000000 03000000 666f6f 00 03000000 626172"
-           " 03000000 667575 00 01000000 37",
-    "R17": "0700 00 18000000 01000000 03000000 667575 02 08000000 0800000000000000",
-    "R18": "0700 00 1e000000 02000000 01000000 30 00 03000000 666f6f"
-           " 01000000 31 00 03000000 667575",
-    "R19": "0700 00 04000000 01000000",
-    "R20": "0600 00 28000000" + " 41" * 40,
-    "R21": "0700 00 04000000 00000000",
-    "R22": "0600 00 00000000",
-    "R23": "0600 02 04000000 01000000",
-    # Refused on purpose: LZF, unknown code, a 4 GB size field.
-    "bad-lzf": "0600 01 01000000 41",
-    "bad-code": "0800 00 01000000 00",
-    "bad-size": "0600 00 ffffffff",
-}
+VECTORS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "vectors.txt")
 
-# opcode index into fuzz_encode.c's table, key, value, number, has_number
-REQUESTS = {
-    "Q1": (18, b"", b"", 0, 0),
-    "Q2": (17, b"", b"", 0, 0),
-    "Q3": (21, b"", b"", 0, 0),
-    "Q4": (2, b"foo", b"", 0, 0),
-    "Q5": (0, b"foo", b"bar", 0, 0),
-    "Q6": (0, b"foo", b"3.14", 3600, 0),
-    "Q7": (0, b"bin", b"a b\x00c", 0, 0),
-    "Q8": (1, b"foo", b"", 10, 0),
-    "Q9": (3, b"foo", b"", 0, 0),
-    "Q10": (4, b"cnt", b"", 0, 0),
-    "Q11": (5, b"cnt", b"", 0, 0),
-    "Q12": (6, b"foo", b"", -1, 0),
-    "Q13": (7, b"foo", b"", 0, 0),
-    "Q14": (8, b"f", b"baz", 0, 0),
-    "Q15": (9, b"f", b"", 10, 0),
-    "Q16": (10, b"f", b"", 0, 0),
-    "Q17": (10, b"f", b"", 1, 1),
-    "Q18": (11, b"f", b"", 0, 0),
-    "Q19": (12, b"fu", b"", 0, 0),
-    "Q20": (13, b"f", b"", 0, 0),
-    "Q21": (14, b"f", b"", 30, 0),
-    "Q22": (15, b"f", b"", 0, 0),
-    "Q23": (16, b"f", b"", 0, 0),
-    "Q24": (19, b"foo", b"size", 0, 0),
-    "Q25": (20, b"f", b"", 0, 0),
-    "Q26": (2, b"", b"", 0, 0),
-    "Q27": (0, b"e", b"", 0, 0),
-}
+# fuzz_encode.c's OPCODES table begins with opcodes 1..21 and END: a seed's
+# byte 0 is the index into it, not the opcode.
+OPS = ("SET TTL GET DEL INC DEC LOCK UNLOCK MSET MTTL MGET MDEL MINC MDEC MLOCK "
+       "MUNLOCK COUNT STATS PING META KEYS END").split()
+
+
+def unescape(text):
+    """BYTES of vectors.txt: printable ASCII with \\xNN escapes."""
+    return re.sub(r"\\x([0-9a-fA-F]{2})", lambda m: chr(int(m.group(1), 16)),
+                  text).encode("latin-1")
+
+
+def read_vectors(path):
+    """(name, kind, fields, wire) per vector, in file order. Only the fields
+    the seeds need are read; tests/vectors.c checks the rest."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            head, sep, hexpart = line.partition(" : ")
+            if not sep:
+                raise SystemExit(f"{path}: no ' : ' in {line!r}")
+            name, kind, *tokens = head.split()
+            yield name, kind, dict(t.split("=", 1) for t in tokens), bytes.fromhex(hexpart)
 
 
 def write(path, data):
@@ -87,17 +54,24 @@ def main(root):
     os.makedirs(reader, exist_ok=True)
     os.makedirs(encode, exist_ok=True)
     stream = b""
-    for name, text in REPLIES.items():
-        wire = bytes.fromhex(text.replace(" ", ""))
-        write(os.path.join(reader, name), b"\x00\x00" + wire)
-        if not name.startswith("bad"):
+    # The seeds are §12's vectors (Qn, Rn) and the refused replies, as they
+    # were before the file: the other extras are unit-test cases, and the
+    # committed corpus stays byte for byte what it was.
+    for name, kind, fields, wire in read_vectors(VECTORS):
+        if kind == "reply" and re.fullmatch(r"R\d+", name):
+            write(os.path.join(reader, name), b"\x00\x00" + wire)
             stream += wire
+        elif kind == "refused-reply":
+            write(os.path.join(reader, name), b"\x00\x00" + wire)
+        elif kind in ("request", "refused-request") and re.fullmatch(r"Q\d+", name):
+            key = unescape(fields.get("key", ""))
+            value = unescape(fields.get("value", ""))
+            head = struct.pack("<BBBqB", OPS.index(fields["op"]), int(fields.get("has_number", 0)),
+                               0, int(fields.get("number", 0)), len(key))
+            write(os.path.join(encode, name), head + key + value)
     # All good replies in one stream, cut into 1-byte and 17-byte pieces.
     write(os.path.join(reader, "all-bytewise"), b"\x00\x07" + stream)
     write(os.path.join(reader, "all-17"), b"\x08\x07" + stream)
-    for name, (op, key, value, number, has_number) in REQUESTS.items():
-        head = struct.pack("<BBBqB", op, has_number, 0, number, len(key))
-        write(os.path.join(encode, name), head + key + value)
 
 
 if __name__ == "__main__":

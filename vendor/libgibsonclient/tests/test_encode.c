@@ -1,105 +1,73 @@
-/* Request encoding: the §12.1 vectors byte for byte, and every refusal. */
+/* Request encoding: the request vectors of tests/vectors.txt (§12.1 and
+   extras) byte for byte, and every refusal. */
 #include "test.h"
+#include "vectors.h"
 
 #include <stdint.h>
 
 #define S(lit) lit, sizeof(lit) - 1 /* a literal and its length, NULs included */
 #define NONE NULL, 0
 
-typedef struct request_vector {
-    const char *name;
-    int opcode;
-    const char *key;
-    size_t key_len;
-    const char *value;
-    size_t value_len;
-    int64_t number;
-    int has_number;
-    const char *frame_hex;
-} request_vector;
-
-static const request_vector VECTORS[] = {
-    {"Q1 PING", GB_OP_PING, NONE, NONE, 0, 0, "02000000 1300"},
-    {"Q2 STATS", GB_OP_STATS, NONE, NONE, 0, 0, "02000000 1200"},
-    {"Q3 END", GB_OP_END, NONE, NONE, 0, 0, "02000000 ff00"},
-    {"Q4 GET", GB_OP_GET, S("foo"), NONE, 0, 0, "05000000 0300 666f6f"},
-    {"Q5 SET", GB_OP_SET, S("foo"), S("bar"), 0, 0, "0b000000 0100 3020666f6f20626172"},
-    {"Q6 SET ttl", GB_OP_SET, S("foo"), S("3.14"), 3600, 0,
-     "0f000000 0100 3336303020666f6f20332e3134"},
-    {"Q7 SET binary", GB_OP_SET, S("bin"), S("a b\0c"), 0, 0,
-     "0d000000 0100 302062696e206120620063"},
-    {"Q8 TTL", GB_OP_TTL, S("foo"), NONE, 10, 0, "08000000 0200 666f6f203130"},
-    {"Q9 DEL", GB_OP_DEL, S("foo"), NONE, 0, 0, "05000000 0400 666f6f"},
-    {"Q10 INC", GB_OP_INC, S("cnt"), NONE, 0, 0, "05000000 0500 636e74"},
-    {"Q11 DEC", GB_OP_DEC, S("cnt"), NONE, 0, 0, "05000000 0600 636e74"},
-    {"Q12 LOCK", GB_OP_LOCK, S("foo"), NONE, -1, 0, "08000000 0700 666f6f202d31"},
-    {"Q13 UNLOCK", GB_OP_UNLOCK, S("foo"), NONE, 0, 0, "05000000 0800 666f6f"},
-    {"Q14 MSET", GB_OP_MSET, S("f"), S("baz"), 0, 0, "07000000 0900 662062617a"},
-    {"Q15 MTTL", GB_OP_MTTL, S("f"), NONE, 10, 0, "06000000 0a00 66203130"},
-    {"Q16 MGET", GB_OP_MGET, S("f"), NONE, 0, 0, "03000000 0b00 66"},
-    {"Q17 MGET limit", GB_OP_MGET, S("f"), NONE, 1, 1, "05000000 0b00 662031"},
-    {"Q18 MDEL", GB_OP_MDEL, S("f"), NONE, 0, 0, "03000000 0c00 66"},
-    {"Q19 MINC", GB_OP_MINC, S("fu"), NONE, 0, 0, "04000000 0d00 6675"},
-    {"Q20 MDEC", GB_OP_MDEC, S("f"), NONE, 0, 0, "03000000 0e00 66"},
-    {"Q21 MLOCK", GB_OP_MLOCK, S("f"), NONE, 30, 0, "06000000 0f00 66203330"},
-    {"Q22 MUNLOCK", GB_OP_MUNLOCK, S("f"), NONE, 0, 0, "03000000 1000 66"},
-    {"Q23 COUNT", GB_OP_COUNT, S("f"), NONE, 0, 0, "03000000 1100 66"},
-    {"Q24 META", GB_OP_META, S("foo"), S("size"), 0, 0, "0a000000 1400 666f6f2073697a65"},
-    {"Q25 KEYS", GB_OP_KEYS, S("f"), NONE, 0, 0, "03000000 1500 66"},
-    /* Not in §12: a NUL inside a key travels as is. */
-    {"NUL key", GB_OP_GET, S("a\0b"), NONE, 0, 0, "05000000 0300 610062"},
-    /* MGET ignores `number` unless has_number is set. */
-    {"MGET no limit", GB_OP_MGET, S("f"), NONE, -5, 0, "03000000 0b00 66"},
-    {"LOCK 0", GB_OP_LOCK, S("k"), NONE, 0, 0, "05000000 0700 6b2030"},
-};
-
-static gb_request make(const request_vector *v)
+/* A vector's fields as gb_encode takes them: an absent key or value is NULL. */
+static gb_request make(const gb_vector *v)
 {
     gb_request req;
 
     memset(&req, 0, sizeof req);
     req.opcode = v->opcode;
-    req.key = v->key;
-    req.key_len = v->key_len;
-    req.value = v->value;
-    req.value_len = v->value_len;
+    req.key = v->key.given ? v->key.b : NULL;
+    req.key_len = v->key.len;
+    req.value = v->value.given ? v->value.b : NULL;
+    req.value_len = v->value.len;
     req.number = v->number;
     req.has_number = v->has_number;
     return req;
 }
 
+/* The file's request frames, byte for byte. */
 static void test_request_vectors(void)
 {
-    size_t i;
+    size_t i, n = 0;
 
-    for (i = 0; i < sizeof VECTORS / sizeof VECTORS[0]; i++) {
-        unsigned char want[256];
-        size_t want_len = gb_test_unhex(VECTORS[i].frame_hex, want, sizeof want);
-        gb_request req = make(&VECTORS[i]);
+    for (i = 0; i < gb_vectors_n; i++) {
+        const gb_vector *v = &gb_vectors[i];
+        long before = gb_test_check_failures;
+        gb_request req;
         gb_buffer out;
         gb_error err;
 
+        if (v->kind != GB_VEC_REQUEST)
+            continue;
+        n++;
+        req = make(v);
         gb_buffer_init(&out);
         CHECK_STATUS(gb_encode(&out, &req, NULL, &err), GB_OK);
-        CHECK_MEM(out.data, out.len, want, want_len);
-        if (out.len != want_len)
-            fprintf(stderr, "  in vector %s\n", VECTORS[i].name);
+        CHECK_MEM(out.data, out.len, v->wire, v->wire_len);
         gb_buffer_free(&out);
+        gb_vector_blame(v, before);
     }
+    gb_vectors_check_count(GB_VEC_REQUEST, n);
 }
 
 /* Frames append: several requests make one contiguous pipeline buffer. */
 static void test_frames_append(void)
 {
-    unsigned char want[64];
-    size_t want_len = gb_test_unhex("02000000 1300 05000000 0300 666f6f", want, sizeof want);
-    gb_request ping = make(&VECTORS[0]), get = make(&VECTORS[3]);
+    const gb_vector *q1 = gb_vector_named("Q1"), *q4 = gb_vector_named("Q4");
+    unsigned char want[2 * GB_VEC_WIRE];
+    gb_request ping, get;
     gb_buffer out;
 
+    CHECK(q1 != NULL && q4 != NULL);
+    if (q1 == NULL || q4 == NULL)
+        return;
+    memcpy(want, q1->wire, q1->wire_len);
+    memcpy(want + q1->wire_len, q4->wire, q4->wire_len);
+    ping = make(q1);
+    get = make(q4);
     gb_buffer_init(&out);
     CHECK_STATUS(gb_encode(&out, &ping, NULL, NULL), GB_OK);
     CHECK_STATUS(gb_encode(&out, &get, NULL, NULL), GB_OK);
-    CHECK_MEM(out.data, out.len, want, want_len);
+    CHECK_MEM(out.data, out.len, want, q1->wire_len + q4->wire_len);
     gb_buffer_free(&out);
 }
 
@@ -169,6 +137,27 @@ static void refuse(const gb_request *req, const gb_limits *limits, gb_status wan
     CHECK(strlen(err.message) > 20);
     CHECK_MEM(out.data, out.len, "abc", 3);
     gb_buffer_free(&out);
+}
+
+/* The file's frames that gb_encode must not make (Q26, Q27): each refused
+   with its status. The server would answer them REPL_ERR. */
+static void test_refused_request_vectors(void)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < gb_vectors_n; i++) {
+        const gb_vector *v = &gb_vectors[i];
+        long before = gb_test_check_failures;
+        gb_request req;
+
+        if (v->kind != GB_VEC_REFUSED_REQUEST)
+            continue;
+        n++;
+        req = make(v);
+        refuse(&req, NULL, v->status);
+        gb_vector_blame(v, before);
+    }
+    gb_vectors_check_count(GB_VEC_REFUSED_REQUEST, n);
 }
 
 static gb_request kv(int opcode, const char *key, size_t key_len, const char *value,
@@ -535,6 +524,7 @@ static void test_status_helpers(void)
 void test_encode(void)
 {
     RUN(test_request_vectors);
+    RUN(test_refused_request_vectors);
     RUN(test_frames_append);
     RUN(test_numbers_canonical);
     RUN(test_refuse_keys);

@@ -1,68 +1,68 @@
-/* Key-value sets (§3.4): the §12.2 KVAL vectors, the MGET count bug, and
-   every way a pair can be malformed. */
+/* Key-value sets (§3.4): the key-value vectors of tests/vectors.txt (the
+   §12.2 KVAL replies, the MGET count bug, narrow numbers), and every way a
+   pair can be malformed. */
 #include "test.h"
+#include "vectors.h"
 
 #include <stdint.h>
 
-typedef struct expected_pair {
-    const char *key;
-    int encoding;
-    const char *value; /* PLAIN */
-    int64_t number;    /* NUMBER */
-} expected_pair;
-
-/* Iterate a KVAL payload (hex, without the reply header) and compare. */
-static void expect_pairs(const char *payload_hex, const expected_pair *want, size_t n)
+/* Iterate a key-value set payload and compare with the vector's count and
+   pairs: keys and values byte for byte, numbers decoded. */
+static void expect_pairs(const unsigned char *payload, size_t len, const gb_vector *v,
+                         long count)
 {
-    unsigned char payload[512];
-    size_t len = gb_test_unhex(payload_hex, payload, sizeof payload), i;
     gb_kv_iter it;
     gb_kv_pair pair;
     gb_error err;
+    size_t i;
 
     CHECK_INT(gb_kv_begin(&it, payload, len, &err), 0);
-    for (i = 0; i < n; i++) {
+    CHECK_INT(it.count, count);
+    for (i = 0; i < v->npairs; i++) {
+        const gb_vec_pair *want = &v->pairs[i];
+
         CHECK_INT(gb_kv_next(&it, &pair, &err), 1);
-        CHECK_MEM(pair.key, pair.key_len, want[i].key, strlen(want[i].key));
-        CHECK_INT(pair.encoding, want[i].encoding);
-        if (want[i].encoding == GB_ENC_PLAIN)
-            CHECK_MEM(pair.value, pair.value_len, want[i].value, strlen(want[i].value));
+        CHECK_MEM(pair.key, pair.key_len, want->key.b, want->key.len);
+        CHECK_INT(pair.encoding, want->encoding);
+        if (want->encoding == GB_ENC_PLAIN)
+            CHECK_MEM(pair.value, pair.value_len, want->value.b, want->value.len);
         else
-            CHECK_INT(pair.number, want[i].number);
+            CHECK_INT(pair.number, want->number);
     }
     CHECK_INT(gb_kv_next(&it, &pair, &err), 0);
     CHECK_INT(gb_kv_next(&it, &pair, &err), 0); /* and stays at the end */
 }
 
+/* Every key-value set of tests/vectors.txt: the KVAL replies' payloads
+   (R15-R19, R21), the bare sets (kv), and each lone pair (R24, a STATS
+   pair) behind a count of 1. */
 static void test_kv_vectors(void)
 {
-    static const expected_pair r15[] = {{"foo", 0, "bar", 0}};
-    static const expected_pair r16[] = {{"foo", 0, "bar", 0}, {"fuu", 0, "7", 0}};
-    static const expected_pair r17[] = {{"fuu", 2, NULL, 8}};
-    static const expected_pair r18[] = {{"0", 0, "foo", 0}, {"1", 0, "fuu", 0}};
-    static const expected_pair r24[] = {{"server_arch", 0, "64", 0}};
+    unsigned char buf[4 + GB_VEC_WIRE];
+    size_t i, replies = 0, sets = 0, pairs = 0;
 
-    expect_pairs("01000000 03000000 666f6f 00 03000000 626172", r15, 1);
-    expect_pairs("02000000 03000000 666f6f 00 03000000 626172 03000000 667575 00 01000000 37",
-                 r16, 2);
-    expect_pairs("01000000 03000000 667575 02 08000000 0800000000000000", r17, 1);
-    expect_pairs("02000000 01000000 30 00 03000000 666f6f 01000000 31 00 03000000 667575", r18,
-                 2);
-    /* R24: one STATS pair after a count of 1. */
-    expect_pairs("01000000 0b000000 7365727665725f61726368 00 02000000 3634", r24, 1);
-    expect_pairs("00000000", NULL, 0);  /* R21: empty set */
-    expect_pairs("01000000", NULL, 0);  /* R19: count 1, no pairs (MGET bug) */
-    expect_pairs("03000000 03000000 666f6f 00 03000000 626172", r15, 1); /* 1 of 3 */
-}
+    for (i = 0; i < gb_vectors_n; i++) {
+        const gb_vector *v = &gb_vectors[i];
+        long before = gb_test_check_failures;
 
-static void test_kv_numbers(void)
-{
-    static const expected_pair narrow[] = {{"a", 2, NULL, 1}, {"b", 2, NULL, -2},
-                                           {"c", 2, NULL, -1}, {"", 2, NULL, 127}};
-
-    expect_pairs("04000000 01000000 61 02 04000000 01000000 01000000 62 02 02000000 feff "
-                 "01000000 63 02 01000000 ff 00000000 02 08000000 7f00000000000000",
-                 narrow, 4);
+        if (v->kind == GB_VEC_REPLY && v->code == GB_REPL_KVAL) {
+            replies++;
+            expect_pairs(v->wire + GB_REPLY_HEADER_SIZE, v->wire_len - GB_REPLY_HEADER_SIZE,
+                         v, v->count);
+        } else if (v->kind == GB_VEC_KV) {
+            sets++;
+            expect_pairs(v->wire, v->wire_len, v, v->count);
+        } else if (v->kind == GB_VEC_PAIR) {
+            pairs++;
+            memcpy(buf, "\x01\x00\x00\x00", 4);
+            memcpy(buf + 4, v->wire, v->wire_len);
+            expect_pairs(buf, 4 + v->wire_len, v, 1);
+        }
+        gb_vector_blame(v, before);
+    }
+    CHECK(replies >= 6); /* R15-R19, R21 */
+    gb_vectors_check_count(GB_VEC_KV, sets);
+    gb_vectors_check_count(GB_VEC_PAIR, pairs);
 }
 
 static void refuse_kv(const char *payload_hex, int pairs_before_error)
@@ -117,6 +117,5 @@ static void test_kv_malformed(void)
 void test_kv(void)
 {
     RUN(test_kv_vectors);
-    RUN(test_kv_numbers);
     RUN(test_kv_malformed);
 }

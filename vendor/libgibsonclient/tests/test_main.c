@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "test.h"
+#include "vectors.h"
 
 #include <ctype.h>
 #include <poll.h>
@@ -107,6 +108,10 @@ int main(void)
 {
     /* SIGPIPE keeps its default action on purpose: should the library ever
        write to a closed socket without MSG_NOSIGNAL, this process dies. */
+    /* First: the protocol vectors the groups below check against. A missing
+       or broken file fails the run here, and again in every group that
+       counts the vectors it expected. */
+    RUN(test_vectors_file);
     test_encode();
     test_reader();
     test_kv();

@@ -1,209 +1,183 @@
-/* The reply reader: §12.2 vectors in every split, and every malformed header. */
+/* The reply reader: the reply vectors of tests/vectors.txt (§12.2 and
+   extras) in every split, and every malformed header. */
 #include "test.h"
+#include "vectors.h"
 
 #include <stdint.h>
 #include <stdlib.h>
-
-typedef struct reply_vector {
-    const char *name;
-    const char *hex;
-    int code;
-    int encoding;
-    const char *payload_hex; /* NULL: not checked (long payloads) */
-    int64_t number;
-} reply_vector;
-
-static const reply_vector VECTORS[] = {
-    {"R1", "0500 00 01000000 00", 5, 0, "00", 0},
-    {"R2", "0000 00 01000000 00", 0, 0, "00", 0},
-    {"R3", "0100 00 01000000 00", 1, 0, "00", 0},
-    {"R4", "0200 00 01000000 00", 2, 0, "00", 0},
-    {"R5", "0300 00 01000000 00", 3, 0, "00", 0},
-    {"R6", "0400 00 01000000 00", 4, 0, "00", 0},
-    {"R7", "0600 00 03000000 626172", 6, 0, "626172", 0},
-    {"R8", "0600 00 04000000 332e3134", 6, 0, "332e3134", 0},
-    {"R9", "0600 00 05000000 6120620063", 6, 0, "6120620063", 0},
-    {"R10", "0600 02 08000000 0100000000000000", 6, 2, "0100000000000000", 1},
-    {"R11", "0600 02 08000000 ffffffffffffffff", 6, 2, "ffffffffffffffff", -1},
-    {"R12", "0600 02 08000000 0200000000000000", 6, 2, "0200000000000000", 2},
-    {"R13", "0600 02 08000000 0000000000000000", 6, 2, "0000000000000000", 0},
-    {"R14", "0600 02 08000000 0200000000000000", 6, 2, "0200000000000000", 2},
-    {"R15", "0700 00 13000000 01000000 03000000 666f6f 00 03000000 626172", 7, 0,
-     "01000000 03000000 666f6f 00 03000000 626172", 0},
-    {"R16",
-     "0700 00 20000000 02000000 03000000 666f6f 00 03000000 626172 03000000 667575 00 "
-     "01000000 37",
-     7, 0, NULL, 0},
-    {"R17", "0700 00 18000000 01000000 03000000 667575 02 08000000 0800000000000000", 7, 0,
-     NULL, 0},
-    {"R18",
-     "0700 00 1e000000 02000000 01000000 30 00 03000000 666f6f 01000000 31 00 03000000 "
-     "667575",
-     7, 0, NULL, 0},
-    {"R19", "0700 00 04000000 01000000", 7, 0, "01000000", 0},
-    {"R20",
-     "0600 00 28000000 41414141414141414141414141414141414141414141414141414141414141414141"
-     "414141414141",
-     6, 0, "41414141414141414141414141414141414141414141414141414141414141414141414141414141",
-     0},
-    {"R21", "0700 00 04000000 00000000", 7, 0, "00000000", 0},
-    {"R22", "0600 00 00000000", 6, 0, "", 0},
-    {"R23", "0600 02 04000000 01000000", 6, 2, "01000000", 1},
-    /* Not in §12: narrower numbers, and code-only replies of unusual sizes. */
-    {"1-byte number", "0600 02 01000000 ff", 6, 2, "ff", -1},
-    {"2-byte number", "0600 02 02000000 0080", 6, 2, "0080", -32768},
-    {"4-byte negative", "0600 02 04000000 feffffff", 6, 2, "feffffff", -2},
-    {"INT64_MIN", "0600 02 08000000 0000000000000080", 6, 2, "0000000000000080", INT64_MIN},
-    {"INT64_MAX", "0600 02 08000000 ffffffffffffff7f", 6, 2, "ffffffffffffff7f", INT64_MAX},
-    {"OK size 0", "0500 00 00000000", 5, 0, "", 0},
-    {"OK size 3", "0500 00 03000000 010203", 5, 0, "010203", 0},
-    {"NOT_FOUND encoding 2", "0100 02 01000000 00", 1, 2, "00", 0},
-};
-
-#define NVEC (sizeof VECTORS / sizeof VECTORS[0])
 
 static size_t unhex(const char *hex, unsigned char *out)
 {
     return gb_test_unhex(hex, out, 512);
 }
 
-static void check_reply(const gb_reply *r, const reply_vector *v, size_t wire_len)
+/* The reply as read against the vector's meaning. The payload must be the
+   bytes after the 7-byte header, whatever the reply; a VAL's value or
+   number is also checked against the file's value= or number=. */
+static void check_reply(const gb_reply *r, const gb_vector *v)
 {
-    unsigned char payload[512];
-
     CHECK_INT(r->code, v->code);
     CHECK_INT(r->encoding, v->encoding);
-    CHECK_INT(r->size, wire_len - GB_REPLY_HEADER_SIZE);
-    if (v->payload_hex != NULL) {
-        size_t n = unhex(v->payload_hex, payload);
-        CHECK_MEM(r->data, r->size, payload, n);
-    }
+    CHECK_INT(r->size, v->wire_len - GB_REPLY_HEADER_SIZE);
+    CHECK_MEM(r->data, r->size, v->wire + GB_REPLY_HEADER_SIZE,
+              v->wire_len - GB_REPLY_HEADER_SIZE);
+    if (v->code == GB_REPL_VAL && v->encoding == GB_ENC_PLAIN)
+        CHECK_MEM(r->data, r->size, v->value.b, v->value.len);
     if (v->code == GB_REPL_VAL && v->encoding == GB_ENC_NUMBER)
         CHECK_INT(r->number, v->number);
 }
 
+/* The index of the next reply vector from i on, or gb_vectors_n. */
+static size_t next_reply(size_t i)
+{
+    while (i < gb_vectors_n && gb_vectors[i].kind != GB_VEC_REPLY)
+        i++;
+    return i;
+}
+
 static void test_vectors_whole(void)
 {
-    size_t i;
+    size_t i, n = 0;
 
-    for (i = 0; i < NVEC; i++) {
-        unsigned char wire[512];
-        size_t n = unhex(VECTORS[i].hex, wire);
+    for (i = next_reply(0); i < gb_vectors_n; i = next_reply(i + 1)) {
+        const gb_vector *v = &gb_vectors[i];
+        long before = gb_test_check_failures;
         gb_reader rd;
         gb_reply reply;
         gb_error err;
 
+        n++;
         gb_reader_init(&rd, 0);
-        CHECK_STATUS(gb_reader_feed(&rd, wire, n, &err), GB_OK);
+        CHECK_STATUS(gb_reader_feed(&rd, v->wire, v->wire_len, &err), GB_OK);
         CHECK_INT(gb_reader_next(&rd, &reply, &err), 1);
-        check_reply(&reply, &VECTORS[i], n);
+        check_reply(&reply, v);
         CHECK_INT(gb_reader_next(&rd, &reply, &err), 0);
         CHECK_INT(gb_reader_buffered(&rd), 0);
         gb_reader_free(&rd);
+        gb_vector_blame(v, before);
     }
+    gb_vectors_check_count(GB_VEC_REPLY, n);
 }
 
 /* Two feeds, split at every position: nothing comes out early. */
 static void test_vectors_split(void)
 {
-    size_t i, cut;
+    size_t i, cut, n = 0;
 
-    for (i = 0; i < NVEC; i++) {
-        unsigned char wire[512];
-        size_t n = unhex(VECTORS[i].hex, wire);
+    for (i = next_reply(0); i < gb_vectors_n; i = next_reply(i + 1)) {
+        const gb_vector *v = &gb_vectors[i];
+        long before = gb_test_check_failures;
 
-        for (cut = 0; cut <= n; cut++) {
+        n++;
+        for (cut = 0; cut <= v->wire_len; cut++) {
             gb_reader rd;
             gb_reply reply;
             gb_error err;
 
             gb_reader_init(&rd, 0);
-            CHECK_STATUS(gb_reader_feed(&rd, wire, cut, &err), GB_OK);
-            CHECK_INT(gb_reader_next(&rd, &reply, &err), cut == n ? 1 : 0);
-            if (cut < n) {
-                CHECK_STATUS(gb_reader_feed(&rd, wire + cut, n - cut, &err), GB_OK);
+            CHECK_STATUS(gb_reader_feed(&rd, v->wire, cut, &err), GB_OK);
+            CHECK_INT(gb_reader_next(&rd, &reply, &err), cut == v->wire_len ? 1 : 0);
+            if (cut < v->wire_len) {
+                CHECK_STATUS(gb_reader_feed(&rd, v->wire + cut, v->wire_len - cut, &err),
+                             GB_OK);
                 CHECK_INT(gb_reader_next(&rd, &reply, &err), 1);
             }
-            check_reply(&reply, &VECTORS[i], n);
+            check_reply(&reply, v);
             CHECK_INT(gb_reader_next(&rd, &reply, &err), 0);
             gb_reader_free(&rd);
         }
+        gb_vector_blame(v, before);
     }
+    gb_vectors_check_count(GB_VEC_REPLY, n);
 }
 
 /* One byte at a time through space/commit, the path recv() uses. */
 static void test_vectors_bytewise(void)
 {
-    size_t i, k;
+    size_t i, k, n = 0;
 
-    for (i = 0; i < NVEC; i++) {
-        unsigned char wire[512];
-        size_t n = unhex(VECTORS[i].hex, wire);
+    for (i = next_reply(0); i < gb_vectors_n; i = next_reply(i + 1)) {
+        const gb_vector *v = &gb_vectors[i];
+        long before = gb_test_check_failures;
         gb_reader rd;
         gb_reply reply;
         gb_error err;
         int got = 0;
 
+        n++;
         gb_reader_init(&rd, 0);
-        for (k = 0; k < n; k++) {
+        for (k = 0; k < v->wire_len; k++) {
             size_t room = 0;
             unsigned char *p = gb_reader_space(&rd, &room, &err);
 
             CHECK(p != NULL && room >= 1);
             if (p == NULL)
                 break;
-            *p = wire[k];
+            *p = v->wire[k];
             gb_reader_commit(&rd, 1);
             got = gb_reader_next(&rd, &reply, &err);
-            CHECK_INT(got, k + 1 == n ? 1 : 0);
+            CHECK_INT(got, k + 1 == v->wire_len ? 1 : 0);
         }
         if (got == 1)
-            check_reply(&reply, &VECTORS[i], n);
+            check_reply(&reply, v);
         gb_reader_free(&rd);
+        gb_vector_blame(v, before);
     }
+    gb_vectors_check_count(GB_VEC_REPLY, n);
 }
 
-/* Every vector in one feed; each reply stays valid while later ones are
-   taken, because next() never moves the buffer. */
+/* Every reply vector in one feed; each reply stays valid while later ones
+   are taken, because next() never moves the buffer. */
 static void test_many_in_one_feed(void)
 {
-    static unsigned char wire[8192];
-    size_t offsets[NVEC + 1], i, n = 0;
-    gb_reply replies[NVEC];
+    static unsigned char wire[GB_VEC_MAX * GB_VEC_WIRE];
+    static gb_reply replies[GB_VEC_MAX];
+    const gb_vector *which[GB_VEC_MAX];
+    const gb_vector *r1 = gb_vector_named("R1"), *r2 = gb_vector_named("R2");
+    size_t i, n = 0, count = 0;
     gb_reader rd;
     gb_error err;
 
-    for (i = 0; i < NVEC; i++) {
-        offsets[i] = n;
-        n += unhex(VECTORS[i].hex, wire + n);
+    for (i = next_reply(0); i < gb_vectors_n; i = next_reply(i + 1)) {
+        which[count++] = &gb_vectors[i];
+        memcpy(wire + n, gb_vectors[i].wire, gb_vectors[i].wire_len);
+        n += gb_vectors[i].wire_len;
     }
-    offsets[NVEC] = n;
+    gb_vectors_check_count(GB_VEC_REPLY, count);
     gb_reader_init(&rd, 0);
     CHECK_STATUS(gb_reader_feed(&rd, wire, n, &err), GB_OK);
-    for (i = 0; i < NVEC; i++)
+    for (i = 0; i < count; i++)
         CHECK_INT(gb_reader_next(&rd, &replies[i], &err), 1);
-    for (i = 0; i < NVEC; i++)
-        check_reply(&replies[i], &VECTORS[i], offsets[i + 1] - offsets[i]);
+    for (i = 0; i < count; i++)
+        check_reply(&replies[i], which[i]);
     CHECK_INT(gb_reader_next(&rd, &replies[0], &err), 0);
 
-    /* A half reply left over is kept across the compaction of a new feed. */
-    CHECK_STATUS(gb_reader_feed(&rd, wire, 10, &err), GB_OK);
-    CHECK_INT(gb_reader_next(&rd, &replies[0], &err), 1);
-    CHECK_INT(gb_reader_next(&rd, &replies[1], &err), 0);
-    CHECK_INT(gb_reader_buffered(&rd), 2);
-    CHECK_STATUS(gb_reader_feed(&rd, wire + 10, 6, &err), GB_OK);
-    CHECK_INT(gb_reader_next(&rd, &replies[1], &err), 1);
-    check_reply(&replies[1], &VECTORS[1], 8);
+    /* A half reply left over is kept across the compaction of a new feed:
+       R1 and 2 bytes of R2, then the rest of R2. */
+    CHECK(r1 != NULL && r2 != NULL);
+    if (r1 != NULL && r2 != NULL) {
+        memcpy(wire, r1->wire, r1->wire_len);
+        memcpy(wire + r1->wire_len, r2->wire, r2->wire_len);
+        n = r1->wire_len + r2->wire_len;
+        CHECK_STATUS(gb_reader_feed(&rd, wire, r1->wire_len + 2, &err), GB_OK);
+        CHECK_INT(gb_reader_next(&rd, &replies[0], &err), 1);
+        CHECK_INT(gb_reader_next(&rd, &replies[1], &err), 0);
+        CHECK_INT(gb_reader_buffered(&rd), 2);
+        CHECK_STATUS(gb_reader_feed(&rd, wire + r1->wire_len + 2, n - r1->wire_len - 2, &err),
+                     GB_OK);
+        CHECK_INT(gb_reader_next(&rd, &replies[1], &err), 1);
+        check_reply(&replies[1], r2);
+    }
     gb_reader_reset(&rd);
     CHECK_INT(gb_reader_buffered(&rd), 0);
     gb_reader_free(&rd);
 }
 
-/* Feed hex; expect -1 with status want as soon as the header is in. */
-static void refuse_reply(const char *hex, size_t max_reply, gb_status want)
+/* Feed a reply; expect -1 with status want as soon as the header is in. */
+static void refuse_reply_bytes(const unsigned char *wire, size_t n, size_t max_reply,
+                               gb_status want)
 {
-    unsigned char wire[64];
-    size_t n = unhex(hex, wire), room;
+    size_t room;
     gb_reader rd;
     gb_reply reply;
     gb_error err;
@@ -230,12 +204,33 @@ static void refuse_reply(const char *hex, size_t max_reply, gb_status want)
     gb_reader_free(&rd);
 }
 
+static void refuse_reply(const char *hex, size_t max_reply, gb_status want)
+{
+    unsigned char wire[64];
+    size_t n = unhex(hex, wire);
+
+    refuse_reply_bytes(wire, n, max_reply, want);
+}
+
+/* The file's refused replies (LZF, code 8, a 4 GB size), then the other
+   malformed headers this reader must refuse. */
 static void test_malformed_headers(void)
 {
-    refuse_reply("0600 01 01000000 41", 0, GB_ERR_PROTOCOL);          /* LZF */
+    size_t i, n = 0;
+
+    for (i = 0; i < gb_vectors_n; i++) {
+        const gb_vector *v = &gb_vectors[i];
+        long before = gb_test_check_failures;
+
+        if (v->kind != GB_VEC_REFUSED_REPLY)
+            continue;
+        n++;
+        refuse_reply_bytes(v->wire, v->wire_len, 0, v->status);
+        gb_vector_blame(v, before);
+    }
+    gb_vectors_check_count(GB_VEC_REFUSED_REPLY, n);
     refuse_reply("0600 03 01000000 41", 0, GB_ERR_PROTOCOL);          /* encoding 3 */
     refuse_reply("0600 ff 01000000 41", 0, GB_ERR_PROTOCOL);
-    refuse_reply("0800 00 01000000 00", 0, GB_ERR_PROTOCOL);          /* code 8 */
     refuse_reply("0001 00 01000000 00", 0, GB_ERR_PROTOCOL);          /* code 256 */
     refuse_reply("ffff 00 01000000 00", 0, GB_ERR_PROTOCOL);
     refuse_reply("0700 02 04000000 00000000", 0, GB_ERR_PROTOCOL);    /* KVAL number */
@@ -243,7 +238,6 @@ static void test_malformed_headers(void)
     refuse_reply("0600 02 03000000 010203", 0, GB_ERR_PROTOCOL);      /* width 3 */
     refuse_reply("0600 02 05000000 0102030405", 0, GB_ERR_PROTOCOL);  /* width 5 */
     refuse_reply("0600 02 10000000 00", 0, GB_ERR_PROTOCOL);          /* width 16 */
-    refuse_reply("0600 00 ffffffff", 0, GB_ERR_REPLY_TOO_LARGE);      /* 4 GB */
     refuse_reply("0600 00 01000004", 0, GB_ERR_REPLY_TOO_LARGE);      /* 64 MiB + 1 */
     refuse_reply("0500 00 ffffffff", 0, GB_ERR_REPLY_TOO_LARGE);
     refuse_reply("0600 00 0b000000", 10, GB_ERR_REPLY_TOO_LARGE);
