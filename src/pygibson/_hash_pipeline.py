@@ -103,8 +103,8 @@ class HashPipeline:
         return self
 
     def _queue_all(self, kind: str, name: str, args: Tuple[Any, ...], limit: Optional[int],
-                   probe_dead: bool) -> "HashPipeline":
-        targets, down = self._client._targets(probe_dead)
+                   probe_dead: bool, skip_dead: bool = False) -> "HashPipeline":
+        targets, down = self._client._targets(probe_dead, skip_dead)
         parts: List[Part] = []
         for shard in targets:
             group = self._groups.get(shard) or self._group(shard)
@@ -225,10 +225,10 @@ def _make_queuer(op: Operation, name: str) -> Callable[..., HashPipeline]:
     if not op.params:
         # stats() and ping() try dead servers too, as on HashClient.
         kind = "stats" if op.name == "stats" else "none"
-        probe_dead = op.name != "quit"
+        quit = op.result == "quit"
 
         def queue(self: HashPipeline) -> HashPipeline:
-            return self._queue_all(kind, name, (), None, probe_dead)
+            return self._queue_all(kind, name, (), None, not quit, quit)
 
         queue.__name__, queue.__qualname__ = name, "HashPipeline." + name
         queue.__doc__ = op.doc

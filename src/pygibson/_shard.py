@@ -183,8 +183,10 @@ def counts_against_server(error: BaseException) -> bool:
     own limit), nor a server already marked dead (no request was made)."""
     if not isinstance(error, _UNREACHABLE) or isinstance(error, ServerDownError):
         return False
-    from .pool import PoolTimeoutError  # here: the pool needs the extension
-
+    try:
+        from .pool import PoolTimeoutError  # here: the pool may need the extension
+    except ImportError:  # then there is no pool, and no pool timeout either
+        return True
     return not isinstance(error, PoolTimeoutError)
 
 

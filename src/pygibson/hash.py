@@ -129,8 +129,14 @@ class HashClient:
                 client_factory = PooledClient
             else:
                 client_factory = Client
-        for shard in shards:
-            shard.client = client_factory(**shard.client_address(), **client_options)
+        try:
+            for shard in shards:
+                shard.client = client_factory(**shard.client_address(), **client_options)
+        except BaseException:
+            for shard in shards:  # a bad option: close what was made before raising
+                if shard.client is not None:
+                    shard.client.close()
+            raise
         self._shards = tuple(shards)
         self._ring = hasher([(shard.ring_name, shard.weight) for shard in shards])
         #: key -> its shard over every server, dead or not.
@@ -246,9 +252,11 @@ class HashClient:
 
     # -- fan-out -----------------------------------------------------------------
 
-    def _targets(self, probe_dead: bool) -> Tuple[List[Shard], List[Outcome]]:
+    def _targets(self, probe_dead: bool, skip_dead: bool = False
+                 ) -> Tuple[List[Shard], List[Outcome]]:
         """The shards a fan-out goes to, and the outcomes of the dead ones it
-        skips (a ``ServerDownError`` each, unless failover leaves them out)."""
+        skips (a ``ServerDownError`` each, unless failover or ``skip_dead``
+        leaves them out)."""
         if self._degraded is None or probe_dead:
             return list(self._shards), []
         now = monotonic()
@@ -257,15 +265,17 @@ class HashClient:
         for shard in self._shards:
             if shard.dead_until <= now:
                 targets.append(shard)
-            elif not self.failover:
+            elif not (self.failover or skip_dead):
                 down.append((shard, self._health.down_error(shard, now, False)))
+        if skip_dead:
+            return targets, []
         if not targets and not down:  # failover with every server dead
             down = [(shard, self._health.down_error(shard, now, True)) for shard in self._shards]
         return targets, down
 
     def _fan_out(self, name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any],
-                 probe_dead: bool = False) -> List[Outcome]:
-        targets, down = self._targets(probe_dead)
+                 probe_dead: bool = False, skip_dead: bool = False) -> List[Outcome]:
+        targets, down = self._targets(probe_dead, skip_dead)
         jobs = [functools.partial(self._call, shard, name, args, kwargs) for shard in targets]
         outcomes = list(zip(targets, self._runner.run(jobs))) if jobs else []
         if down:
@@ -361,15 +371,17 @@ def {name}(self{params}):
 
 def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
     # stats() and ping() are how one looks at every server: they try the
-    # dead ones too. quit() ends the connections there are.
+    # dead ones too. quit() ends the connections there are: a dead server
+    # has none.
     kind = "stats" if op.name == "stats" else "none"
-    probe_dead = op.name != "quit"
+    quit = op.result == "quit"
 
     def method(self: HashClient) -> Any:
-        if op.name == "quit" and not all(hasattr(s.client, "quit") for s in self._shards):
+        if quit and not all(hasattr(s.client, "quit") for s in self._shards):
             raise AttributeError("quit() ends one connection, and this HashClient holds a "
                                  "pool per server: use close()")
-        return self._merged(kind, self._fan_out(name, (), {}, probe_dead), None, op.command)
+        outcomes = self._fan_out(name, (), {}, probe_dead=not quit, skip_dead=quit)
+        return self._merged(kind, outcomes, None, op.command)
 
     return method
 

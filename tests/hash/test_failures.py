@@ -245,6 +245,14 @@ def test_ping_tries_dead_servers_and_brings_them_back(make_hash, servers, clock)
     client.set(mine[0], "v")
 
 
+def test_quit_leaves_dead_servers_alone(make_hash, servers, clock):
+    client = make_hash()
+    victim = servers[1]
+    kill(client, victim, keys_on(client, victim)[0])
+    assert client.quit() is None
+    assert client.pipeline().quit().execute() == [None]
+
+
 @pytest.mark.parametrize("failover", [False, True])
 def test_a_server_killed_and_restarted_mid_run(make_hash, servers, clock, failover):
     """Many calls over every server while one dies and comes back: only its
