@@ -33,7 +33,9 @@ Hasher = Callable[[Sequence[Node]], Placement]
 Key = Union[str, bytes, bytearray, memoryview]
 Route = Callable[[Any], Shard]
 
-#: The most idle fan-out threads a client keeps.
+#: The most idle fan-out threads a client keeps. They are made only as
+#: needed (servers - 1 per fan-out running at once); keeping them avoids
+#: starting threads when several threads fan out together.
 _MAX_WORKERS = 64
 Value = Union[str, bytes, bytearray, memoryview, int, float]
 
@@ -119,13 +121,11 @@ class HashClient:
         self.failover = bool(failover)
         self.ignore_exc = bool(ignore_exc)
         self._hasher = hasher
-        pool_size = 1
         if client_factory is None:
             if pooled or max_size is not None:
-                from .pool import PooledClient  # the pool needs the extension
+                from .pool import PooledClient  # the pool may need the extension
 
-                pool_size = 8 if max_size is None else max_size
-                client_options["max_size"] = pool_size
+                client_options["max_size"] = 8 if max_size is None else max_size
                 client_factory = PooledClient
             else:
                 client_factory = Client
@@ -141,7 +141,7 @@ class HashClient:
         self._ring = hasher([(shard.ring_name, shard.weight) for shard in shards])
         #: key -> its shard over every server, dead or not.
         self._route = router(self._ring, self._shards)
-        self._runner = Runner(min(_MAX_WORKERS, max(1, len(shards) - 1) * pool_size))
+        self._runner = Runner(_MAX_WORKERS)
         self._topology = threading.Lock()
         # The placement while some server is dead or on probation:
         # (key -> shard over the live ones or None, next revival time or None).
