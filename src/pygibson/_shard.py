@@ -265,14 +265,16 @@ Outcome = Tuple[Shard, Any]
 
 def _merge_dicts(parts: List[Tuple[Shard, Dict[Any, Any]]], owner: Any) -> Dict[Any, Any]:
     merged: Dict[Any, Any] = {}
+    for _, part in parts:
+        merged.update(part)
+    if owner is None or len(merged) == sum(len(part) for _, part in parts):
+        return merged
+    # After a failover a key can live on two servers: the one that owns it
+    # now wins. (Rare, so looked for only when the sizes say so.)
     for shard, part in parts:
         for key, value in part.items():
-            if key in merged and owner is not None:
-                # After a failover a key can live on two servers: the one
-                # that owns it now wins.
-                if owner(key) is not shard:
-                    continue
-            merged[key] = value
+            if owner(key) is shard:
+                merged[key] = value
     return merged
 
 
