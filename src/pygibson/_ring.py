@@ -24,7 +24,7 @@ import math
 import struct
 from bisect import bisect_left
 from hashlib import md5 as _md5
-from typing import Any, Callable, List, Protocol, Sequence, Tuple, TypeVar
+from typing import Any, Callable, Dict, List, Protocol, Sequence, Tuple, TypeVar
 
 __all__ = ["Placement", "Ketama", "Rendezvous", "Node", "ketama_key_hash", "key_bytes",
            "router"]
@@ -110,16 +110,50 @@ def key_bytes(key: object) -> bytes:
         raise TypeError("key must be str or bytes-like, not %s" % type(key).__name__) from None
 
 
-def router(placement: Placement, items: Sequence[T]) -> Callable[[Any], T]:
+#: How many keys a router remembers the node of. The map from a key to its
+#: node never changes for a given node list, so nothing needs invalidating;
+#: when full, it is emptied and fills again with the keys in use.
+CACHE_SIZE = 8192
+
+
+def router(placement: Placement, items: Sequence[T], cache_size: int = CACHE_SIZE
+           ) -> Callable[[Any], T]:
     """``route(key)``: the item of the node that holds ``key`` (str or
-    bytes-like), ``items`` being in the placement's node order. A placement
-    may offer a faster ``router`` of its own (Ketama does)."""
+    bytes-like), ``items`` being in the placement's node order.
+
+    The node of each of the last ``cache_size`` distinct ``str``/``bytes``
+    keys is remembered: a cache's keys repeat (that is why it is a cache),
+    and a dict lookup costs a tenth of the MD5 and binary search it saves.
+    A placement may offer a faster ``router`` of its own (Ketama does)."""
     own = getattr(placement, "router", None)
     if own is not None:
         route: Callable[[Any], T] = own(items)
+    else:
+        lookup = placement.lookup
+
+        def route(key: Any) -> T:
+            return items[lookup(key_bytes(key))]
+
+    if cache_size <= 0:
         return route
-    lookup = placement.lookup
-    return lambda key: items[lookup(key_bytes(key))]
+    cache: Dict[Any, T] = {}
+    remembered = cache.get
+
+    def cached(key: Any) -> T:
+        try:
+            item = remembered(key)
+        except TypeError:  # an unhashable key (bytearray): not remembered
+            return route(key)
+        if item is not None:
+            return item
+        item = route(key)
+        if type(key) is str or type(key) is bytes:
+            if len(cache) >= cache_size:
+                cache.clear()
+            cache[key] = item
+        return item
+
+    return cached
 
 
 class Ketama:

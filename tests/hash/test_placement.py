@@ -155,3 +155,18 @@ def test_wrong_key_types_raise_as_client_does():
         client.get(1.5)
     with pytest.raises(TypeError, match="not int"):
         client.server_for(3)
+
+
+@pytest.mark.parametrize("hasher", [Ketama, Rendezvous])
+def test_remembered_keys_go_where_hashing_sends_them(hasher):
+    from pygibson._ring import router
+
+    nodes = [(name, 1) for name in NOWHERE]
+    placement = hasher(nodes)
+    cached = router(placement, NOWHERE, cache_size=100)  # emptied many times over
+    plain = router(placement, NOWHERE, cache_size=0)
+    keys = random_keys(1_000)
+    for key in keys + keys[::-1] + [k.encode() for k in keys[:100]]:
+        assert cached(key) == plain(key) == NOWHERE[placement.lookup(
+            key.encode() if isinstance(key, str) else key)]
+    assert cached(bytearray(b"user:1")) == plain(b"user:1")  # unhashable: not remembered
