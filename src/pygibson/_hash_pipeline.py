@@ -76,11 +76,13 @@ class HashPipeline:
         self._client = client
         self._groups: Dict[Shard, _Group] = {}
         self._slots: List[Any] = []  # (group, position), _Known or _Spanning
+        self._mixed = False
 
     def reset(self) -> None:
         """Forget the queued calls."""
         self._groups = {}
         self._slots = []
+        self._mixed = False  # holds calls over several servers, or on dead ones
 
     def __len__(self) -> int:
         return len(self._slots)
@@ -99,6 +101,7 @@ class HashPipeline:
         return group
 
     def _known(self, key: Any, error: BaseException) -> "HashPipeline":
+        self._mixed = True
         self._slots.append(_Known(self._client._owner(key), error))
         return self
 
@@ -114,6 +117,7 @@ class HashPipeline:
             parts.append((group, group.size))
             group.size += 1
         parts.extend(_Known(shard, error) for shard, error in down)
+        self._mixed = True
         self._slots.append(_Spanning(kind, limit, parts))
         return self
 
@@ -130,23 +134,27 @@ class HashPipeline:
     def execute(self, raise_on_error: bool = True) -> List[Any]:
         """Run the queued calls and return their results in order."""
         client = self._client
-        groups, slots = list(self._groups.values()), self._slots
+        groups, slots, mixed = list(self._groups.values()), self._slots, self._mixed
         self.reset()
         if groups:
             client._runner.run([functools.partial(self._run_group, group) for group in groups])
         failed: Dict[str, BaseException] = {
             group.shard.label: group.outcome for group in groups
             if group.failed and is_failure(group.outcome)}
-        results: List[Any] = []
-        append = results.append
-        for slot in slots:
-            if type(slot) is tuple:
-                append(slot[0].result(slot[1]))
-            elif type(slot) is _Known:
-                failed.setdefault(slot.shard.label, slot.error)
-                append(slot.error)
-            else:
-                append(self._merge(slot, failed))
+        results: List[Any]
+        if not mixed and not any(group.failed for group in groups):
+            # The usual batch: single-key calls, every server answered.
+            results = [group.outcome[position] for group, position in slots]
+        else:
+            results = []
+            for slot in slots:
+                if type(slot) is tuple:
+                    results.append(slot[0].result(slot[1]))
+                elif type(slot) is _Known:
+                    failed.setdefault(slot.shard.label, slot.error)
+                    results.append(slot.error)
+                else:
+                    results.append(self._merge(slot, failed))
         if failed and not client.ignore_exc:
             error = PartialFailureError.for_servers(results, failed, "the pipeline")
             error.results = results
