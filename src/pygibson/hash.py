@@ -5,8 +5,11 @@ weighted ketama by default, see ``pygibson._ring``); a single-key call goes
 to its key's server, and a call that spans keys (the prefix operations,
 ``stats()``, ``ping()``) goes to every server at once and merges the
 answers. The failure policy (dead servers, failover, partial results) is in
-the class docstring. The pieces that do no I/O live in ``pygibson._shard``,
-so an asyncio twin can reuse them.
+the class docstring. The pieces that do no I/O (placement in
+``pygibson._ring``; server lists, health and merging in ``pygibson._shard``)
+are apart, so that an asyncio twin is a thin layer: its own method
+templates (awaiting) and a fan-out by ``asyncio.gather`` instead of
+``pygibson._fanout``'s threads.
 """
 
 import functools
@@ -31,13 +34,15 @@ __all__ = ["HashClient", "HashPipeline", "Ketama", "Rendezvous"]
 #: Makes a placement from ``(name, weight)`` nodes: ``Ketama``, ``Rendezvous``...
 Hasher = Callable[[Sequence[Node]], Placement]
 Key = Union[str, bytes, bytearray, memoryview]
+Value = Union[str, bytes, bytearray, memoryview, int, float]
+#: A key to its shard.
 Route = Callable[[Any], Shard]
 
 #: The most idle fan-out threads a client keeps. They are made only as
 #: needed (servers - 1 per fan-out running at once); keeping them avoids
 #: starting threads when several threads fan out together.
 _MAX_WORKERS = 64
-Value = Union[str, bytes, bytearray, memoryview, int, float]
+
 
 class HashClient:
     """The ``Client`` interface over several servers, keys spread by
@@ -99,6 +104,9 @@ class HashClient:
     ``{address: stats}``. Refusals (``NoMemoryError``, ``LockedError``...)
     are raised as ``Client`` raises them. Safe to share between threads and
     across ``fork()``, as the clients it holds are.
+
+    The server of each of the last 8,192 distinct keys is remembered (it
+    never changes for a server list), which spares those keys the MD5.
     """
 
     def __init__(
@@ -298,9 +306,8 @@ class HashClient:
 
     def connect(self) -> None:
         """Open a connection to every server now (a ping for pooled ones)."""
-        outcomes = self._fan_out("connect", (), {}, probe_dead=True) if all(
-            hasattr(shard.client, "connect") for shard in self._shards
-        ) else self._fan_out("ping", (), {}, probe_dead=True)
+        pooled = not all(hasattr(shard.client, "connect") for shard in self._shards)
+        outcomes = self._fan_out("ping" if pooled else "connect", (), {}, probe_dead=True)
         self._merged("none", outcomes, None, "connect()")
 
     def close(self) -> None:
