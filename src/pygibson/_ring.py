@@ -16,7 +16,10 @@ provided:
     spread, and O(number of servers) work per key instead of a binary search.
 
 Any callable taking the node list and returning an object with a ``lookup``
-method will do (``HashClient(hasher=...)``).
+method will do (``HashClient(hasher=...)``). ``router()`` turns a placement
+into the function ``HashClient`` calls before every single-key call: key
+(``str`` hashed as UTF-8, or bytes-like) to server, remembering the last
+keys' servers.
 """
 
 import functools
