@@ -15,6 +15,9 @@ import select
 import socket
 import struct
 
+from pygibson._operations import lookup
+from pygibson._protocol import ENC_NUMBER, REPL_KVAL, REPL_VAL
+
 __all__ = ["RawClient", "frame"]
 
 _FRAME = struct.Struct("<IH")
@@ -22,9 +25,9 @@ _REPLY = struct.Struct("<HBI")
 _U32 = struct.Struct("<I")
 _I64 = struct.Struct("<q")
 
-OP_SET, OP_GET, OP_INC, OP_MGET = 1, 3, 5, 11
-REPL_VAL, REPL_KVAL = 6, 7
-ENC_NUMBER = 2
+# The project's opcodes and constants; the codec here stays minimal on
+# purpose: it is the floor a Python client could reach.
+OP_SET, OP_GET, OP_INC, OP_MGET = (lookup(name).opcode for name in ("set", "get", "inc", "mget"))
 
 
 def frame(opcode, payload):

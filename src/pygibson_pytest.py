@@ -14,6 +14,7 @@ FIXTURES = (
     "gibson_unix_server",
     "gibson_noproc",
     "gibson_client",
+    "gibson_async_client",
     "gibson_server_factory",
     "gibson_servers_factory",
     "gibson_client_factory",

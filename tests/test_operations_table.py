@@ -81,7 +81,13 @@ def test_lookup_by_method_alias_wire_name_or_opcode(name, expected):
     assert lookup(name).command == expected
 
 
-@pytest.mark.parametrize("name", ["nope", b"", 0, 22, 256, True, -1])
+@pytest.mark.parametrize("name", ["nope", b"", 0, 22, 256, -1, "g\u00e9t"])
 def test_lookup_refuses_what_is_not_an_operation(name):
     with pytest.raises(ValueError, match="not a Gibson operation"):
+        lookup(name)
+
+
+@pytest.mark.parametrize("name", [True, None, 1.5, bytearray(b"get")])
+def test_lookup_refuses_other_kinds_of_object(name):
+    with pytest.raises(TypeError, match="an operation is named by"):
         lookup(name)

@@ -20,16 +20,34 @@ method_order(const op_spec *op, PyObject *const *args, Py_ssize_t given, PyObjec
 {
     int wanted_min = op->opcode == GB_OP_SET ? op->nparams : op->required;
     if (given < wanted_min || given > op->nparams) {
+        /* The parameters as the server reads them: SET's TTL first. */
+        const char *const *p = op->params;
+        const char *names[OP_MAX_ARGS] = {p[0], p[1], p[2]};
+        if (op->opcode == GB_OP_SET) {
+            names[0] = p[2];
+            names[1] = p[0];
+            names[2] = p[1];
+        }
+        char listed[64] = "";
+        for (int i = 0; i < op->nparams; i++) {
+            size_t used = strlen(listed);
+            PyOS_snprintf(listed + used, sizeof(listed) - used, "%s%s", i ? ", " : " (",
+                          names[i]);
+        }
+        if (op->nparams > 0) {
+            size_t used = strlen(listed);
+            PyOS_snprintf(listed + used, sizeof(listed) - used, ")");
+        }
         if (wanted_min == op->nparams) {
             PyErr_Format(PyExc_TypeError,
-                         "encode_command(%s) takes %d argument%s in wire order, %zd given",
-                         op->command, wanted_min, wanted_min == 1 ? "" : "s", given);
+                         "encode_command(%s) takes %d argument%s in wire order%s, %zd given",
+                         op->command, wanted_min, wanted_min == 1 ? "" : "s", listed, given);
         }
         else {
             PyErr_Format(PyExc_TypeError,
-                         "encode_command(%s) takes %d to %d arguments in wire order, %zd "
+                         "encode_command(%s) takes %d to %d arguments in wire order%s, %zd "
                          "given",
-                         op->command, wanted_min, op->nparams, given);
+                         op->command, wanted_min, op->nparams, listed, given);
         }
         return -1;
     }

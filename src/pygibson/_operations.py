@@ -132,24 +132,25 @@ for _op in OPERATIONS:
 del _op, _name
 
 
-def lookup(name: Union[str, bytes, int]) -> Operation:
+def lookup(name: Union[str, bytes, int, Operation]) -> Operation:
     """The operation called ``name``: a method name (``"dl"``, ``"delete"``),
-    a wire name in any case (``"DEL"``, ``b"del"``) or an opcode (4).
-    Raises ``ValueError`` naming the known operations otherwise."""
-    key: Optional[Union[str, int]]
-    if isinstance(name, bool):
-        key = None
-    elif isinstance(name, int):
+    a wire name in any case (``"DEL"``, ``b"del"``), an opcode (4) or an
+    entry of ``OPERATIONS`` itself. Raises ``ValueError`` naming the known
+    operations otherwise, and ``TypeError`` for other kinds of object (the
+    extension's lookup says the same)."""
+    if isinstance(name, Operation):
+        return name
+    key: Optional[Union[str, int]] = None
+    if isinstance(name, int) and not isinstance(name, bool):
         key = name
-    elif isinstance(name, (bytes, bytearray)):
-        key = bytes(name).decode("ascii", "replace").lower()
-    elif isinstance(name, str):
-        key = name.lower()
+    elif isinstance(name, (bytes, str)):
+        text = name.decode("latin-1") if isinstance(name, bytes) else name
+        key = text.lower() if text.isascii() else None
     else:
-        raise TypeError("an operation is named by str, bytes or an int opcode, not %s"
-                        % type(name).__name__)
+        raise TypeError("an operation is named by str, bytes, an int opcode or an entry "
+                        "of pygibson.OPERATIONS, not %.100s" % type(name).__name__)
     operation = _INDEX.get(key) if key is not None else None
     if operation is None:
-        raise ValueError("%r is not a Gibson operation; known: %s"
+        raise ValueError("%r is not a Gibson operation; known: %s (or a Client method name)"
                          % (name, ", ".join(op.command.lower() for op in OPERATIONS)))
     return operation

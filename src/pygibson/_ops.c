@@ -109,9 +109,20 @@ op_lookup(PyObject *obj)
             return NULL;
         }
     }
+    else if (PyTuple_Check(obj) && PyObject_HasAttrString(obj, "opcode")) {
+        /* An entry of pygibson.OPERATIONS. */
+        PyObject *opcode = PyObject_GetAttrString(obj, "opcode");
+        if (opcode == NULL) {
+            return NULL;
+        }
+        const op_spec *op = PyLong_Check(opcode) ? op_lookup(opcode) : unknown_operation(obj);
+        Py_DECREF(opcode);
+        return op;
+    }
     else {
         PyErr_Format(PyExc_TypeError,
-                     "an operation is named by str, bytes or an int opcode, not %.100s",
+                     "an operation is named by str, bytes, an int opcode or an entry "
+                     "of pygibson.OPERATIONS, not %.100s",
                      TYPE_NAME(Py_TYPE(obj)));
         return NULL;
     }

@@ -273,7 +273,9 @@ typed_result(ReaderObject *self, const gb_reply *reply, int raise_on_error)
         self->encoding, &broken);
     Py_XDECREF(e.key);
     if (result == NULL) {
-        self->broken |= broken;
+        /* A reply that does not fit its operation, or a garbled key-value
+         * set: where the next reply starts can no longer be trusted. */
+        self->broken |= broken || PyErr_ExceptionMatches(st->ProtocolError);
         return NULL;
     }
     if (raise_on_error && PyExceptionInstance_Check(result)) {
@@ -316,8 +318,14 @@ reader_gets(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
         raise_gb_error(self->state, &err);
         return NULL;
     }
-    return self->typed ? typed_result(self, &reply, raise_on_error)
-                       : untyped_result(self, &reply);
+    if (self->typed) {
+        return typed_result(self, &reply, raise_on_error);
+    }
+    PyObject *result = untyped_result(self, &reply);
+    if (result == NULL && PyErr_ExceptionMatches(self->state->ProtocolError)) {
+        self->broken = 1; /* a garbled key-value set */
+    }
+    return result;
 }
 
 static PyObject *

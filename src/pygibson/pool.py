@@ -11,7 +11,8 @@ import threading
 from collections import deque
 from time import monotonic as _monotonic
 
-from ._pygibson import Client
+from ._compat import Client
+from ._operations import OPERATIONS
 from .exceptions import ArgumentError, PyGibsonError, TimeoutError
 
 __all__ = ["ConnectionPool", "PooledClient", "PoolTimeoutError"]
@@ -304,10 +305,12 @@ class _Borrowed:
         _give_back(self._pool, client, exc)
 
 
-_OPERATIONS = (
-    "set ttl get dl delete inc dec lock unlock mset mttl mget mdl mdelete minc "
-    "mdec mlock munlock count stats ping meta keys"
-).split()
+#: Every operation's methods but quit(): ending the session of a borrowed
+#: connection would only make the pool reconnect (a pipeline may still
+#: queue it).
+_OPERATIONS = tuple(
+    name for op in OPERATIONS if op.result != "quit" for name in (op.name,) + op.aliases
+)
 
 
 def _pooled(name):

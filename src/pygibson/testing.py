@@ -29,6 +29,10 @@ Fixtures
     servers at once (for a ``pygibson.HashClient``), each with the same
     options, and returns them as a list; they are stopped after the test.
     A stopped one restarts on its own port with ``start()``.
+``gibson_async_client``
+    Function-scoped ``pygibson.asyncio.AsyncClient`` on ``gibson_server``
+    (flushed, faults cleared), closed after the test; an async fixture, so
+    it needs pytest-asyncio (the test is skipped, saying so, without it).
 ``gibson_client_factory``
     ``gibson_client_factory(server, **options)`` connects another
     ``pygibson.Client`` to a server (a ``GibsonServer``, ``gibson_noproc``
@@ -70,6 +74,11 @@ import os
 import socket
 
 import pytest
+
+try:
+    import pytest_asyncio
+except ImportError:  # only gibson_async_client needs it
+    pytest_asyncio = None
 
 __all__ = ["gibson_server_fixture", "GibsonAddress", "parse_address", "ADDRESS_ENV"]
 
@@ -263,3 +272,27 @@ def gibson_client(gibson_server, gibson_client_factory):
     faults cleared before the test."""
     _reset(gibson_server)
     return gibson_client_factory(gibson_server)
+
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def gibson_async_client(request, gibson_server):
+        """A pygibson.asyncio.AsyncClient on ``gibson_server``, which is
+        flushed and has its faults cleared before the test."""
+        from pygibson.asyncio import AsyncClient
+
+        _reset(gibson_server)
+        client = AsyncClient(addr=gibson_server.host, port=gibson_server.port,
+                             timeout=request.config.getoption("--gibson-timeout"))
+        try:
+            yield client
+        finally:
+            await client.aclose()
+
+else:
+
+    @pytest.fixture
+    def gibson_async_client():
+        """Needs pytest-asyncio, which is not installed."""
+        pytest.skip("gibson_async_client is an async fixture: pip install pytest-asyncio")

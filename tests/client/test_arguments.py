@@ -3,7 +3,7 @@ a message that says what to do, and the client usable afterwards."""
 
 import pytest
 
-from pygibson import ArgumentError, Client, PyGibsonError
+from pygibson import ArgumentError, PyGibsonError
 
 
 def refused(client, exc_type, fragment, call, *args, **kwargs):
@@ -149,18 +149,18 @@ def test_keyword_arguments(client):
         (dict(max_key_size=0), "max_key_size"),
     ],
 )
-def test_bad_constructor_options(options, fragment):
+def test_bad_constructor_options(Client, options, fragment):
     with pytest.raises(ArgumentError) as info:
         Client(**options)
     assert fragment in str(info.value)
 
 
-def test_addr_and_host_together_are_refused():
+def test_addr_and_host_together_are_refused(Client):
     with pytest.raises(TypeError):
         Client(addr="127.0.0.1", host="127.0.0.1")
 
 
-def test_bad_constructor_types():
+def test_bad_constructor_types(Client):
     with pytest.raises(TypeError):
         Client(addr=5)
     with pytest.raises(TypeError):

@@ -7,7 +7,6 @@ import time
 import pytest
 
 from pygibson import (
-    Client,
     ConnectionError,
     NotFoundError,
     ProtocolError,
@@ -137,7 +136,7 @@ def test_connection_accepted_then_dropped(make_client, server, mode):
     works_afterwards(client)
 
 
-def test_server_restart_reads_retry_writes_raise(tmp_path):
+def test_server_restart_reads_retry_writes_raise(Client):
     clock = ManualClock()
     first = GibsonServer(clock=clock).start()
     port = first.port
@@ -159,7 +158,7 @@ def test_server_restart_reads_retry_writes_raise(tmp_path):
     client.close()
 
 
-def test_reads_are_not_retried_when_disabled():
+def test_reads_are_not_retried_when_disabled(Client):
     clock = ManualClock()
     first = GibsonServer(clock=clock).start()
     port = first.port
@@ -200,11 +199,11 @@ def test_timeout_in_a_pipeline_reports_counts(make_client, server):
     works_afterwards(client)
 
 
-def test_values_at_and_above_the_servers_max_value_size():
+def test_values_at_and_above_the_servers_max_value_size(implementation):
     from pygibson import ValueTruncatedError
 
     with GibsonServer(clock=ManualClock()) as server:  # max_value_size 4096
-        client = client_for(server)
+        client = client_for(server, implementation)
         client.set("at", b"a" * 4096)
         assert client.get("at") == b"a" * 4096
         with pytest.raises(ValueTruncatedError):

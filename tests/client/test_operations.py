@@ -2,7 +2,6 @@
 
 import pytest
 
-import pygibson
 from pygibson import (
     LockedError,
     NaNError,
@@ -261,11 +260,11 @@ def test_quit_ends_the_session_and_the_next_call_reconnects(client):
     assert not client.closed
 
 
-def test_memory_limit_raises_no_memory():
+def test_memory_limit_raises_no_memory(Client):
     from pygibson.server import GibsonServer
 
     with GibsonServer(max_memory=1) as server:
-        with pygibson.Client(addr=server.host, port=server.port) as client:
+        with Client(addr=server.host, port=server.port) as client:
             client.set("first", "x" * 100)  # puts the server over its limit
             with pytest.raises(NoMemoryError) as info:
                 client.set("k", "v")

@@ -7,7 +7,6 @@ from pygibson import (
     LockedError,
     NaNError,
     NotFoundError,
-    Pipeline,
 )
 
 # (method, args) covering every operation and every reply code.
@@ -141,7 +140,7 @@ def test_context_manager_and_reset(client):
         assert pipe.execute() == [None]
 
 
-def test_pipeline_type_and_repr(client):
+def test_pipeline_type_and_repr(client, Pipeline):
     pipe = client.pipeline()
     assert isinstance(pipe, Pipeline)
     assert pipe.client is client

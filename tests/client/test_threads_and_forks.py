@@ -6,9 +6,9 @@ import threading
 
 import pytest
 
-from pygibson import Client, ConnectionError, ConnectionPool, PooledClient
+from pygibson import ConnectionError, ConnectionPool, PooledClient
 
-from .conftest import client_for
+from .conftest import client_for, server_options
 
 # Forking while the embedded server's thread runs is the point of the fork
 # tests; Python 3.12+ warns about exactly that.
@@ -56,8 +56,8 @@ def tcp_only(tcp_server):
     return tcp_server
 
 
-def test_one_client_shared_by_16_threads(tcp_only):
-    client = client_for(tcp_only)
+def test_one_client_shared_by_16_threads(tcp_only, implementation):
+    client = client_for(tcp_only, implementation)
     run_threads(lambda index: mixed_operations(client, index))
     assert client.get("shared") == THREADS * (OPERATIONS // 4)
     for index in range(THREADS):
@@ -65,19 +65,18 @@ def test_one_client_shared_by_16_threads(tcp_only):
     client.close()
 
 
-def test_pooled_client_shared_by_16_threads(tcp_only):
-    with PooledClient(**pool_options(tcp_only, max_size=4)) as pooled:
+def test_pooled_client_shared_by_16_threads(tcp_only, Client):
+    with PooledClient(**pool_options(tcp_only, Client, max_size=4)) as pooled:
         run_threads(lambda index: mixed_operations(pooled, index))
         assert pooled.get("shared") == THREADS * (OPERATIONS // 4)
         assert pooled.pool.size <= 4
 
 
-def pool_options(server, **extra):
-    if server.unix_socket:
-        extra["unix_socket"] = server.unix_socket
-    else:
-        extra.update(addr=server.host, port=server.port)
-    return extra
+def pool_options(server, Client, **extra):
+    """Pool options for ``server``, making clients of the implementation
+    under test (unless the test brings its own factory)."""
+    extra.setdefault("client_factory", Client)
+    return server_options(server, **extra)
 
 
 def child_work(client, key, queue):
@@ -113,8 +112,8 @@ def test_forked_children_open_their_own_connections(client):
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-def test_pool_after_fork(server):
-    pool = ConnectionPool(**pool_options(server, max_size=2))
+def test_pool_after_fork(server, Client):
+    pool = ConnectionPool(**pool_options(server, Client, max_size=2))
     pooled = PooledClient(pool)
     pooled.set("k", "v")
     context = multiprocessing.get_context("fork")
@@ -127,10 +126,10 @@ def test_pool_after_fork(server):
     pool.close()
 
 
-def test_pool_acquire_times_out_when_exhausted(server):
+def test_pool_acquire_times_out_when_exhausted(server, Client):
     from pygibson import PoolTimeoutError
 
-    pool = ConnectionPool(**pool_options(server, max_size=1, acquire_timeout=0.05))
+    pool = ConnectionPool(**pool_options(server, Client, max_size=1, acquire_timeout=0.05))
     held = pool.acquire()
     with pytest.raises(PoolTimeoutError) as info:
         pool.acquire()
@@ -141,8 +140,8 @@ def test_pool_acquire_times_out_when_exhausted(server):
     pool.close()
 
 
-def test_pool_closes_idle_connections(server):
-    pool = ConnectionPool(**pool_options(server, max_size=2, idle_timeout=0))
+def test_pool_closes_idle_connections(server, Client):
+    pool = ConnectionPool(**pool_options(server, Client, max_size=2, idle_timeout=0))
     with pool.connection() as client:
         client.ping()
     assert pool.size == 1
@@ -170,20 +169,24 @@ def acquire_in_thread(pool):
     return (outcome[0] if outcome else None), not thread.is_alive()
 
 
-class CountingClient(Client):
-    """A Client that counts its pings: the health check is one."""
+def counting_client(Client):
+    """A Client subclass that counts its pings: the health check is one."""
 
-    pings = 0
+    class CountingClient(Client):
+        pings = 0
 
-    def ping(self):
-        self.pings += 1
-        return super().ping()
+        def ping(self):
+            self.pings += 1
+            return super().ping()
+
+    return CountingClient
 
 
 @pytest.mark.parametrize("interval, pings", [(0, 1), (None, 0), (3600, 0)])
-def test_pool_health_check_pings_a_connection_idle_too_long(server, interval, pings):
-    pool = ConnectionPool(**pool_options(server, max_size=1, health_check_interval=interval,
-                                         client_factory=CountingClient))
+def test_pool_health_check_pings_a_connection_idle_too_long(server, Client, interval, pings):
+    pool = ConnectionPool(**pool_options(server, Client, max_size=1,
+                                         health_check_interval=interval,
+                                         client_factory=counting_client(Client)))
     with pool.connection() as client:
         assert client.pings == 0  # a new connection is not checked
         client.set("hc", "1")
@@ -193,8 +196,8 @@ def test_pool_health_check_pings_a_connection_idle_too_long(server, interval, pi
     pool.close()
 
 
-def test_pool_failed_health_check_raises_and_frees_the_slot(server):
-    pool = ConnectionPool(**pool_options(server, max_size=1, health_check_interval=0,
+def test_pool_failed_health_check_raises_and_frees_the_slot(server, Client):
+    pool = ConnectionPool(**pool_options(server, Client, max_size=1, health_check_interval=0,
                                          connect_retries=0))
     with pool.connection() as client:
         client.ping()
@@ -213,7 +216,7 @@ def test_pool_failed_health_check_raises_and_frees_the_slot(server):
     pool.close()
 
 
-def test_pool_client_factory_failure_frees_the_slot(server):
+def test_pool_client_factory_failure_frees_the_slot(server, Client):
     calls = []
 
     def factory(**options):
@@ -222,7 +225,7 @@ def test_pool_client_factory_failure_frees_the_slot(server):
             raise OSError("no client today")
         return Client(**options)
 
-    pool = ConnectionPool(**pool_options(server, max_size=1, client_factory=factory))
+    pool = ConnectionPool(**pool_options(server, Client, max_size=1, client_factory=factory))
     error, finished = acquire_in_thread(pool)
     assert finished and isinstance(error, OSError)
     assert pool.size == 0
@@ -256,8 +259,8 @@ def test_other_threads_run_while_a_request_waits(client, server):
     assert iterations > 10_000
 
 
-def test_client_for_helper_closes(server):
-    client = client_for(server)
+def test_client_for_helper_closes(server, implementation):
+    client = client_for(server, implementation)
     client.ping()
     client.close()
     assert client.closed

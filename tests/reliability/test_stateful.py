@@ -5,7 +5,8 @@ server semantics in docs/protocol.md §5-§7 plus the client's documented mappin
 (README.rst): it is written from the specification, not from the embedded
 server's code, so that a disagreement points at a bug in one of the three.
 
-The state machine drives one :class:`pygibson.Client` (sometimes with
+The state machine drives one ``Client`` of each implementation, the C
+extension's and the pure-Python one (sometimes with
 ``strict_ttl=False`` or ``encoding="utf-8"``) against the embedded server,
 runs each operation on the client and on the model, and compares every
 result and every exception type. Time moves only by ``clock.advance(n)`` on
@@ -32,7 +33,6 @@ from hypothesis.stateful import (
 
 from pygibson import (
     ArgumentError,
-    Client,
     LockedError,
     NaNError,
     NotFoundError,
@@ -508,6 +508,7 @@ def outcome(function):
 
 class GibsonMachine(RuleBasedStateMachine):
     server = None  # set by the test
+    Client = None  # the implementation's, set by the test
 
     @initialize(strict_ttl=st.booleans(), encoding=st.sampled_from([None, None, "utf-8"]),
                 items=st.lists(set_with_ttl, max_size=6))
@@ -522,9 +523,9 @@ class GibsonMachine(RuleBasedStateMachine):
         # default), and timeouts are not what this test is about.
         options = dict(strict_ttl=strict_ttl, encoding=encoding, timeout=10_000)
         if server.unix_socket:
-            self.client = Client(unix_socket=server.unix_socket, **options)
+            self.client = self.Client(unix_socket=server.unix_socket, **options)
         else:
-            self.client = Client(addr=server.host, port=server.port, **options)
+            self.client = self.Client(addr=server.host, port=server.port, **options)
         # Start with a few items, most with short TTLs: operations on an
         # empty store teach little.
         for op in items:
@@ -626,8 +627,9 @@ def gibson(request, tmp_path_factory):
         yield server
 
 
-def test_client_and_server_follow_the_model(gibson):
+def test_client_and_server_follow_the_model(implementation, gibson):
     GibsonMachine.server = gibson
+    GibsonMachine.Client = implementation.Client
     run_state_machine_as_test(GibsonMachine, settings=settings(
         # About 3 s per server; PYGIBSON_STATEFUL_EXAMPLES runs longer.
         max_examples=int(os.environ.get("PYGIBSON_STATEFUL_EXAMPLES", 70)),

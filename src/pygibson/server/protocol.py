@@ -11,6 +11,15 @@ import struct
 
 from .._operations import OPERATIONS, lookup
 
+# Reply codes (§4) and encodings (§3) are the clients' constants, and the
+# server's other modules read them from here. LZF exists only inside the
+# store: the server decompresses before replying, so it never goes on the
+# wire.
+from .._protocol import (  # noqa: F401 - re-exported for the server's modules
+    ENC_LZF, ENC_NUMBER, ENC_PLAIN, REPL_ERR, REPL_ERR_LOCKED, REPL_ERR_MEM, REPL_ERR_NAN,
+    REPL_ERR_NOT_FOUND, REPL_KVAL, REPL_OK, REPL_VAL, REPLY_HEADER_SIZE,
+)
+
 __all__ = [
     "OPCODES",
     "parse_frames",
@@ -31,24 +40,8 @@ __all__ = [
 OPCODES = {operation.opcode: operation.command for operation in OPERATIONS}
 OP_END = lookup("END").opcode
 
-# Reply codes (§4).
-REPL_ERR = 0
-REPL_ERR_NOT_FOUND = 1
-REPL_ERR_NAN = 2
-REPL_ERR_MEM = 3
-REPL_ERR_LOCKED = 4
-REPL_OK = 5
-REPL_VAL = 6
-REPL_KVAL = 7
-
-# Item and payload encodings (§3). LZF exists only inside the store: the
-# server decompresses before replying, so it never goes on the wire.
-ENC_PLAIN = 0
-ENC_LZF = 1
-ENC_NUMBER = 2
-
 HEADER = struct.Struct("<HBI")
-HEADER_SIZE = HEADER.size  # 7
+HEADER_SIZE = REPLY_HEADER_SIZE  # 7
 _FRAME_LENGTH = struct.Struct("<I")
 _OPCODE = struct.Struct("<h")
 _NUMBER_REPLY = struct.Struct("<HBIq")

@@ -1,0 +1,754 @@
+"""``Client`` and ``Pipeline`` in pure Python, for interpreters where the C
+extension cannot run (PyPy) or is not wanted (``PYGIBSON_PURE=1``).
+
+They behave as the extension's do, result for result and error for error:
+the same options, properties and repr, the same exceptions with the same
+messages, the same deadlines, retries and failure policy. The protocol is
+``_protocol`` (the twin of ``protocol.c``), the sockets ``_transport`` (of
+``transport.c``), the connection policy below (of ``client.c``); the
+methods are made from the one operation table, ``OPERATIONS``.
+
+The failure policy: after any transport or protocol failure the socket is
+closed, so that no later reply can be taken for the answer to an earlier
+request, and the next request connects again. Only idempotent reads are
+sent again, once, and only when a connection that had served before turns
+out to be dead.
+"""
+
+import bisect
+import inspect
+import os
+import threading
+import time
+
+from . import _transport as transport
+from ._convert import key_bytes, prepare, timeout_ms, type_name
+from ._operations import OPERATIONS
+from ._protocol import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_KEY_SIZE,
+    DEFAULT_MAX_REPLY_SIZE,
+    DEFAULT_MAX_REQUEST_SIZE,
+    DEFAULT_PORT,
+    Limits,
+    ReplyBuffer,
+    Unexpected,
+    _known_encoding,
+    clip,
+    encode_request,
+    interpret,
+    make_reply,
+    size_option,
+)
+from .exceptions import (
+    ArgumentError,
+    ConnectionError,
+    ProtocolError,
+    PyGibsonError,
+    TimeoutError,
+)
+
+__all__ = ["Client", "Pipeline"]
+
+# fork() is an event of the whole process, so its count is process-wide too:
+# one counter, bumped in every child, read on every request (a getpid() per
+# request would be a system call).
+_forks = [0]
+
+
+def _count_fork():
+    _forks[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_count_fork)
+
+#: Whole frames written in one pipeline step at most (a larger single frame
+#: is still sent whole), and the least room offered to each pipelined read.
+_PIPE_CHUNK = 256 * 1024
+_PIPE_READ = 256 * 1024
+#: The least asked of each receive of a reply.
+_READ = 64 * 1024
+
+_CLASSES = {transport.TIMEOUT: TimeoutError, transport.PROTOCOL: ProtocolError}
+_UNSET = object()
+
+
+def _public(failure, message=None):
+    """The exception for a Failure (``raise_gb_error``)."""
+    cls = _CLASSES.get(failure.status, ConnectionError)
+    error = cls(clip(message if message is not None else failure.message) or failure.status)
+    if cls is not ProtocolError:
+        error.request_sent = bool(failure.request_sent)
+    return error
+
+
+class _Connection:
+    """One connection: a socket, the bytes received on it, and what it was
+    configured with (the twin of ``gb_client``)."""
+
+    __slots__ = ("sock", "host", "port", "unix_path", "timeout_ms", "connect_timeout_ms",
+                 "limits", "replies")
+
+    def __init__(self, host, port, unix_path, timeout, connect_timeout, limits,
+                 max_reply_size):
+        self.sock = None
+        self.host = host
+        self.port = port
+        self.unix_path = unix_path
+        self.timeout_ms = timeout
+        self.connect_timeout_ms = connect_timeout
+        self.limits = limits
+        self.replies = ReplyBuffer(max_reply_size)
+
+    @property
+    def connected(self):
+        return self.sock is not None
+
+    def connect(self):
+        if self.sock is not None:
+            return
+        # A new connection starts from a clean byte stream.
+        self.replies.reset()
+        if self.unix_path is not None:
+            self.sock = transport.connect_unix(self.unix_path, self.connect_timeout_ms)
+        else:
+            self.sock = transport.connect_tcp(self.host, self.port, self.connect_timeout_ms)
+
+    def close(self):
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            transport.close(sock)
+        self.replies.reset()
+
+    def abandon(self):
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            transport.abandon(sock)
+        self.replies.reset()
+
+    def peer(self):
+        """The server, named in a transport error, which the transport
+        cannot do."""
+        if self.unix_path is not None:
+            return " (unix socket %s)" % os.fsdecode(self.unix_path)
+        return " (%s:%d)" % (self.host, self.port)
+
+    def broken(self, failure):
+        """A connection that failed is never used again."""
+        self.close()
+        failure.message = clip(failure.message + self.peer())
+        return failure
+
+    def call(self, frame, is_end):
+        """Send one frame and return its reply, within the timeout. Raises
+        Failure with the connection closed; closes it too when anything
+        else (a signal's exception) interrupts, as its reply is still due."""
+        # Bytes nobody asked for mean the stream is out of step: start over.
+        if self.sock is not None and self.replies.buffered:
+            self.close()
+        self.connect()
+        deadline = transport.deadline_after(self.timeout_ms)
+        sock = self.sock
+        sent = False
+        try:
+            transport.send_all(sock, frame, deadline)
+            sent = True
+            reply = self._receive(sock, deadline)
+        except transport.Failure as failure:
+            failure.request_sent = sent or getattr(failure, "written", 0) > 0
+            raise self.broken(failure) from None
+        except ProtocolError as error:
+            raise self.broken(transport.Failure(transport.PROTOCOL, str(error))) from None
+        except BaseException:
+            self.close()
+            raise
+        if is_end:
+            # The server hangs up after END's reply: close first, so that
+            # the next call reconnects instead of failing.
+            self.sock = None
+            transport.close(sock)
+        return reply
+
+    def _receive(self, sock, deadline):
+        """The reply, read until complete. A large payload still mostly in
+        the socket is received straight into a buffer of its size."""
+        replies = self.replies
+        head = replies.head()
+        while head is None:
+            replies.feed(transport.recv_some(sock, _READ, deadline))
+            head = replies.head()
+        code, encoding, size, complete = head
+        if not complete and size - replies.buffered > _READ:
+            payload, done = replies.take_started(size)
+            with memoryview(payload) as view:
+                while done < size:
+                    with view[done:] as rest:
+                        done += transport.recv_into_some(sock, rest, deadline)
+            return make_reply(code, encoding, bytes(payload))
+        while True:
+            reply = replies.next()
+            if reply is not None:
+                return reply
+            replies.feed(transport.recv_some(sock, _READ, deadline))
+
+    def pipeline_begin(self):
+        if self.sock is not None and self.replies.buffered:
+            self.close()
+        self.connect()
+
+    def pump(self, frames, ends, written, deadline):
+        """One step of a pipeline: write whole frames (up to a chunk) and
+        read what has arrived into the replies. Returns the bytes written
+        so far. On failure the socket is closed but the replies kept:
+        complete ones in it are still good."""
+        sent = written > 0
+        if self.sock is None:
+            raise transport.Failure(transport.NOT_CONNECTED, "the pipeline's connection is "
+                                    "closed; replies still due are lost", 0, sent)
+        end = written
+        if written < len(frames):
+            end = _chunk_end(ends, written,
+                             min(transport.send_chunk_hint(self.sock), _PIPE_CHUNK))
+        try:
+            with memoryview(frames) as view, view[written:end] as out:
+                count, data = transport.exchange(self.sock, out, _PIPE_READ, deadline)
+        except transport.Failure as failure:
+            sock, self.sock = self.sock, None
+            transport.close(sock)
+            failure.request_sent = sent
+            failure.message = clip(failure.message + self.peer())
+            raise
+        self.replies.feed(data)
+        return written + count
+
+
+def _chunk_end(ends, written, cap):
+    """Where the next write stops: on a frame boundary, so that no write
+    ends inside a length prefix (§8.1), taking whole frames up to ``cap``
+    bytes but always at least the frame under way."""
+    under_way = bisect.bisect_right(ends, written)
+    last = bisect.bisect_right(ends, written + cap) - 1
+    return ends[max(under_way, last)]
+
+
+class Client:
+    """A blocking connection to a Gibson server, opened at the first request.
+
+    timeout is the deadline of each whole request in milliseconds (None:
+    wait forever); connect_timeout defaults to timeout. unix_socket, when
+    given, is used instead of addr and port. encoding decodes values to str.
+    max_key_size and max_request_size mirror the server's limits, so that a
+    request it would misread is refused before it is sent; max_value_size,
+    if set, refuses longer values. strict_ttl refuses TTLs the server would
+    wrap (outside 0..32767). retry_reads lets idempotent reads retry once on
+    a fresh connection when a reused one turns out to be dead. A refused
+    connect is retried connect_retries times, waiting connect_backoff ms,
+    doubled each time.
+    """
+
+    __slots__ = ("_conn", "_lock", "_generation", "_encoding", "_retry_reads",
+                 "_connect_retries", "_connect_backoff", "__weakref__")
+
+    def __new__(cls, *args, **kwargs):
+        self = super().__new__(cls)
+        self._conn = None
+        self._lock = None
+        self._encoding = None
+        return self
+
+    def __init__(self, addr=_UNSET, port=DEFAULT_PORT, unix_socket=None, timeout=1000, *,
+                 host=_UNSET, connect_timeout=_UNSET, encoding=None,
+                 max_key_size=DEFAULT_MAX_KEY_SIZE, max_value_size=None,
+                 max_request_size=DEFAULT_MAX_REQUEST_SIZE,
+                 max_reply_size=DEFAULT_MAX_REPLY_SIZE, strict_ttl=True, retry_reads=True,
+                 connect_retries=2, connect_backoff=50):
+        # Checked in the extension's order, so that the first bad option is
+        # the one reported.
+        port, connect_retries, connect_backoff = (
+            _c_int(port), _c_int(connect_retries), _c_int(connect_backoff))
+        strict_ttl, retry_reads = bool(strict_ttl), bool(retry_reads)
+        if addr is not _UNSET and host is not _UNSET:
+            raise TypeError("Client() takes addr or its alias host, not both")
+        if addr is _UNSET:
+            addr = None if host is _UNSET else host
+        if not (0 <= connect_retries <= 100 and 0 <= connect_backoff <= 60000):
+            raise ArgumentError("connect_retries must be 0..100 and connect_backoff 0..60000 ms")
+        if addr is not None and not isinstance(addr, str):
+            raise TypeError("addr must be a str, not %.100s" % type_name(type(addr)))
+        if not 1 <= port <= 65535:
+            raise ArgumentError("port must be between 1 and 65535, not %d" % port)
+        unix_path = None if unix_socket is None else _unix_path(unix_socket)
+        timeout = timeout_ms(timeout, "timeout")
+        connect_timeout = (timeout if connect_timeout is _UNSET
+                           else timeout_ms(connect_timeout, "connect_timeout"))
+        limits = Limits(size_option(max_key_size, "max_key_size"),
+                        size_option(max_request_size, "max_request_size"),
+                        size_option(max_value_size, "max_value_size", none_ok=True),
+                        strict_ttl)
+        # Limits' own order is not the extension's: max_value_size comes
+        # before max_request_size there.
+        max_reply_size = size_option(max_reply_size, "max_reply_size")
+        encoding = _known_encoding(encoding)
+        if self._lock is None:
+            self._lock = threading.Lock()
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = _Connection(DEFAULT_HOST if addr is None else addr, port, unix_path,
+                                 timeout, connect_timeout, limits, max_reply_size)
+        self._generation = _forks[0]
+        self._retry_reads = retry_reads
+        self._connect_retries = connect_retries
+        self._connect_backoff = connect_backoff
+        self._encoding = encoding
+
+    # ---- the lock, forks and connecting --------------------------------------
+
+    def _acquire(self):
+        """Take the lock and return the connection, made this process's:
+        after fork() the child drops the inherited socket (and a lock that
+        a vanished parent thread may hold) and reconnects."""
+        conn = self._conn
+        if conn is None or self._lock is None:
+            raise RuntimeError("Client.__init__() was not called")
+        if self._generation != _forks[0]:
+            if self._lock.acquire(False):
+                self._lock.release()
+            else:
+                self._lock = threading.Lock()
+            conn.abandon()
+            self._generation = _forks[0]
+        self._lock.acquire()
+        return conn
+
+    def _release(self):
+        self._lock.release()
+
+    def _ensure_connected(self, conn):
+        """Connect if not connected, retrying a refused connect with backoff
+        (nothing was sent, so even writes may retry)."""
+        backoff = self._connect_backoff
+        retries = self._connect_retries
+        while not conn.connected:
+            try:
+                conn.connect()
+                return
+            except transport.Failure as failure:
+                if failure.status != transport.CONNECT or retries <= 0:
+                    raise _public(failure) from None
+            time.sleep(backoff / 1000.0)
+            retries -= 1
+            backoff = backoff if backoff > 1000000 else backoff * 2
+
+    def _roundtrip(self, conn, op, key, value, number):
+        """One request and its reply, with the lock held. A read is sent
+        again, once, on a fresh connection when a connection that had
+        served earlier requests is found dead (a server restart); writes
+        never are."""
+        attempts = 2 if op.idempotent and self._retry_reads else 1
+        frame = None
+        while True:
+            reused = conn.connected
+            if not reused:
+                self._ensure_connected(conn)
+            if frame is None:
+                frame = encode_request(op, key, value, number, conn.limits)
+            try:
+                return conn.call(frame, op.result == "quit")
+            except transport.Failure as failure:
+                attempts -= 1
+                if attempts == 0 or not reused or failure.status not in (transport.CLOSED,
+                                                                         transport.IO):
+                    raise _public(failure) from None
+
+    def _call(self, op, parts):
+        key, value, number = parts
+        conn = self._acquire()
+        try:
+            reply = self._roundtrip(conn, op, key, value, number)
+            try:
+                result = interpret(op, reply, key, len(value) if value else 0,
+                                   self._encoding)
+            except Unexpected as error:
+                conn.close()
+                raise ProtocolError("%s; the connection was closed" % error) from None
+            except ProtocolError:
+                # A garbled key-value set did not break the framing, but a
+                # server that sends one is not to be trusted with the next.
+                conn.close()
+                raise
+            finally:
+                if op.result == "quit":
+                    conn.close()
+        finally:
+            self._release()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    # ---- connection management -----------------------------------------------
+
+    def connect(self):
+        """Connect now instead of at the first request."""
+        conn = self._acquire()
+        try:
+            self._ensure_connected(conn)
+        finally:
+            self._release()
+
+    def close(self):
+        """Close the connection; the next call reconnects."""
+        if self._conn is None:
+            return
+        conn = self._acquire()
+        conn.close()
+        self._release()
+
+    def pipeline(self):
+        """A Pipeline that sends queued operations on this client's connection."""
+        return Pipeline(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def __del__(self):
+        conn = getattr(self, "_conn", None)
+        if conn is None or conn.sock is None:
+            return
+        try:
+            # In a forked child the socket is the parent's too: leave it open.
+            if self._generation != _forks[0]:
+                conn.abandon()
+            else:
+                conn.close()
+        except Exception:  # at interpreter exit, modules may be gone
+            pass
+
+    # ---- properties ------------------------------------------------------------
+
+    def _inherited(self):
+        return self._generation != _forks[0]
+
+    @property
+    def closed(self):
+        """True while no connection is open."""
+        conn = self._conn
+        return conn is None or conn.sock is None or self._inherited()
+
+    @property
+    def addr(self):
+        """The TCP host."""
+        return None if self._conn is None else self._conn.host
+
+    host = property(addr.fget, doc="The TCP host (alias of addr).")
+
+    @property
+    def port(self):
+        """The TCP port."""
+        return 0 if self._conn is None else self._conn.port
+
+    @property
+    def unix_socket(self):
+        """The unix socket path, or None."""
+        conn = self._conn
+        return None if conn is None or conn.unix_path is None else os.fsdecode(conn.unix_path)
+
+    @property
+    def timeout(self):
+        """Request deadline in ms, or None."""
+        ms = -1 if self._conn is None else self._conn.timeout_ms
+        return None if ms < 0 else ms
+
+    @property
+    def connect_timeout(self):
+        """Connect deadline in ms."""
+        ms = -1 if self._conn is None else self._conn.connect_timeout_ms
+        return None if ms < 0 else ms
+
+    @property
+    def encoding(self):
+        """The encoding values are decoded with."""
+        return self._encoding
+
+    def __repr__(self):
+        name = _repr_name(self, Client)
+        conn = self._conn
+        if conn is None:
+            return "<%s (not initialised)>" % name
+        state = "not connected" if self.closed else "connected"
+        if conn.unix_path is not None:
+            return "<%s unix_socket='%s' %s>" % (name, os.fsdecode(conn.unix_path), state)
+        return "<%s addr='%s' port=%d %s>" % (name, conn.host, conn.port, state)
+
+
+def _c_int(obj):
+    """An int option as the extension's argument parser takes it ("i")."""
+    if isinstance(obj, float):
+        raise TypeError("'float' object cannot be interpreted as an integer")
+    value = obj.__index__() if hasattr(type(obj), "__index__") else None
+    if value is None:
+        raise TypeError("'%.200s' object cannot be interpreted as an integer"
+                        % type_name(type(obj)))
+    if value > 2147483647:
+        raise OverflowError("signed integer is greater than maximum")
+    if value < -2147483648:
+        raise OverflowError("signed integer is less than minimum")
+    return value
+
+
+def _unix_path(obj):
+    path = os.fspath(obj)
+    if isinstance(path, str):
+        path = os.fsencode(path)
+    if b"\0" in path:
+        raise ArgumentError("unix_socket must not contain a NUL byte")
+    return path
+
+
+def _repr_name(obj, base):
+    # The extension's types are named "pygibson.Client"; a subclass made in
+    # Python goes by its bare name.
+    cls = type(obj)
+    return "pygibson." + base.__name__ if cls is base else type_name(cls)
+
+
+class Pipeline:
+    """Queues operations (the Client's methods, each returning the pipeline)
+    and sends them together with execute(). Usually made by
+    Client.pipeline().
+
+    Each operation is checked and encoded when it is queued, so a bad
+    argument raises at once and nothing of it is ever sent. execute()
+    writes and reads together under one poll loop: the server stops reading
+    while it writes a reply, so writing everything first would deadlock
+    once both socket buffers filled (§8.1).
+    """
+
+    __slots__ = ("_client", "_frames", "_queue", "__weakref__")
+
+    def __init__(self, client):
+        if not isinstance(client, Client):
+            raise TypeError("Pipeline() argument 1 must be pygibson.Client, not %.100s"
+                            % type_name(type(client)))
+        self._client = client
+        self._frames = []
+        self._queue = []  # (operation, key, value length) per frame
+
+    def _add(self, op, parts):
+        key, value, number = parts
+        conn = self._client._conn
+        if conn is None:
+            raise RuntimeError("Client.__init__() was not called")
+        self._frames.append(encode_request(op, key, value, number, conn.limits))
+        self._queue.append((op, key, len(value) if value else 0))
+        return self
+
+    @property
+    def client(self):
+        """The client whose connection is used."""
+        return self._client
+
+    def __len__(self):
+        return len(self._queue)
+
+    def __bool__(self):
+        # True even when empty, unlike what __len__ alone would make it.
+        return True
+
+    def reset(self):
+        """Forget the queued operations."""
+        self._frames = []
+        self._queue = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.reset()
+
+    def __repr__(self):
+        return "<%s of %d operations on %r>" % (_repr_name(self, Pipeline), len(self._queue),
+                                                self._client)
+
+    def execute(self, *args, **kwargs):
+        """Send the queued operations and return their results in order.
+        With raise_on_error=False a refused operation's exception stands in
+        its place."""
+        if len(args) + len(kwargs) > 1 or (kwargs and "raise_on_error" not in kwargs):
+            raise TypeError("execute() takes one argument, raise_on_error")
+        raise_on_error = bool(args[0] if args else kwargs.get("raise_on_error", True))
+        frames, queue = self._frames, self._queue
+        self.reset()
+        results = [None] * len(queue)
+        if queue:
+            client = self._client
+            conn = client._acquire()
+            try:
+                _exchange(client, conn, frames, queue, results)
+            finally:
+                client._release()
+        if raise_on_error:
+            for result in results:
+                if isinstance(result, BaseException):
+                    # Nothing is lost: the other results ride on the exception.
+                    result.results = results
+                    raise result
+        return results
+
+
+def _pipeline_failure(failure, ends, count, written, received):
+    """The exception for a pipeline that broke: what happened, and how far
+    it got (``.sent`` whole frames written, ``.received`` replies)."""
+    sent = bisect.bisect_right(ends, written)
+    error = _public(failure, "%s (pipeline of %d operations: %d sent, %d replies received; "
+                             "the rest were not executed or their outcome is unknown)"
+                    % (failure.message, count, sent, received))
+    error.sent = sent
+    error.received = received
+    return error
+
+
+def _exchange(client, conn, frames, queue, results):
+    """Send the frames and fill ``results``, with the client's lock held."""
+    try:
+        client._ensure_connected(conn)
+    except PyGibsonError as error:
+        error.sent = error.received = 0  # nothing was sent
+        raise
+    ends = []
+    total = 0
+    for frame in frames:
+        total += len(frame)
+        ends.append(total)
+    count = len(queue)
+    try:
+        conn.pipeline_begin()
+    except transport.Failure as failure:
+        raise _pipeline_failure(failure, ends, count, 0, 0) from None
+    data = b"".join(frames)
+    written = received = 0
+    ended = False
+    try:
+        while received < count:
+            # The deadline bounds a wait with no progress, not the whole
+            # batch: a large pipeline may rightly take longer than one request.
+            deadline = transport.deadline_after(conn.timeout_ms)
+            try:
+                written = conn.pump(data, ends, written, deadline)
+            except transport.Failure as failure:
+                raise _pipeline_failure(failure, ends, count, written, received) from None
+            received, ended = _take_replies(client, conn, queue, results, received, ended,
+                                            ends, written)
+    except BaseException:
+        # Whatever stopped it, replies are still due on this connection.
+        conn.close()
+        raise
+    if ended:
+        conn.close()
+
+
+def _take_replies(client, conn, queue, results, received, ended, ends, written):
+    """Every complete reply buffered, into its result's place."""
+    replies = conn.replies
+    encoding = client._encoding
+    count = len(queue)
+    while received < count:
+        try:
+            reply = replies.next()
+        except ProtocolError as error:
+            failure = transport.Failure(transport.PROTOCOL, str(error))
+            raise _pipeline_failure(failure, ends, count, written, received) from None
+        if reply is None:
+            break
+        op, key, value_len = queue[received]
+        try:
+            result = interpret(op, reply, key, value_len, encoding)
+        except Unexpected as error:
+            raise ProtocolError("%s; the connection was closed" % error) from None
+        except MemoryError:
+            raise
+        except Exception as error:
+            # A value the encoding cannot decode, say: the server did run
+            # that operation, and the others' results must not be lost.
+            result = error
+        results[received] = result
+        received += 1
+        ended = ended or op.result == "quit"
+    return received, ended
+
+
+# ---- The methods, from the operation table ------------------------------------
+
+
+def _signature(op, first):
+    params = [inspect.Parameter(first, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for param in op.params:
+        default = inspect.Parameter.empty if param.required else param.default
+        params.append(inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                        default=default))
+    return inspect.Signature(params)
+
+
+def _lone_key(op):
+    """Whether a call with one positional argument gives op just a key
+    (get, inc, mget without a limit, ...): such calls skip the binding."""
+    return sum(p.required for p in op.params) == 1 and op.params[0].kind == "key"
+
+
+def _parts_maker(op):
+    """A function from a call's arguments to the request's (key, value,
+    number), with the quick path for the commonest call, get(key)."""
+    if not _lone_key(op):
+        return lambda args, kwargs: prepare(op, args, kwargs)
+    name = op.params[0].name
+
+    def parts(args, kwargs):
+        if len(args) == 1 and not kwargs:
+            return key_bytes(args[0], name), None, None
+        return prepare(op, args, kwargs)
+    return parts
+
+
+def _client_method(op):
+    parts = _parts_maker(op)
+
+    def method(self, *args, **kwargs):
+        return self._call(op, parts(args, kwargs))
+    return method
+
+
+def _pipeline_method(op):
+    parts = _parts_maker(op)
+
+    def method(self, *args, **kwargs):
+        return self._add(op, parts(args, kwargs))
+    return method
+
+
+def _install(cls, make, op, name, doc, returns):
+    method = make(op)
+    method.__name__ = name
+    method.__qualname__ = "%s.%s" % (cls.__name__, name)
+    method.__doc__ = doc
+    method.__signature__ = _signature(op, "self").replace(return_annotation=returns)
+    method.__module__ = cls.__module__
+    setattr(cls, name, method)
+
+
+def _install_operations():
+    # The docstrings are the extension's, made from the same table.
+    for op in OPERATIONS:
+        _install(Client, _client_method, op, op.name, op.doc, inspect.Signature.empty)
+        _install(Pipeline, _pipeline_method, op, op.name,
+                 "Queue %s (see Client.%s); returns the pipeline." % (op.command, op.name),
+                 inspect.Signature.empty)
+        for alias in op.aliases:
+            for cls, make in ((Client, _client_method), (Pipeline, _pipeline_method)):
+                _install(cls, make, op, alias, "Alias of %s." % op.name,
+                         inspect.Signature.empty)
+
+
+_install_operations()

@@ -1,0 +1,264 @@
+"""The asyncio client: ``AsyncClient``, its pipeline, and a connection pool.
+
+    >>> from pygibson.asyncio import AsyncClient
+    >>> async with AsyncClient(port=10128) as client:
+    ...     await client.set("greeting", "hello", ttl=60)
+    ...     await client.get("greeting")
+    b'hello'
+
+Every operation of ``Client`` is a coroutine here, with the same
+arguments, results and exceptions; arguments are checked before anything
+is sent. Coroutines sharing one client share its connection without
+waiting for each other: each request is written as it comes and the
+replies, which the server sends in order, are matched in order. A request
+cancelled (or timed out by ``asyncio.wait_for``/``asyncio.timeout``) before
+its frame was written is never written; after that, its reply is read and
+dropped in its turn, so it can never be taken for another request's.
+"""
+
+import asyncio
+
+from ._async_connection import connect
+from ._async_encode import make_encoder, value_size as _value_size
+from ._compat import Client, Reader
+from ._operations import OPERATIONS
+from .exceptions import ConnectionError
+
+__all__ = ["AsyncClient", "AsyncPipeline", "AsyncConnectionPool", "AsyncPooledClient",
+           "PoolTimeoutError"]
+
+
+def _retrieved(task):
+    # A connect attempt whose waiters were all cancelled: its error is
+    # nobody's, and must not be logged as "never retrieved".
+    if not task.cancelled():
+        task.exception()
+
+
+class AsyncClient:
+    """An asyncio connection to a Gibson server.
+
+    ``AsyncClient(addr="127.0.0.1", port=10128, unix_socket=None,
+    timeout=1000, *, host=None, connect_timeout=None, encoding=None,
+    max_key_size=512, max_value_size=None, max_request_size=4194304,
+    max_reply_size=67108864, strict_ttl=True, retry_reads=True,
+    connect_retries=2, connect_backoff=50)``: the options of ``Client``, with
+    the same meaning and checks. ``timeout`` (ms, None for no limit) bounds
+    the wait for each reply; when it passes the connection is closed (the
+    late reply could otherwise be taken for the next request's) and the
+    other requests on it fail with ``ConnectionError``, reads being retried
+    once on a new connection. The connection opens at the first request (or
+    ``connect()``); ``aclose()`` closes it and the next request reopens it.
+    """
+
+    def __init__(self, addr="127.0.0.1", port=10128, unix_socket=None, timeout=1000, *,
+                 host=None, connect_timeout=None, encoding=None, max_key_size=512,
+                 max_value_size=None, max_request_size=4194304, max_reply_size=67108864,
+                 strict_ttl=True, retry_reads=True, connect_retries=2, connect_backoff=50):
+        given = {"host": host} if host is not None else {"addr": addr}
+        if connect_timeout is not None:
+            # Left out otherwise: Client's own default is the timeout.
+            given["connect_timeout"] = connect_timeout
+        if host is not None and addr != "127.0.0.1":
+            raise TypeError("AsyncClient() takes addr or its alias host, not both")
+        # An unconnected Client checks every option, with Client's words, and
+        # later checks requests against non-default limits (_async_encode).
+        validator = Client(
+            port=port, unix_socket=unix_socket, timeout=timeout, encoding=encoding, max_key_size=max_key_size,
+            max_value_size=max_value_size, max_request_size=max_request_size,
+            max_reply_size=max_reply_size, strict_ttl=strict_ttl, retry_reads=retry_reads,
+            connect_retries=connect_retries, connect_backoff=connect_backoff, **given)
+        self._validator = validator
+        self._encode = make_encoder(
+            validator, (max_key_size, max_value_size, max_request_size, bool(strict_ttl)))
+        self._encoding = validator.encoding
+        self._max_reply_size = max_reply_size
+        self._retry_reads = bool(retry_reads)
+        self._connect_retries = connect_retries
+        self._connect_backoff = connect_backoff / 1000.0
+        self._conn = None
+        self._opening = None
+
+    # -- options ------------------------------------------------------------
+
+    @property
+    def addr(self):
+        """The TCP host."""
+        return self._validator.addr
+
+    host = addr
+
+    @property
+    def port(self):
+        return self._validator.port
+
+    @property
+    def unix_socket(self):
+        return self._validator.unix_socket
+
+    @property
+    def timeout(self):
+        """The reply deadline in ms, or None."""
+        return self._validator.timeout
+
+    @property
+    def connect_timeout(self):
+        return self._validator.connect_timeout
+
+    @property
+    def encoding(self):
+        return self._encoding
+
+    @property
+    def closed(self):
+        """True while no usable connection is open."""
+        conn = self._conn
+        return conn is None or not conn.usable
+
+    @property
+    def in_flight(self):
+        """Requests written whose replies are still due (cancelled ones
+        included: their replies are still read)."""
+        conn = self._conn
+        return 0 if conn is None else conn.in_flight
+
+    def __repr__(self):
+        state = "closed" if self.closed else "open"
+        if self.unix_socket:
+            return "<AsyncClient unix_socket=%r %s>" % (self.unix_socket, state)
+        return "<AsyncClient addr=%r port=%d %s>" % (self.addr, self.port, state)
+
+    # -- the connection -----------------------------------------------------
+
+    async def connect(self):
+        """Open the connection now (requests open it when needed)."""
+        await self._connection()
+
+    async def _connection(self):
+        conn = self._conn
+        if conn is not None and conn.usable:
+            return conn
+        opening = self._opening
+        if opening is None:
+            opening = self._opening = asyncio.ensure_future(self._open())
+            opening.add_done_callback(_retrieved)
+        # Shielded: a waiter cancelled here has written nothing, and the
+        # others still get the connection.
+        await asyncio.shield(opening)
+        conn = self._conn
+        if conn is not None and conn.usable:
+            return conn
+        # Closed as soon as it opened (a server at max_clients): nothing was
+        # sent on it.
+        raise ConnectionError(str(conn.error) if conn is not None else
+                              "the connection closed while it was being opened")
+
+    async def _open(self):
+        try:
+            timeout = self.timeout
+            connect_timeout = self.connect_timeout
+            conn = await connect(
+                asyncio.get_running_loop(),
+                Reader(self._encoding, max_reply_size=self._max_reply_size),
+                self.addr, self.port, self.unix_socket,
+                None if timeout is None else timeout / 1000.0,
+                None if connect_timeout is None else connect_timeout / 1000.0,
+                self._connect_retries, self._connect_backoff)
+            self._conn = conn
+        finally:
+            self._opening = None
+
+    async def _call(self, op, frame, key, value_size):
+        """A request when the connection must be opened first, or a read's
+        second try. No retry from here: a fresh connection that fails is
+        not a server restart."""
+        conn = await self._connection()
+        return await conn.send(op, frame, key, value_size)
+
+    async def _quit(self, op, frame):
+        conn = await self._connection()
+        future = conn.send(op, frame, None, 0)
+        conn.end()  # later requests go to a new connection
+        result = await future
+        conn.close("the connection was closed by END%s%s")
+        return result
+
+    async def aclose(self):
+        """Close the connection; requests still in flight on it fail with
+        ConnectionError. The next request opens a new one."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close("the connection was closed%s by aclose() while this request was in "
+                       "flight; the server may have executed it%s")
+            await conn.closed
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        await self.aclose()
+
+    def pipeline(self):
+        """An ``AsyncPipeline`` on this client's connection."""
+        return AsyncPipeline(self)
+
+
+# ---- the operations, generated from the table -------------------------------
+
+_METHOD = '''
+async def {name}(self, {params}):
+    """{doc}"""
+    frame = self._encode({command!r}, {wire})
+    conn = self._conn
+    if conn is None or conn.error is not None or conn.ending:
+        return await self._call({opcode}, frame, {key}, {value_size})
+{body}
+'''
+_PLAIN = '''    return await conn.send({opcode}, frame, {key}, {value_size})'''
+_RETRIED = '''    try:
+        return await conn.send({opcode}, frame, {key}, {value_size})
+    except ConnectionError:
+        # The reused connection was dead (a server restart) or closed by a
+        # timeout: a read is sent once more, on a fresh connection.
+        if not self._retry_reads:
+            raise
+        return await self._call({opcode}, frame, {key}, {value_size})'''
+_QUIT = '''
+async def quit(self):
+    """{doc}"""
+    return await self._quit({opcode}, self._encode({command!r}))
+'''
+
+
+def _define(op):
+    fields = dict(
+        name=op.name, params=op.signature[1:-1], doc=op.doc, opcode=op.opcode,
+        command=op.command.lower().encode(),
+        wire=", ".join(p.name for p in op.wire_params),
+        key=op.params[0].name if op.params and op.params[0].kind == "key" else "None",
+        value_size="_value_size(frame)" if op.shape == "SET" else "0")
+    if op.result == "quit":
+        source = _QUIT.format(**fields)
+    else:
+        body = (_RETRIED if op.idempotent else _PLAIN).format(**fields)
+        source = _METHOD.format(body=body, **fields)
+    namespace = {"ConnectionError": ConnectionError, "_value_size": _value_size}
+    exec(source, namespace)  # a real signature for each method, as Client's
+    method = namespace[op.name]
+    method.__qualname__ = "AsyncClient." + op.name
+    method.__module__ = __name__
+    return method
+
+
+def _install(cls, make):
+    for op in OPERATIONS:
+        method = make(op)
+        setattr(cls, op.name, method)
+        for alias in op.aliases:
+            setattr(cls, alias, method)
+
+
+_install(AsyncClient, _define)
+
+from ._async_pipeline import AsyncPipeline  # noqa: E402 - it uses AsyncClient's pieces
+from ._async_pool import AsyncConnectionPool, AsyncPooledClient, PoolTimeoutError  # noqa: E402

@@ -1,0 +1,35 @@
+"""asyncio.pyi types every method that pygibson.asyncio makes from the
+operation table, with the table's parameters."""
+
+import ast
+import pathlib
+
+import pygibson
+from pygibson import OPERATIONS
+from pygibson.asyncio import AsyncClient, AsyncPipeline, AsyncPooledClient
+
+STUB = pathlib.Path(pygibson.__file__).with_name("asyncio.pyi")
+
+
+def stub_methods(class_name):
+    tree = ast.parse(STUB.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return {f.name: [a.arg for a in f.args.args[1:]] for f in node.body
+                    if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    raise AssertionError("no class %s in %s" % (class_name, STUB))
+
+
+def test_stub_matches_the_operation_table():
+    for cls in (AsyncClient, AsyncPipeline, AsyncPooledClient):
+        methods = stub_methods(cls.__name__)
+        for op in OPERATIONS:
+            if cls is AsyncPooledClient and op.result == "quit":
+                continue
+            for name in (op.name,) + op.aliases:
+                assert hasattr(cls, name), (cls, name)
+                assert methods[name] == [p.name for p in op.params], (cls, name)
+
+
+def test_py_typed_ships():
+    assert STUB.with_name("py.typed").exists()
