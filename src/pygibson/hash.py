@@ -13,30 +13,21 @@ templates (awaiting) and a fan-out by ``asyncio.gather`` instead of
 """
 
 import functools
-import threading
-from time import monotonic
-from typing import (
-    TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union,
-)
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._compat import Client
 from ._fanout import Runner
 from ._operations import OPERATIONS, Operation
-from ._ring import Ketama, Node, Placement, Rendezvous, router
+from ._ring import Ketama, Rendezvous
 from ._hash_pipeline import HashPipeline
-from ._shard import (
-    Health, Outcome, ServerSpec, Shard, counts_against_server, define, merge, parse_servers,
-)
+from ._shard import Outcome, ServerSpec, Shard, define
+from ._sharded import Hasher, Sharded
 from .exceptions import ConnectionError, TimeoutError
 
 __all__ = ["HashClient", "HashPipeline", "Ketama", "Rendezvous"]
 
-#: Makes a placement from ``(name, weight)`` nodes: ``Ketama``, ``Rendezvous``...
-Hasher = Callable[[Sequence[Node]], Placement]
 Key = Union[str, bytes, bytearray, memoryview]
 Value = Union[str, bytes, bytearray, memoryview, int, float]
-#: A key to its shard.
-Route = Callable[[Any], Shard]
 
 #: The most idle fan-out threads a client keeps. They are made only as
 #: needed (servers - 1 per fan-out running at once); keeping them avoids
@@ -44,7 +35,7 @@ Route = Callable[[Any], Shard]
 _MAX_WORKERS = 64
 
 
-class HashClient:
+class HashClient(Sharded):
     """The ``Client`` interface over several servers, keys spread by
     consistent hashing.
 
@@ -124,126 +115,17 @@ class HashClient:
         client_factory: Optional[Callable[..., Any]] = None,
         **client_options: Any,
     ) -> None:
-        shards = parse_servers(servers)
-        self._health = Health(retry_attempts, retry_timeout, dead_timeout)
-        self.failover = bool(failover)
-        self.ignore_exc = bool(ignore_exc)
-        self._hasher = hasher
-        if client_factory is None:
-            if pooled or max_size is not None:
-                from .pool import PooledClient  # the pool may need the extension
+        factory = client_factory or Client
+        if pooled or max_size is not None:
+            from .pool import PooledClient  # the pool may need the extension
 
-                client_options["max_size"] = 8 if max_size is None else max_size
-                client_factory = PooledClient
-            else:
-                client_factory = Client
-        try:
-            for shard in shards:
-                shard.client = client_factory(**shard.client_address(), **client_options)
-        except BaseException:
-            for shard in shards:  # a bad option: close what was made before raising
-                if shard.client is not None:
-                    shard.client.close()
-            raise
-        self._shards = tuple(shards)
-        self._ring = hasher([(shard.ring_name, shard.weight) for shard in shards])
-        #: key -> its shard over every server, dead or not.
-        self._route = router(self._ring, self._shards)
+            # The pool makes its connections with the client factory.
+            client_options.update(max_size=8 if max_size is None else max_size,
+                                  client_factory=factory)
+            factory = PooledClient
+        super().__init__(servers, functools.partial(factory, **client_options), hasher,
+                         failover, retry_attempts, retry_timeout, dead_timeout, ignore_exc)
         self._runner = Runner(_MAX_WORKERS)
-        self._topology = threading.Lock()
-        # The placement while some server is dead or on probation:
-        # (key -> shard over the live ones or None, next revival time or None).
-        self._degraded: Optional[Tuple[Optional[Route], Optional[float]]] = None
-        self._live_routes: Dict[Tuple[int, ...], Route] = {}
-        #: What single-key calls use: the plain route while every server is
-        #: healthy (no other check on that path), _degraded_place otherwise.
-        self._place: Route = self._route
-
-    # -- placement ---------------------------------------------------------------
-
-    @property
-    def servers(self) -> List[str]:
-        """The servers' addresses, in the order given."""
-        return [shard.label for shard in self._shards]
-
-    @property
-    def dead_servers(self) -> List[str]:
-        """The servers marked dead now."""
-        now = monotonic()
-        return [shard.label for shard in self._shards if shard.dead_until > now]
-
-    def server_for(self, key: Key) -> str:
-        """The address of the server the next call for ``key`` goes to
-        (with ``failover=True`` and a dead server, where its keys are
-        re-hashed), without any I/O."""
-        return self._owner(key).label
-
-    def client_for(self, key: Key) -> Any:
-        """The client of the server that holds ``key``."""
-        return self._owner(key).client
-
-    def _owner(self, key: Any) -> Shard:
-        """Where the key goes now, dead or not (no ServerDownError)."""
-        degraded = self._current_degraded(monotonic())
-        if degraded is not None and self.failover and degraded[0] is not None:
-            return degraded[0](key)
-        return self._route(key)
-
-    def _current_degraded(self, now: float) -> Optional[Tuple[Optional[Route], Optional[float]]]:
-        """The degraded state, brought up to date if a dead server's time
-        is over (it is back in the placement, on probation)."""
-        degraded = self._degraded
-        if degraded is not None and degraded[1] is not None and now >= degraded[1]:
-            degraded = self._refresh(now)
-        return degraded
-
-    def _degraded_place(self, key: Any) -> Shard:
-        """The key's shard while some server is dead or on probation."""
-        now = monotonic()
-        degraded = self._current_degraded(now)
-        if degraded is not None and self.failover and degraded[0] is not None:
-            return degraded[0](key)
-        shard = self._route(key)
-        if shard.dead_until > now:
-            raise self._health.down_error(shard, now, self.failover)
-        return shard
-
-    def _refresh(self, now: float) -> Optional[Tuple[Optional[Route], Optional[float]]]:
-        """Rebuild the placement after a server died, rejoined or came off
-        its dead time; returns the new degraded state (None: all healthy)."""
-        with self._topology:
-            if not any(shard.dead_until for shard in self._shards):
-                self._degraded = None
-                self._place = self._route
-                return None
-            live = tuple(shard for shard in self._shards if shard.dead_until <= now)
-            revivals = [shard.dead_until for shard in self._shards if shard.dead_until > now]
-            route = self._route_over(live) if self.failover and live else None
-            self._degraded = (route, min(revivals) if revivals else None)
-            self._place = self._degraded_place
-            return self._degraded
-
-    def _route_over(self, live: Tuple[Shard, ...]) -> Route:
-        """The route over some of the servers, kept: a server that goes up
-        and down rebuilds the same few."""
-        indexes = tuple(shard.index for shard in live)
-        route = self._live_routes.get(indexes)
-        if route is None:
-            placement = self._hasher([(shard.ring_name, shard.weight) for shard in live])
-            route = self._live_routes[indexes] = router(placement, live)
-        return route
-
-    # -- health ------------------------------------------------------------------
-
-    def _failed(self, shard: Shard, error: BaseException) -> None:
-        if counts_against_server(error):
-            now = monotonic()
-            if self._health.failed(shard, now):
-                self._refresh(now)
-
-    def _succeeded(self, shard: Shard) -> None:
-        if self._health.succeeded(shard):
-            self._refresh(monotonic())
 
     def _call(self, shard: Shard, name: str, args: Tuple[Any, ...],
               kwargs: Dict[str, Any]) -> Any:
@@ -258,29 +140,6 @@ class HashClient:
             self._succeeded(shard)
         return result
 
-    # -- fan-out -----------------------------------------------------------------
-
-    def _targets(self, probe_dead: bool, skip_dead: bool = False
-                 ) -> Tuple[List[Shard], List[Outcome]]:
-        """The shards a fan-out goes to, and the outcomes of the dead ones it
-        skips (a ``ServerDownError`` each, unless failover or ``skip_dead``
-        leaves them out)."""
-        if self._degraded is None or probe_dead:
-            return list(self._shards), []
-        now = monotonic()
-        targets: List[Shard] = []
-        down: List[Outcome] = []
-        for shard in self._shards:
-            if shard.dead_until <= now:
-                targets.append(shard)
-            elif not (self.failover or skip_dead):
-                down.append((shard, self._health.down_error(shard, now, False)))
-        if skip_dead:
-            return targets, []
-        if not targets and not down:  # failover with every server dead
-            down = [(shard, self._health.down_error(shard, now, True)) for shard in self._shards]
-        return targets, down
-
     def _fan_out(self, name: str, args: Tuple[Any, ...], kwargs: Dict[str, Any],
                  probe_dead: bool = False, skip_dead: bool = False) -> List[Outcome]:
         targets, down = self._targets(probe_dead, skip_dead)
@@ -289,13 +148,6 @@ class HashClient:
         if down:
             outcomes = sorted(outcomes + down, key=lambda outcome: outcome[0].index)
         return outcomes
-
-    def _merged(self, kind: str, outcomes: List[Outcome], limit: Optional[int] = None,
-                what: str = "the call") -> Any:
-        result = merge(kind, outcomes, limit, self._owner, self.ignore_exc, what)
-        if isinstance(result, BaseException):
-            raise result
-        return result
 
     # -- the rest of the Client interface ------------------------------------
 

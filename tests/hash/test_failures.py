@@ -5,7 +5,7 @@ clock: nothing here sleeps or measures time."""
 
 import pytest
 
-import pygibson.hash
+import pygibson._sharded
 from pygibson import (
     ConnectionError, NotFoundError, PartialFailureError, ServerDownError, TimeoutError,
 )
@@ -25,7 +25,7 @@ class Clock:
 @pytest.fixture
 def clock(monkeypatch):
     clock = Clock()
-    monkeypatch.setattr(pygibson.hash, "monotonic", clock)
+    monkeypatch.setattr(pygibson._sharded, "monotonic", clock)
     return clock
 
 
