@@ -7,13 +7,14 @@ calls, merging the parts of the spanning ones.
 """
 
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union, cast
 
 from ._operations import OPERATIONS, Operation
 from ._shard import Shard, define, is_failure, merge
 from .exceptions import PartialFailureError, ServerDownError
 
 if TYPE_CHECKING:
+    from ._sharded import Sharded
     from .hash import HashClient, Key, Value
 
 __all__ = ["HashPipeline"]
@@ -72,7 +73,7 @@ class HashPipeline:
     result in ``.results``; with False, refusals are returned in place.
     """
 
-    def __init__(self, client: "HashClient"):
+    def __init__(self, client: "Sharded"):
         self._client = client
         self._groups: Dict[Shard, _Group] = {}
         self._slots: List[Any] = []  # (group, position), _Known or _Spanning
@@ -121,23 +122,41 @@ class HashPipeline:
         self._slots.append(_Spanning(kind, limit, parts))
         return self
 
+    def _ran(self, group: _Group, outcome: Any, failed: bool) -> None:
+        """Record what a server's pipeline gave, and what it says of the
+        server's health."""
+        group.outcome, group.failed = outcome, failed
+        if failed:
+            self._client._failed(group.shard, outcome)
+        elif group.shard.failures:
+            self._client._succeeded(group.shard)
+
     def _run_group(self, group: _Group) -> None:
         try:
-            group.outcome = group.pipeline.execute(raise_on_error=False)
+            outcome = group.pipeline.execute(raise_on_error=False)
         except Exception as error:  # the group's calls all get it
-            group.outcome, group.failed = error, True
-            self._client._failed(group.shard, error)
-            return
-        if group.shard.failures:
-            self._client._succeeded(group.shard)
+            self._ran(group, error, True)
+        else:
+            self._ran(group, outcome, False)
+
+    def _take(self) -> Tuple[List[_Group], List[Any], bool]:
+        """The queued groups and calls, the pipeline left empty for reuse."""
+        taken = list(self._groups.values()), self._slots, self._mixed
+        self.reset()
+        return taken
 
     def execute(self, raise_on_error: bool = True) -> List[Any]:
         """Run the queued calls and return their results in order."""
-        client = self._client
-        groups, slots, mixed = list(self._groups.values()), self._slots, self._mixed
-        self.reset()
+        groups, slots, mixed = self._take()
         if groups:
+            client = cast("HashClient", self._client)
             client._runner.run([functools.partial(self._run_group, group) for group in groups])
+        return self._results(groups, slots, mixed, raise_on_error)
+
+    def _results(self, groups: List[_Group], slots: List[Any], mixed: bool,
+                 raise_on_error: bool) -> List[Any]:
+        """The calls' results in order, from what the groups gave; raises as
+        ``execute()`` says."""
         failed: Dict[str, BaseException] = {
             group.shard.label: group.outcome for group in groups
             if group.failed and is_failure(group.outcome)}
@@ -155,7 +174,7 @@ class HashPipeline:
                     results.append(slot.error)
                 else:
                     results.append(self._merge(slot, failed))
-        if failed and not client.ignore_exc:
+        if failed and not self._client.ignore_exc:
             error = PartialFailureError.for_servers(results, failed, "the pipeline")
             error.results = results
             raise error

@@ -24,7 +24,21 @@ from ._shard import Outcome, ServerSpec, Shard, define
 from ._sharded import Hasher, Sharded
 from .exceptions import ConnectionError, TimeoutError
 
-__all__ = ["HashClient", "HashPipeline", "Ketama", "Rendezvous"]
+__all__ = ["HashClient", "HashPipeline", "AsyncHashClient", "AsyncHashPipeline", "Ketama",
+           "Rendezvous"]
+
+if TYPE_CHECKING:
+    from ._async_hash import AsyncHashClient, AsyncHashPipeline
+
+
+def __getattr__(name: str) -> Any:
+    # The asyncio twin is imported when first asked for: a blocking program
+    # need not import asyncio.
+    if name in ("AsyncHashClient", "AsyncHashPipeline"):
+        from . import _async_hash
+
+        return getattr(_async_hash, name)
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 Key = Union[str, bytes, bytearray, memoryview]
 Value = Union[str, bytes, bytearray, memoryview, int, float]

@@ -11,7 +11,7 @@ import pytest
 import pygibson
 from pygibson import OPERATIONS, Client, NotFoundError
 from pygibson._operations import lookup
-from pygibson.hash import HashClient, HashPipeline
+from pygibson.hash import AsyncHashClient, HashClient, HashPipeline
 from pygibson.server import GibsonServer
 
 from .conftest import FAST
@@ -23,7 +23,7 @@ SOURCES = os.path.dirname(pygibson.__file__)
 @pytest.mark.parametrize("name", METHOD_NAMES)
 def test_every_operation_with_its_parameters_and_doc(name):
     op = lookup(name)
-    for cls in (HashClient, HashPipeline):
+    for cls in (HashClient, HashPipeline, AsyncHashClient):
         method = getattr(cls, name)
         names = [p for p in inspect.signature(method).parameters if p != "self"]
         assert names == [p.name for p in op.params], (cls, name)
@@ -37,15 +37,23 @@ def declared(path, class_name):
         if isinstance(node, ast.ClassDef) and node.name == class_name:
             for item in node.body:
                 if isinstance(item, ast.If) and getattr(item.test, "id", "") == "TYPE_CHECKING":
-                    return {f.name: [a.arg for a in f.args.args[1:]] for f in item.body}
+                    return {f.name: [a.arg for a in f.args.args[1:]] for f in item.body
+                            if isinstance(f, (ast.FunctionDef, ast.AsyncFunctionDef))}
     raise AssertionError("%s declares no typed operations in %s" % (class_name, path))
 
 
 @pytest.mark.parametrize("path,class_name", [
-    ("hash.py", "HashClient"), ("_hash_pipeline.py", "HashPipeline")])
+    ("hash.py", "HashClient"), ("_hash_pipeline.py", "HashPipeline"),
+    ("_async_hash.py", "AsyncHashClient")])
 def test_type_declarations_follow_the_operation_table(path, class_name):
     methods = declared(os.path.join(SOURCES, path), class_name)
     assert methods == {name: [p.name for p in lookup(name).params] for name in METHOD_NAMES}
+
+
+def test_async_methods_are_coroutines_and_the_blocking_ones_are_not():
+    for name in METHOD_NAMES:
+        assert inspect.iscoroutinefunction(getattr(AsyncHashClient, name)), name
+        assert not inspect.iscoroutinefunction(getattr(HashClient, name)), name
 
 
 def test_the_package_stays_typed():
