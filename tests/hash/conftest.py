@@ -40,12 +40,15 @@ def address(server):
 
 
 @pytest.fixture
-def make_hash(servers):
+def make_hash(servers, implementation):
+    """HashClients over the servers (or ``targets``), on the C extension's
+    Client and on the pure-Python twin's in turn."""
     made = []
 
     def make(targets=None, **options):
         for name, value in FAST.items():
             options.setdefault(name, value)
+        options.setdefault("client_factory", implementation.Client)
         client = HashClient([address(s) for s in (targets or servers)], **options)
         made.append(client)
         return client
