@@ -200,14 +200,14 @@ class Ketama:
 
         return lookup
 
-    def router(self, items: Sequence[T]) -> Callable[[Any], T]:
+    def router(self, items: Sequence[Any]) -> Callable[[Any], Any]:
         """``route(key)``: one call from a key to its node's item, the MD5,
         the binary search and the item lookup fused, for the path of every
         single-key call."""
         if len(self.nodes) == 1:
             only = items[0]
 
-            def route_one(key: Any) -> T:
+            def route_one(key: Any) -> Any:
                 if type(key) is not str and type(key) is not bytes:
                     key_bytes(key)  # the client's TypeError for a bad key
                 return only
@@ -216,7 +216,7 @@ class Ketama:
         points, word, new_md5 = self.points, _WORD.unpack_from, _new_md5
         owners = [items[index] for index in self.owners]
 
-        def route(key: Any) -> T:
+        def route(key: Any) -> Any:
             if type(key) is str:
                 try:
                     return owners[bisect_left(points, word(new_md5(key.encode()).digest())[0])]

@@ -20,9 +20,14 @@ Route = Callable[[Any], Shard]
 
 
 class Sharded:
-    """Placement and failure policy over a list of servers (see
-    ``HashClient`` for what each option means). ``make_client(**address)``
-    makes each server's client."""
+    """What ``HashClient`` and ``AsyncHashClient`` share: the server list,
+    where each key goes, and which servers are dead (see ``HashClient`` for
+    what each option means); no I/O. ``make_client(**address)`` makes each
+    server's client."""
+
+    # Shown, and documented, as pygibson.hash's: its public methods
+    # (server_for, servers, ...) are the sharded clients'.
+    __module__ = "pygibson.hash"
 
     def __init__(self, servers: Sequence[ServerSpec], make_client: Callable[..., Any],
                  hasher: Hasher = Ketama, failover: bool = False, retry_attempts: int = 2,

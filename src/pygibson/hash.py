@@ -24,8 +24,8 @@ from ._shard import Outcome, ServerSpec, Shard, define
 from ._sharded import Hasher, Sharded
 from .exceptions import ConnectionError, TimeoutError
 
-__all__ = ["HashClient", "HashPipeline", "AsyncHashClient", "AsyncHashPipeline", "Ketama",
-           "Rendezvous"]
+__all__ = ["HashClient", "HashPipeline", "AsyncHashClient", "AsyncHashPipeline", "Sharded",
+           "Ketama", "Rendezvous"]
 
 if TYPE_CHECKING:
     from ._async_hash import AsyncHashClient, AsyncHashPipeline
