@@ -8,14 +8,13 @@ fan-out is ``asyncio.gather`` over the servers instead of threads.
 """
 
 import asyncio
-import functools
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from ._hash_pipeline import HashPipeline, _Group
 from ._operations import OPERATIONS, Operation
 from ._ring import Ketama
 from ._shard import Outcome, ServerSpec, Shard, define
-from ._sharded import Hasher, Sharded
+from ._sharded import Hasher, Sharded, client_maker
 from .exceptions import ConnectionError, TimeoutError
 
 if TYPE_CHECKING:
@@ -49,13 +48,10 @@ class AsyncHashClient(Sharded):
     ) -> None:
         from .asyncio import AsyncClient, AsyncPooledClient
 
-        factory = client_factory or AsyncClient
-        if pooled or max_size is not None:
-            client_options.update(max_size=8 if max_size is None else max_size,
-                                  client_factory=factory)
-            factory = AsyncPooledClient
-        super().__init__(servers, functools.partial(factory, **client_options), hasher,
-                         failover, retry_attempts, retry_timeout, dead_timeout, ignore_exc)
+        make_client = client_maker(AsyncClient, lambda: AsyncPooledClient, pooled, max_size,
+                                   client_factory, client_options)
+        super().__init__(servers, make_client, hasher, failover, retry_attempts, retry_timeout,
+                         dead_timeout, ignore_exc)
 
     async def _call(self, shard: Shard, name: str, args: Tuple[Any, ...]) -> Any:
         """One server's part of a fan-out: its result or its exception."""
@@ -72,10 +68,7 @@ class AsyncHashClient(Sharded):
                        skip_dead: bool = False) -> List[Outcome]:
         targets, down = self._targets(probe_dead, skip_dead)
         results = await asyncio.gather(*(self._call(shard, name, args) for shard in targets))
-        outcomes = list(zip(targets, results))
-        if down:
-            outcomes = sorted(outcomes + down, key=lambda outcome: outcome[0].index)
-        return outcomes
+        return self._with_down(targets, results, down)
 
     def pipeline(self) -> "AsyncHashPipeline":
         """A pipeline whose calls are grouped by server; ``await
@@ -84,8 +77,7 @@ class AsyncHashClient(Sharded):
 
     async def connect(self) -> None:
         """Open a connection to every server now (a ping for pooled ones)."""
-        pooled = not all(hasattr(shard.client, "connect") for shard in self._shards)
-        outcomes = await self._fan_out("ping" if pooled else "connect", (), probe_dead=True)
+        outcomes = await self._fan_out(self._connect_operation(), (), probe_dead=True)
         self._merged("none", outcomes, None, "connect()")
 
     async def aclose(self) -> None:
@@ -98,11 +90,6 @@ class AsyncHashClient(Sharded):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __repr__(self) -> str:
-        dead = self.dead_servers
-        return "<%s %s%s>" % (type(self).__name__, ", ".join(self.servers),
-                              " (dead: %s)" % ", ".join(dead) if dead else "")
 
     # The operations, made from pygibson.OPERATIONS below the class.
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
@@ -180,9 +167,8 @@ def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
     quit = op.result == "quit"
 
     async def method(self: AsyncHashClient) -> Any:
-        if quit and not all(hasattr(s.client, "quit") for s in self._shards):
-            raise AttributeError("quit() ends one connection, and this AsyncHashClient holds "
-                                 "a pool per server: use aclose()")
+        if quit:
+            self._check_quit("aclose")
         outcomes = await self._fan_out(name, (), probe_dead=not quit, skip_dead=quit)
         return self._merged(kind, outcomes, None, op.command)
 

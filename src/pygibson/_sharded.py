@@ -4,6 +4,7 @@ over all of them reaches; ``HashClient`` (blocking, threads) and
 ``AsyncHashClient`` (asyncio) add the I/O on top of it.
 """
 
+import functools
 import threading
 from time import monotonic
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -11,12 +12,28 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from ._ring import Ketama, Node, Placement, router
 from ._shard import Health, Outcome, ServerSpec, Shard, counts_against_server, merge, parse_servers
 
-__all__ = ["Sharded", "Hasher", "Route"]
+__all__ = ["Sharded", "Hasher", "Route", "client_maker"]
 
 #: Makes a placement from ``(name, weight)`` nodes: ``Ketama``, ``Rendezvous``...
 Hasher = Callable[[Sequence[Node]], Placement]
 #: A key to its shard.
 Route = Callable[[Any], Shard]
+
+
+def client_maker(default: Callable[..., Any], pool_class: Callable[[], Callable[..., Any]],
+                 pooled: bool, max_size: Optional[int],
+                 client_factory: Optional[Callable[..., Any]],
+                 options: Dict[str, Any]) -> Callable[..., Any]:
+    """What makes each server's client from its address: ``client_factory``
+    (default ``default``) with ``options``, or, with ``pooled`` or a
+    ``max_size``, a pool (``pool_class()``, imported only then) of
+    ``max_size`` (default 8) connections that makes them with it."""
+    factory = client_factory or default
+    if pooled or max_size is not None:
+        options = dict(options, max_size=8 if max_size is None else max_size,
+                       client_factory=factory)
+        factory = pool_class()
+    return functools.partial(factory, **options)
 
 
 class Sharded:
@@ -177,3 +194,28 @@ class Sharded:
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def _with_down(self, targets: List[Shard], results: Sequence[Any],
+                   down: List[Outcome]) -> List[Outcome]:
+        """The outcomes of a fan-out in server order: those of the targets,
+        and the dead servers' errors."""
+        outcomes = list(zip(targets, results))
+        if down:
+            outcomes = sorted(outcomes + down, key=lambda outcome: outcome[0].index)
+        return outcomes
+
+    def _connect_operation(self) -> str:
+        """What opens every connection: connect(), or a ping for pools,
+        which open connections as they lend them."""
+        pooled = not all(hasattr(shard.client, "connect") for shard in self._shards)
+        return "ping" if pooled else "connect"
+
+    def _check_quit(self, close: str) -> None:
+        if not all(hasattr(shard.client, "quit") for shard in self._shards):
+            raise AttributeError("quit() ends one connection, and this %s holds a pool per "
+                                 "server: use %s()" % (type(self).__name__, close))
+
+    def __repr__(self) -> str:
+        dead = self.dead_servers
+        return "<%s %s%s>" % (type(self).__name__, ", ".join(self.servers),
+                              " (dead: %s)" % ", ".join(dead) if dead else "")

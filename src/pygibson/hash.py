@@ -21,7 +21,7 @@ from ._operations import OPERATIONS, Operation
 from ._ring import Ketama, Rendezvous
 from ._hash_pipeline import HashPipeline
 from ._shard import Outcome, ServerSpec, Shard, define
-from ._sharded import Hasher, Sharded
+from ._sharded import Hasher, Sharded, client_maker
 from .exceptions import ConnectionError, TimeoutError
 
 __all__ = ["HashClient", "HashPipeline", "AsyncHashClient", "AsyncHashPipeline", "Sharded",
@@ -47,6 +47,12 @@ Value = Union[str, bytes, bytearray, memoryview, int, float]
 #: needed (servers - 1 per fan-out running at once); keeping them avoids
 #: starting threads when several threads fan out together.
 _MAX_WORKERS = 64
+
+
+def _pool_class() -> Callable[..., Any]:
+    from .pool import PooledClient  # only when asked for: the pool may need the extension
+
+    return PooledClient
 
 
 class HashClient(Sharded):
@@ -129,16 +135,10 @@ class HashClient(Sharded):
         client_factory: Optional[Callable[..., Any]] = None,
         **client_options: Any,
     ) -> None:
-        factory = client_factory or Client
-        if pooled or max_size is not None:
-            from .pool import PooledClient  # the pool may need the extension
-
-            # The pool makes its connections with the client factory.
-            client_options.update(max_size=8 if max_size is None else max_size,
-                                  client_factory=factory)
-            factory = PooledClient
-        super().__init__(servers, functools.partial(factory, **client_options), hasher,
-                         failover, retry_attempts, retry_timeout, dead_timeout, ignore_exc)
+        make_client = client_maker(Client, _pool_class, pooled, max_size, client_factory,
+                                   client_options)
+        super().__init__(servers, make_client, hasher, failover, retry_attempts, retry_timeout,
+                         dead_timeout, ignore_exc)
         self._runner = Runner(_MAX_WORKERS)
 
     def _call(self, shard: Shard, name: str, args: Tuple[Any, ...],
@@ -158,10 +158,7 @@ class HashClient(Sharded):
                  probe_dead: bool = False, skip_dead: bool = False) -> List[Outcome]:
         targets, down = self._targets(probe_dead, skip_dead)
         jobs = [functools.partial(self._call, shard, name, args, kwargs) for shard in targets]
-        outcomes = list(zip(targets, self._runner.run(jobs))) if jobs else []
-        if down:
-            outcomes = sorted(outcomes + down, key=lambda outcome: outcome[0].index)
-        return outcomes
+        return self._with_down(targets, self._runner.run(jobs) if jobs else [], down)
 
     # -- the rest of the Client interface ------------------------------------
 
@@ -172,8 +169,7 @@ class HashClient(Sharded):
 
     def connect(self) -> None:
         """Open a connection to every server now (a ping for pooled ones)."""
-        pooled = not all(hasattr(shard.client, "connect") for shard in self._shards)
-        outcomes = self._fan_out("ping" if pooled else "connect", (), {}, probe_dead=True)
+        outcomes = self._fan_out(self._connect_operation(), (), {}, probe_dead=True)
         self._merged("none", outcomes, None, "connect()")
 
     def close(self) -> None:
@@ -188,11 +184,6 @@ class HashClient(Sharded):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    def __repr__(self) -> str:
-        dead = self.dead_servers
-        return "<%s %s%s>" % (type(self).__name__, ", ".join(self.servers),
-                              " (dead: %s)" % ", ".join(dead) if dead else "")
 
     # The operations, made from pygibson.OPERATIONS below the class.
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
@@ -250,9 +241,8 @@ def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
     quit = op.result == "quit"
 
     def method(self: HashClient) -> Any:
-        if quit and not all(hasattr(s.client, "quit") for s in self._shards):
-            raise AttributeError("quit() ends one connection, and this HashClient holds a "
-                                 "pool per server: use close()")
+        if quit:
+            self._check_quit("close")
         outcomes = self._fan_out(name, (), {}, probe_dead=not quit, skip_dead=quit)
         return self._merged(kind, outcomes, None, op.command)
 

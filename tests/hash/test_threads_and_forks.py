@@ -2,9 +2,10 @@
 
 import multiprocessing
 import os
-import threading
 
 import pytest
+
+from ..client.test_threads_and_forks import run_threads
 
 # Forking while the embedded servers' threads run is the point of the fork
 # tests; Python 3.12+ warns about exactly that.
@@ -14,23 +15,6 @@ pytestmark = pytest.mark.filterwarnings(
 
 THREADS = 8
 ROUNDS = 300
-
-
-def run_threads(target):
-    errors = []
-
-    def guarded(index):
-        try:
-            target(index)
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
 
 
 def mixed(client, index):
@@ -52,7 +36,7 @@ def mixed(client, index):
                          ids=["one-client-per-server", "pooled"])
 def test_shared_by_threads(make_hash, options):
     client = make_hash(**options)
-    run_threads(lambda index: mixed(client, index))
+    run_threads(lambda index: mixed(client, index), THREADS)
     assert sum(client.mget("shared:").values()) == THREADS * ROUNDS
 
 
