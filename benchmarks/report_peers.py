@@ -127,7 +127,7 @@ def chart(rows, clients, path):
            if any((op, c.name) in rows for c in clients)]
     if not ops:
         return "nothing was measured: no chart"
-    fig, ax = plt.subplots(figsize=(12, 5.5))
+    fig, ax = plt.subplots(figsize=(12, 6.5))
     per_group = max(sum((op, c.name) in rows for c in clients) for op, _ in ops)
     width = 0.8 / per_group
     seen = set()
@@ -136,7 +136,7 @@ def chart(rows, clients, path):
         for k, name in enumerate(names):
             values = [s.sample.cpu_us for s in rows[(op, name)]]
             med = statistics.median(values)
-            x = i - 0.4 + width * (k + 0.5)
+            x = i - width * len(names) / 2 + width * (k + 0.5)  # centred on its label
             ax.bar(x, med, width, yerr=[[med - min(values)], [max(values) - med]],
                    color=COLORS.get(name, "#999999"), capsize=2,
                    label=None if name in seen else name)
@@ -149,7 +149,8 @@ def chart(rows, clients, path):
     ax.set_ylabel("client CPU µs per operation (log)")
     ax.set_title("Client CPU per operation, each client against its own local server "
                  "(lower is better)")
-    ax.legend(fontsize=8)
+    # Below the axes: inside, it would hide the bars of the last groups.
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
