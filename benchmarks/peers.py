@@ -43,7 +43,7 @@ from .measure import Sample
 from .server_process import ServerProcess
 from .workloads import LARGE, SMALL, value_of
 
-__all__ = ["main"]
+__all__ = ["run", "server_cpu_s", "OPERATIONS"]
 
 BATCH = 100  # keys per pipeline / multi-get
 CONCURRENCY = 100  # coroutines in flight in the async "concurrent" rows
