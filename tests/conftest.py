@@ -3,8 +3,13 @@ a test runs on. Every client test runs twice, on the C extension ("c") and
 on the pure-Python twin ("py"), as multidict and markupsafe test theirs."""
 
 import importlib
+import os
 
 import pytest
+
+#: PYGIBSON_TEST_ONLY=c (or py) runs one implementation's tests alone, as
+#: the run under valgrind does: the extension is what it checks.
+ONLY = os.environ.get("PYGIBSON_TEST_ONLY")
 
 #: The module that holds Client and Pipeline, per implementation.
 CLIENT_MODULES = {"c": "pygibson._pygibson", "py": "pygibson._pure"}
@@ -12,7 +17,9 @@ CLIENT_MODULES = {"c": "pygibson._pygibson", "py": "pygibson._pure"}
 PROTOCOL_MODULES = {"c": "pygibson._pygibson", "py": "pygibson._protocol"}
 
 
-def _import(name, wanted=()):
+def _import(name, wanted=(), implementation=None):
+    if ONLY and implementation != ONLY:
+        pytest.skip("PYGIBSON_TEST_ONLY=%s" % ONLY)
     try:
         module = importlib.import_module(name)
     except ImportError as error:
@@ -29,11 +36,12 @@ def implementation(request):
     """The module providing Client and Pipeline: the C extension, or the
     pure-Python twin. "c" is skipped where the extension cannot be
     imported (PyPy, a build without it)."""
-    return _import(CLIENT_MODULES[request.param], ("Client", "Pipeline"))
+    return _import(CLIENT_MODULES[request.param], ("Client", "Pipeline"), request.param)
 
 
 @pytest.fixture(scope="session", params=["c", "py"])
 def protocol(request):
     """The module providing Reader and encode_command, per implementation.
     "c" is skipped until the extension has both."""
-    return _import(PROTOCOL_MODULES[request.param], ("Reader", "encode_command"))
+    return _import(PROTOCOL_MODULES[request.param], ("Reader", "encode_command"),
+                   request.param)

@@ -7,46 +7,11 @@
  */
 #include "_client.h"
 
-#include <errno.h>
-#include <pthread.h>
 #include <time.h>
 
+#include "_forks.h"
 #include "_ops.h"
 #include "structmember.h"
-
-/* fork() is an event of the whole process, so its count is process-wide
- * too: one counter, bumped in every child, read on every request. It costs
- * a memory load where getpid() would cost a system call per request. */
-static volatile unsigned long fork_generation = 0;
-static pthread_once_t fork_hook_once = PTHREAD_ONCE_INIT;
-static int fork_hook_status = 0;
-
-static void
-count_fork_in_child(void)
-{
-    fork_generation++;
-}
-
-static void
-install_fork_hook(void)
-{
-    fork_hook_status = pthread_atfork(NULL, NULL, count_fork_in_child);
-}
-
-int
-client_watch_forks(void)
-{
-    int err = pthread_once(&fork_hook_once, install_fork_hook);
-    if (err == 0) {
-        err = fork_hook_status;
-    }
-    if (err != 0) {
-        errno = err;
-        PyErr_SetFromErrno(PyExc_OSError);
-        return -1;
-    }
-    return 0;
-}
 
 int
 client_is_inherited(const ClientObject *self)

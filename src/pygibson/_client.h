@@ -39,7 +39,5 @@ void client_release(ClientObject *self);
 int client_ensure_connected(ClientObject *self, gibson_state *st);
 /* True in a forked child for a client made before the fork. */
 int client_is_inherited(const ClientObject *self);
-/* Count forks from now on (once per process); -1 with an exception. */
-int client_watch_forks(void);
 
 #endif /* PYGIBSON_CLIENT_H */

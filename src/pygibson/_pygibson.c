@@ -4,6 +4,7 @@
  * pygibson.exceptions so that Python code and C raise the very same classes.
  */
 #include "_client.h"
+#include "_forks.h"
 
 static int
 load_exceptions(gibson_state *st)
@@ -53,7 +54,7 @@ static int
 module_exec(PyObject *module)
 {
     gibson_state *st = PyModule_GetState(module);
-    if (client_watch_forks() < 0) {
+    if (watch_forks() < 0) {
         return -1;
     }
     if (load_exceptions(st) < 0) {

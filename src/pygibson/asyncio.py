@@ -1,9 +1,12 @@
 """The asyncio client: ``AsyncClient``, its pipeline, and a connection pool.
 
+    >>> import asyncio
     >>> from pygibson.asyncio import AsyncClient
-    >>> async with AsyncClient(port=10128) as client:
-    ...     await client.set("greeting", "hello", ttl=60)
-    ...     await client.get("greeting")
+    >>> async def main():
+    ...     async with AsyncClient() as client:      # 127.0.0.1:10128
+    ...         await client.set("greeting", "hello", ttl=60)
+    ...         return await client.get("greeting")
+    >>> asyncio.run(main())
     b'hello'
 
 Every operation of ``Client`` is a coroutine here, with the same

@@ -75,10 +75,10 @@ try:
 except ImportError:  # only gibson_async_client needs it
     pytest_asyncio = None
 
+from ._address import ADDRESS_ENV, GibsonAddress, parse_address
+
 __all__ = ["gibson_server_fixture", "GibsonAddress", "parse_address", "ADDRESS_ENV"]
 
-#: Environment variable naming an existing server for ``gibson_noproc``.
-ADDRESS_ENV = "PYGIBSON_TEST_ADDRESS"
 DEFAULT_TIMEOUT_MS = 1000
 
 
@@ -92,38 +92,6 @@ def pytest_addoption(parser):
         "--gibson-timeout", action="store", type=int, default=DEFAULT_TIMEOUT_MS,
         metavar="MS", help="timeout of clients made by the gibson fixtures, in ms "
                            "(default %d)" % DEFAULT_TIMEOUT_MS)
-
-
-class GibsonAddress:
-    """Where a server is: ``host``/``port`` for TCP, or ``unix_socket``.
-
-    Has the same address attributes as ``GibsonServer``, so fixtures and
-    factories accept either.
-    """
-
-    def __init__(self, host=None, port=None, unix_socket=None):
-        self.host = host
-        self.port = port
-        self.unix_socket = unix_socket
-
-    @property
-    def address(self):
-        return self.unix_socket if self.unix_socket else (self.host, self.port)
-
-    def __repr__(self):
-        return "GibsonAddress(%r)" % (self.address,)
-
-
-def parse_address(text):
-    """``"HOST:PORT"``, ``"[v6]:PORT"`` or a unix socket path (anything
-    containing ``/``) -> :class:`GibsonAddress`."""
-    text = text.strip()
-    if "/" in text:
-        return GibsonAddress(unix_socket=text)
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ValueError("expected HOST:PORT or a unix socket path, got %r" % text)
-    return GibsonAddress(host=host.strip("[]") or "127.0.0.1", port=int(port))
 
 
 def _start_server(**options):

@@ -8,6 +8,8 @@ import inspect
 
 import pytest
 
+from ..twinning import words
+
 from pygibson import _pure
 from pygibson._operations import OPERATIONS
 
@@ -144,7 +146,7 @@ def outcome(call):
     try:
         return "ok", call()
     except Exception as error:
-        return type(error), str(error)
+        return type(error), words(error)
 
 
 def normalised(value):

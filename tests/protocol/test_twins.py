@@ -6,6 +6,8 @@ test_reader.py and test_encode_command.py, and are left out here."""
 
 import pytest
 
+from ..twinning import words
+
 from pygibson import _protocol
 from pygibson._operations import OPERATIONS
 
@@ -23,7 +25,7 @@ def outcome(call):
     try:
         result = call()
     except Exception as error:
-        return type(error), str(error)
+        return type(error), words(error)
     if isinstance(result, Exception):
         return "returned", type(result), str(result)
     return result

@@ -1,4 +1,4 @@
-"""aiogibson's API on pygibson: switch by changing an import.
+"""aiogibson's API on pygibson: switch by changing an import::
 
     from pygibson.aio import create_gibson, create_pool
 
