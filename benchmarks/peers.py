@@ -508,15 +508,16 @@ def _prepare_redis(port):
 
 
 def _prepare_memcached(port):
-    from pymemcache.client.base import Client as Memcache
-
-    client = Memcache(("127.0.0.1", port))
-    try:
-        for key, size in [(KEY_10, SMALL), (KEY_100K, LARGE)] + [(k, SMALL) for k in BATCH_KEYS]:
-            if not client.set(key, value_of(size), noreply=False):
-                raise RuntimeError("memcached refused %s (%d B)" % (key, size))
-    finally:
-        client.close()
+    """Stores the values over memcached's text protocol on a bare socket,
+    so that either client alone (pymemcache or pylibmc) is enough."""
+    items = [(KEY_10, SMALL), (KEY_100K, LARGE)] + [(k, SMALL) for k in BATCH_KEYS]
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        reader = sock.makefile("rb")
+        for key, size in items:
+            sock.sendall(b"set %s 0 0 %d\r\n%s\r\n" % (key.encode(), size, value_of(size)))
+            reply = reader.readline()
+            if reply != b"STORED\r\n":
+                raise RuntimeError("memcached refused %s (%d B): %r" % (key, size, reply))
 
 
 class Results:
@@ -602,20 +603,33 @@ def run(args, server_cpu, client_cpus, log=None):
             clients.append(CLoopClient(gibson.address, gibson.pid, c_loop))
         if not async_missing:
             clients.append(PyGibsonAsync(gibson.address, gibson.pid))
-        if not redis_missing:
-            server = redis_server(server_cpu, os.path.join(out, "peers-redis.log"))
-            server.__enter__()
+        def start(make, log_name, prepare):
+            """The server started and loaded, or None with a note: a peer
+            whose server will not start here is skipped like a missing one."""
+            server = make(server_cpu, os.path.join(out, log_name))
+            try:
+                server.__enter__()
+            except (OSError, RuntimeError) as exc:
+                notes.append("%s did not start, its clients skipped: %s" % (server.name, exc))
+                return None
             servers.append(server)
+            try:
+                prepare(server.port)
+            except Exception as exc:  # the same: a note, not a failed run
+                notes.append("%s could not be loaded, its clients skipped: %r"
+                             % (server.name, exc))
+                return None
             described.append(server.describe())
-            _prepare_redis(server.port)
+            return server
+
+        server = None if redis_missing else start(redis_server, "peers-redis.log",
+                                                  _prepare_redis)
+        if server is not None:
             clients += [RedisClient(("127.0.0.1", server.port), server.pid),
                         RedisAsync(("127.0.0.1", server.port), server.pid)]
-        if not (pymc_missing and libmc_missing):
-            server = memcached_server(server_cpu, os.path.join(out, "peers-memcached.log"))
-            server.__enter__()
-            servers.append(server)
-            described.append(server.describe())
-            _prepare_memcached(server.port)
+        server = None if pymc_missing and libmc_missing else start(
+            memcached_server, "peers-memcached.log", _prepare_memcached)
+        if server is not None:
             if not pymc_missing:
                 clients.append(PymemcacheClient(("127.0.0.1", server.port), server.pid))
             if not libmc_missing:
