@@ -13,6 +13,7 @@ cheapest handoff CPython has: one release and one acquire per side, where
 
 import os
 import threading
+import weakref
 from typing import Any, Callable, List, Optional, Sequence
 
 __all__ = ["Runner"]
@@ -83,14 +84,18 @@ class Runner:
         self._keep = keep
         self._idle: List[_Worker] = []
         self._generation = _forks[0]
+        # A runner dropped without close() stops its idle workers all the
+        # same, or each forgotten client would leave threads behind.
+        weakref.finalize(self, _stop_all, self._idle)
 
     def run(self, jobs: Sequence[Callable[[], Any]]) -> List[Any]:
         if len(jobs) == 1:
             return [jobs[0]()]
+        idle = self._idle
         if self._generation != _forks[0]:
             # The parent's workers do not exist in a child.
-            self._idle, self._generation = [], _forks[0]
-        idle = self._idle
+            idle.clear()
+            self._generation = _forks[0]
         workers = []
         for job in jobs[1:]:
             try:
@@ -114,7 +119,12 @@ class Runner:
 
     def close(self) -> None:
         """Stop the idle workers (new ones are made if needed later)."""
-        idle, self._idle = self._idle, []
         if self._generation == _forks[0]:
-            for worker in idle:
-                worker.stop()
+            _stop_all(self._idle)
+        else:
+            self._idle.clear()
+
+
+def _stop_all(idle: List[_Worker]) -> None:
+    while idle:
+        idle.pop().stop()

@@ -1,6 +1,7 @@
 """The fan-out runner: jobs at the same time, results in order, workers
 kept between runs and never handed out while busy."""
 
+import gc
 import threading
 
 from pygibson._fanout import Runner
@@ -59,3 +60,16 @@ def test_runs_from_several_threads_at_once_do_not_share_busy_workers():
         thread.join()
     assert errors == []
     runner.close()
+
+
+def test_a_runner_dropped_without_close_stops_its_workers():
+    before = set(threading.enumerate())
+    runner = Runner(keep=4)
+    runner.run([lambda: None] * 4)
+    workers = set(threading.enumerate()) - before
+    assert len(workers) == 3
+    del runner
+    gc.collect()
+    for worker in workers:
+        worker.join(30)
+        assert not worker.is_alive()
