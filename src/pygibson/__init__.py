@@ -21,6 +21,7 @@ from ._version import __version__
 from .exceptions import *  # noqa: F401,F403 - the exception tree is public API
 from ._compat import IMPLEMENTATION, LIBRARY_VERSION, Client, Pipeline, Reader, encode_command
 from ._operations import OPERATIONS, Operation, Parameter
+from .hash import HashClient
 from .pool import ConnectionPool, PooledClient, PoolTimeoutError
 
 __all__ = [
@@ -37,4 +38,5 @@ __all__ = [
     "ConnectionPool",
     "PooledClient",
     "PoolTimeoutError",
+    "HashClient",
 ] + exceptions.__all__
