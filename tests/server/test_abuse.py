@@ -73,3 +73,60 @@ def test_unread_pipelined_mget_replies_do_not_amplify_memory(tmp_path):
     finally:
         proc.kill()
         proc.wait(30)
+
+
+def _fresh_path(tmp_path):
+    return str(tmp_path / "s.sock")
+
+
+def test_a_second_server_refuses_a_live_unix_socket(make_server, connect, tmp_path):
+    path = _fresh_path(tmp_path)
+    first = make_server(unix_socket=path)
+    c = connect(first)
+    assert c.call("SET", b"0 a 1") == b"1"
+    with pytest.raises(OSError) as info:
+        make_server(unix_socket=path)
+    assert "another server is listening on" in str(info.value)
+    # The first server is still reachable, with its data.
+    assert connect(path).call("GET", b"a") == b"1"
+
+
+def test_a_stale_unix_socket_file_is_replaced(make_server, connect, tmp_path):
+    path = _fresh_path(tmp_path)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(path)
+    stale.close()  # the file stays, nobody listens
+    srv = make_server(unix_socket=path)
+    assert connect(srv).call("PING") is not None
+
+
+def test_a_regular_file_at_the_socket_path_is_not_removed(make_server, tmp_path):
+    path = _fresh_path(tmp_path)
+    with open(path, "w") as handle:
+        handle.write("data")
+    with pytest.raises(OSError):
+        make_server(unix_socket=path)
+    with open(path) as handle:
+        assert handle.read() == "data"
+
+
+def test_unix_socket_mode_defaults_to_owner_only(make_server, tmp_path):
+    path = _fresh_path(tmp_path)
+    make_server(unix_socket=path)
+    assert os.stat(path).st_mode & 0o777 == 0o700
+
+
+def test_unix_socket_mode_setting(make_server, tmp_path):
+    path = _fresh_path(tmp_path)
+    make_server(unix_socket=path, unix_socket_mode=0o660)
+    assert os.stat(path).st_mode & 0o777 == 0o660
+
+
+def test_unix_socket_mode_from_file_and_command_line(tmp_path):
+    from pygibson.server.__main__ import build_parser, load_config
+    conf = tmp_path / "gibson.conf"
+    conf.write_text("unix_socket_mode 0750\n")
+    parser = build_parser()
+    assert load_config(parser.parse_args(["-c", str(conf)]), parser).unix_socket_mode == 0o750
+    args = parser.parse_args(["-c", str(conf), "--unix-socket-mode", "0600"])
+    assert load_config(args, parser).unix_socket_mode == 0o600

@@ -33,6 +33,8 @@ _LEVELS = {
 
 _HELP = {
     "unix_socket": "serve on this unix socket path instead of TCP",
+    "unix_socket_mode": "permissions of the unix socket, octal (default 0700; "
+                        "the real server leaves it 0777)",
     "address": "TCP address to bind (default 127.0.0.1)",
     "port": "TCP port (default 10128; 0 picks a free one)",
     "max_idletime": "TCP keepalive idle time in seconds (default 1)",
@@ -56,7 +58,8 @@ _HELP = {
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="pygibson-server",
-        description="A Gibson-compatible cache server (pure Python).")
+        description="A Gibson-compatible cache server (pure Python). The data "
+                    "lives in memory only: it is gone when the server stops.")
     parser.add_argument("-c", "--config", metavar="FILE",
                         help="read directives from a gibson.conf file")
     parser.add_argument("--log-level", metavar="LEVEL",

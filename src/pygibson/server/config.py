@@ -29,6 +29,9 @@ class ConfigError(ValueError):
 # sizes take B/K/M/G, times s/m/h/d, "int" is a bare integer, "str" as is.
 DIRECTIVES = {
     "unix_socket": ("str", None),
+    # Not a real directive (the real server makes its socket 0777): the
+    # permissions of the unix socket, octal; owner only by default.
+    "unix_socket_mode": ("mode", 0o700),
     "address": ("str", "127.0.0.1"),
     "port": ("int", 10128),
     "max_idletime": ("time", 1),
@@ -86,6 +89,17 @@ def parse_time(text):
     return _parse_with_units(text, _TIME_UNITS)
 
 
+def parse_mode(text):
+    """``"0700"`` or ``"700"`` -> 0o700: permission bits, in octal."""
+    text = text.strip()
+    if text[:2].lower() == "0o":
+        text = text[2:]
+    value = int(text, 8)
+    if not 0 <= value <= 0o777:
+        raise ValueError("not a permission mode: %r" % text)
+    return value
+
+
 def parse_value(name, text):
     """Parse the text of directive ``name``. Raises ValueError if it does
     not parse and ConfigError if the directive is unknown."""
@@ -99,6 +113,8 @@ def parse_value(name, text):
         return parse_time(text)
     if kind == "int":
         return int(text.strip())
+    if kind == "mode":
+        return parse_mode(text)
     if kind == "bool":
         lowered = text.strip().lower()
         if lowered in ("1", "yes", "true", "on"):

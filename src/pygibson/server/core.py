@@ -8,6 +8,7 @@ as in the real single-threaded server.
 """
 
 import asyncio
+import errno
 import logging
 import os
 import socket
@@ -268,6 +269,31 @@ def _reset(transport):
     transport.abort()
 
 
+def _remove_stale_socket(path):
+    """Unlink a socket file at ``path`` left by a server that is gone;
+    refuse (OSError EADDRINUSE) if a server still answers on it, since
+    unlinking would leave that server running but unreachable."""
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return  # not a socket: let bind() report the conflict
+    except FileNotFoundError:
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except OSError:
+        live = False  # ECONNREFUSED: nobody listens, the file is stale
+    else:
+        live = True
+    finally:
+        probe.close()
+    if live:
+        raise OSError(errno.EADDRINUSE,
+                      "address in use: another server is listening on %s" % path)
+    os.unlink(path)
+
+
 def _tune_socket(transport, idle):
     """SO_KEEPALIVE with the real server's timings (first probe after
     ``max_idletime``, then every idle/3 seconds, 3 probes); asyncio already
@@ -352,15 +378,13 @@ class ServerCore:
         connections while keeping the address) not."""
         if self.unix_socket is not None:
             path = self.unix_socket
-            try:
-                if stat.S_ISSOCK(os.stat(path).st_mode):
-                    os.unlink(path)
-            except FileNotFoundError:
-                pass
+            _remove_stale_socket(path)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.bind(path)
-                os.chmod(path, 0o777)
+                # The real server leaves the socket 0777 (any local user
+                # can use the cache); we apply unix_socket_mode instead.
+                os.chmod(path, self.config.unix_socket_mode)
             except OSError:
                 sock.close()
                 raise
