@@ -130,3 +130,35 @@ def test_unix_socket_mode_from_file_and_command_line(tmp_path):
     assert load_config(parser.parse_args(["-c", str(conf)]), parser).unix_socket_mode == 0o750
     args = parser.parse_args(["-c", str(conf), "--unix-socket-mode", "0600"])
     assert load_config(args, parser).unix_socket_mode == 0o600
+
+
+def test_idle_connections_make_room_at_max_clients(make_server, connect):
+    srv = make_server(max_clients=2, max_idletime=1)
+    idle = [connect(srv), connect(srv)]
+    for client in idle:
+        assert client.call("PING") == OK
+    time.sleep(1.5)  # longer than max_idletime: both are now idle
+    newcomer = connect(srv)
+    assert newcomer.call("PING") == OK
+
+
+def test_busy_connections_still_refuse_past_max_clients(make_server, connect):
+    srv = make_server(max_clients=1, max_idletime=3600)
+    assert connect(srv).call("PING") == OK
+    extra = connect(srv)
+    with pytest.raises((OSError, EOFError, ConnectionError, AssertionError)):
+        extra.call("PING")
+
+
+def test_unfinished_frames_are_bounded_across_connections(make_server, connect):
+    srv = make_server(max_request_size=1000, max_unfinished_bytes=1500)
+    first, second = connect(srv), connect(srv)
+    partial = frame("SET", b"0 k " + b"v" * 900)[:800]
+    first.send(partial)
+    assert connect(srv).call("PING") == OK  # first's bytes are in
+    second.send(partial)  # 1600 held in all: over the bound
+    with pytest.raises((OSError, EOFError, ConnectionError, AssertionError)):
+        second.recv_exact(1)
+    # The first connection is unaffected and can finish its frame.
+    first.send(frame("SET", b"0 k " + b"v" * 900)[800:])
+    assert first.read_reply()[2] == b"v" * 900

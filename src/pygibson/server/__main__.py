@@ -37,7 +37,8 @@ _HELP = {
                         "the real server leaves it 0777)",
     "address": "TCP address to bind (default 127.0.0.1)",
     "port": "TCP port (default 10128; 0 picks a free one)",
-    "max_idletime": "TCP keepalive idle time in seconds (default 1)",
+    "max_idletime": "TCP keepalive idle time in seconds; at max_clients, a "
+                    "connection idle this long is closed for a new one (default 1)",
     "max_clients": "maximum concurrent connections (default 1024)",
     "max_request_size": "largest request frame (default 4M)",
     "max_key_size": "key scan limit (default 512)",
@@ -51,6 +52,8 @@ _HELP = {
     "max_mem_cron": "memory GC period in seconds (default 15)",
     "gc_ratio": "the memory GC frees items idle this long (default 900)",
     "loglevel": "0=debug .. 4=critical (default 1); see also --log-level",
+    "max_unfinished_bytes": "bound on bytes of incomplete frames over all "
+                            "connections (default 64M)",
     "mget_count_bug": "reproduce the real MGET count/pairs mismatch (1/0)",
 }
 

@@ -57,6 +57,10 @@ DIRECTIVES = {
     # §3.4 (off by default, because it makes replies unparseable for most
     # clients; turn it on to test a client's robustness).
     "mget_count_bug": ("bool", False),
+    # Not a real directive: the most bytes all connections together may
+    # hold in frames not yet complete (at least max_request_size is
+    # allowed); past it the connection that adds more is closed.
+    "max_unfinished_bytes": ("size", 64 * 1024 * 1024),
 }
 
 DEFAULTS = {name: default for name, (_, default) in DIRECTIVES.items()}

@@ -51,6 +51,8 @@ class GibsonProtocol(asyncio.Protocol):
         # Frames parsed but not yet run because the client is not reading
         # its replies (see _run_fast); run when the transport drains.
         self._stalled = deque()
+        self._held = 0
+        self._last_active = 0.0
         self._write_paused = False
 
     # -- lifecycle ------------------------------------------------------
@@ -68,7 +70,8 @@ class GibsonProtocol(asyncio.Protocol):
         if mode == _faults.DROP:
             transport.close()
             return
-        if len(core.connections) >= engine.config.max_clients:
+        self._last_active = core.loop.time()
+        if len(core.connections) >= engine.config.max_clients and not core.evict_idle():
             # Like the real server: accepted by the kernel, closed at once.
             log.warning("max_clients (%d) reached, dropping %s",
                         engine.config.max_clients, self.peer)
@@ -85,6 +88,7 @@ class GibsonProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._account(0)
         if self._registered:
             self._registered = False
             self.core.connections.discard(self)
@@ -120,6 +124,7 @@ class GibsonProtocol(asyncio.Protocol):
     def data_received(self, data):
         if self._closing or self._mute:
             return
+        self._last_active = self.core.loop.time()
         buf = self._buf
         if buf:
             buf += data
@@ -135,6 +140,11 @@ class GibsonProtocol(asyncio.Protocol):
             self._need = 4 + int.from_bytes(buf[:4], "little")
         else:
             self._need = 4
+        if not self._account(len(buf)) and not bad:
+            log.warning("unfinished frames hold more than %d bytes in all, closing %s",
+                        self.core.unfinished_limit, self.peer)
+            self._finish()
+            return
         if frames and (self._stalled or self._write_paused):
             # Still waiting for the client to read: queue the requests,
             # unexecuted, so their replies take no memory yet.
@@ -149,6 +159,16 @@ class GibsonProtocol(asyncio.Protocol):
         if bad and not self._closing:
             log.info("bad frame length from %s, closing", self.peer)
             self._finish()
+
+    def _account(self, held):
+        """Record that this connection holds ``held`` bytes of unfinished
+        frames; False if that takes the total over the server's bound (each
+        connection alone may hold up to max_request_size, but hundreds of
+        them together would otherwise hold gigabytes)."""
+        core = self.core
+        core.unfinished_bytes += held - self._held
+        self._held = held
+        return held == 0 or core.unfinished_bytes <= core.unfinished_limit
 
     def _run_fast(self, frames):
         # Replies are gathered into one write per _FLUSH_BYTES (one syscall
@@ -336,6 +356,33 @@ class ServerCore:
         self._last_expire = 0
         self._last_gc = 0
         self._drained = None
+        # Bytes held in unfinished frames across all connections, and the
+        # bound on them (never below one whole request).
+        self.unfinished_bytes = 0
+        self.unfinished_limit = max(self.config.max_unfinished_bytes,
+                                    self.config.max_request_size)
+
+    def evict_idle(self):
+        """At max_clients, make room by closing the connection idle the
+        longest, if it has been idle max_idletime or more. The real server
+        never closes idle clients (§8.2), so this happens only when a new
+        client would otherwise be refused: max_clients idle connections can
+        no longer lock everyone else out."""
+        if not self.connections:
+            return False
+        oldest = min(self.connections, key=lambda c: c._last_active)
+        if self.loop.time() - oldest._last_active < self.config.max_idletime:
+            return False
+        log.info("max_clients reached: closing %s, idle for %.0f s", oldest.peer,
+                 self.loop.time() - oldest._last_active)
+        oldest._closing = True
+        oldest.transport.abort()
+        # abort() reports connection_lost later: unregister now.
+        if oldest._registered:
+            oldest._registered = False
+            self.connections.discard(oldest)
+            self.engine.clients -= 1
+        return True
 
     @property
     def address(self):
