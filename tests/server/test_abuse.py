@@ -162,3 +162,28 @@ def test_unfinished_frames_are_bounded_across_connections(make_server, connect):
     # The first connection is unaffected and can finish its frame.
     first.send(frame("SET", b"0 k " + b"v" * 900)[800:])
     assert first.read_reply()[2] == b"v" * 900
+
+
+def test_defaults_are_the_packaged_configuration():
+    from pygibson.server.config import Config
+    config = Config()
+    assert (config.max_request_size, config.max_key_size, config.max_value_size,
+            config.compression, config.max_idletime, config.max_clients) == (
+        2 * MB, 1024, 2096127, 4096, 30, 255)
+    assert config.unix_socket is None  # TCP unless told
+
+
+def test_compiled_defaults_one_flag_away():
+    from pygibson.server.__main__ import build_parser, load_config
+    parser = build_parser()
+    config = load_config(parser.parse_args(["--compiled-defaults"]), parser)
+    assert (config.max_value_size, config.max_key_size, config.compression) == (4096, 512, 40960)
+    config = load_config(parser.parse_args([]), parser)
+    assert config.max_value_size == 2096127
+
+
+def test_a_5kb_value_is_stored_whole_by_default(make_server, connect):
+    c = connect(make_server())
+    value = b"x" * 5000
+    assert c.call("SET", b"0 k " + value) == value
+    assert c.call("GET", b"k") == value

@@ -10,7 +10,9 @@ A setting has one name everywhere: the directive name in ``gibson.conf``
 import os
 
 __all__ = [
+    "COMPILED_DEFAULTS",
     "DEFAULTS",
+    "PACKAGED",
     "DIRECTIVES",
     "ConfigError",
     "Config",
@@ -63,7 +65,26 @@ DIRECTIVES = {
     "max_unfinished_bytes": ("size", 64 * 1024 * 1024),
 }
 
-DEFAULTS = {name: default for name, (_, default) in DIRECTIVES.items()}
+COMPILED_DEFAULTS = {name: default for name, (_, default) in DIRECTIVES.items()}
+
+# What installed servers run with: started without -c, the real binary
+# reads the gibson.conf its package installs (docs/protocol.md §9.1), so
+# these, not the compiled values, are the limits clients meet in practice.
+# Left out: unix_socket (/var/run/gibson.sock: the embedded server serves
+# TCP unless told otherwise), daemonize, pidfile and logfile.
+PACKAGED = {
+    "max_idletime": 30,
+    "max_clients": 255,
+    "max_request_size": 2 * 1024 * 1024,
+    "max_key_size": 1024,
+    "max_value_size": 2096127,
+    "max_response_size": 15 * 1024 * 1024,
+    "max_memory": 1024 * 1024 * 1024,
+    "compression": 4096,
+    "expired_cron": 15,
+}
+
+DEFAULTS = dict(COMPILED_DEFAULTS, **PACKAGED)
 
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -183,11 +204,13 @@ class Config:
     TCP keepalive, as in the real server.
     """
 
-    def __init__(self, **values):
+    def __init__(self, compiled_defaults=False, **values):
         unknown = sorted(set(values) - set(DIRECTIVES))
         if unknown:
             raise TypeError("unknown server option(s): %s" % ", ".join(unknown))
-        settings = dict(DEFAULTS)
+        # Unset directives take the packaged gibson.conf's values, or with
+        # compiled_defaults the values built into the real binary.
+        settings = dict(COMPILED_DEFAULTS if compiled_defaults else DEFAULTS)
         settings.update(values)
         for name, value in settings.items():
             setattr(self, name, value)
