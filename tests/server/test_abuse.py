@@ -187,3 +187,33 @@ def test_a_5kb_value_is_stored_whole_by_default(make_server, connect):
     value = b"x" * 5000
     assert c.call("SET", b"0 k " + value) == value
     assert c.call("GET", b"k") == value
+
+
+def test_listen_backlog_is_the_real_servers(tmp_path, monkeypatch):
+    # asyncio re-listens with its own backlog; record what listen() gets.
+    import asyncio
+    seen = []
+    original = asyncio.base_events.BaseEventLoop.create_server
+
+    async def spy(self, *args, **kwargs):
+        seen.append(kwargs.get("backlog", 100))
+        return await original(self, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio.base_events.BaseEventLoop, "create_server", spy)
+    from pygibson.server import GibsonServer
+    with GibsonServer() as srv:
+        assert RawClient(srv.address).call("PING") == OK
+    assert seen == [511]
+
+
+def test_an_oversized_reply_is_logged_with_its_reason(make_server, connect, caplog):
+    import logging
+    srv = make_server(max_response_size=200)
+    c = connect(srv)
+    with caplog.at_level(logging.WARNING, logger="pygibson.server"):
+        c.send(frame("STATS"))
+        with pytest.raises((OSError, EOFError, ConnectionError, AssertionError)):
+            c.recv_exact(1)
+        srv.stop()
+    assert any("larger than max_response_size (200 bytes)" in r.getMessage()
+               for r in caplog.records)

@@ -29,6 +29,9 @@ _LINGER_RESET = struct.pack("ii", 1, 0)
 # check whether the client keeps up (asyncio's default high-water mark).
 _FLUSH_BYTES = 65536
 
+# The real server's listen() backlog.
+_BACKLOG = 511
+
 
 class GibsonProtocol(asyncio.Protocol):
     """One client connection."""
@@ -206,9 +209,15 @@ class GibsonProtocol(asyncio.Protocol):
 
     def _refused(self, opcode, replies):
         """The request cannot be answered: close after the replies before it."""
-        log.info("closing %s: %s", self.peer,
-                 "reply over max_response_size" if opcode in self.engine.handlers
-                 else "unknown opcode %d" % opcode)
+        # The client only sees the connection close (the real server sends
+        # nothing either), so the log is where the reason is told.
+        if opcode in self.engine.handlers:
+            log.warning("closing %s: the reply to opcode %d is larger than "
+                        "max_response_size (%d bytes); the client sees the "
+                        "connection closed", self.peer, opcode,
+                        self.engine.config.max_response_size)
+        else:
+            log.info("closing %s: unknown opcode %d", self.peer, opcode)
         if replies:
             self.transport.write(b"".join(replies))
         self._finish()
@@ -449,17 +458,21 @@ class ServerCore:
             # Keep the port chosen for port=0, so a restart reuses it.
             self.port = sock.getsockname()[1]
         if listen:
-            sock.listen(511)
+            sock.listen(_BACKLOG)
         sock.setblocking(False)
         return sock
 
     async def _listen(self):
         sock = self._bind(listen=True)
         factory = lambda: GibsonProtocol(self)  # noqa: E731
+        # asyncio calls listen() again with its own backlog (100 unless
+        # told), which would undo the real server's 511 set in _bind.
         if self.unix_socket is not None:
-            self._server = await self.loop.create_unix_server(factory, sock=sock)
+            self._server = await self.loop.create_unix_server(factory, sock=sock,
+                                                              backlog=_BACKLOG)
         else:
-            self._server = await self.loop.create_server(factory, sock=sock)
+            self._server = await self.loop.create_server(factory, sock=sock,
+                                                         backlog=_BACKLOG)
 
     def _stop_listening(self):
         if self._server is not None:
