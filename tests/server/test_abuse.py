@@ -217,3 +217,47 @@ def test_an_oversized_reply_is_logged_with_its_reason(make_server, connect, capl
         srv.stop()
     assert any("larger than max_response_size (200 bytes)" in r.getMessage()
                for r in caplog.records)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs resource limits")
+def test_out_of_file_descriptors_logs_one_line_and_keeps_serving(tmp_path):
+    import resource
+    path = str(tmp_path / "fd.sock")
+
+    def low_limit():
+        resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pygibson.server", "--unix-socket", path,
+         "--log-level", "info"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=low_limit)
+    clients = []
+    try:
+        for _ in range(300):
+            try:
+                first = RawClient(path, timeout=10.0)
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert first.call("PING") == OK
+        for _ in range(80):  # more than the server has descriptors for
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(10.0)
+            try:
+                s.connect(path)
+            except OSError:
+                s.close()
+                break
+            clients.append(s)
+        for _ in range(10):  # a second of accept retries
+            assert first.call("PING") == OK
+            time.sleep(0.1)
+        first.close()
+    finally:
+        for s in clients:
+            s.close()
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    text = err.decode("utf-8", "replace")
+    assert "Traceback" not in text, text[:2000]
+    assert 1 <= text.count("Too many open files") <= 2, text[:2000]

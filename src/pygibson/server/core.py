@@ -298,6 +298,42 @@ def _reset(transport):
     transport.abort()
 
 
+# errno values that mean the process or the system ran out of something.
+_EXHAUSTION = {getattr(errno, name) for name in ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM")
+               if hasattr(errno, name)}
+
+
+class _ExhaustionFilter:
+    """The loop's exception handler: when accept() fails for lack of file
+    descriptors or memory, asyncio logs a traceback on every retry
+    (thousands of lines a second under ``ulimit -n``) and goes on serving
+    the open connections; log one line per condition every
+    ``interval`` seconds instead. Anything else goes to the default
+    handler."""
+
+    def __init__(self, interval=10.0):
+        self.interval = interval
+        self._last = {}
+        self._suppressed = {}
+
+    def __call__(self, loop, context):
+        exc = context.get("exception")
+        number = getattr(exc, "errno", None)
+        if not isinstance(exc, OSError) or number not in _EXHAUSTION:
+            loop.default_exception_handler(context)
+            return
+        now = loop.time()
+        last = self._last.get(number)
+        if last is not None and now - last < self.interval:
+            self._suppressed[number] = self._suppressed.get(number, 0) + 1
+            return
+        self._last[number] = now
+        repeats = self._suppressed.pop(number, 0)
+        log.error("%s (%s): new connections wait, open ones are served%s",
+                  os.strerror(number), errno.errorcode.get(number, number),
+                  "; %d more since the last report" % repeats if repeats else "")
+
+
 def _remove_stale_socket(path):
     """Unlink a socket file at ``path`` left by a server that is gone;
     refuse (OSError EADDRINUSE) if a server still answers on it, since
@@ -421,6 +457,8 @@ class ServerCore:
         else:
             await self._listen()
         self.faults._listener_hook = self._listener_hook
+        if self.loop.get_exception_handler() is None:
+            self.loop.set_exception_handler(_ExhaustionFilter())
         self._cron_handle = self.loop.call_later(config.cron_period / 1000.0, self._cron)
         log.info("Gibson-compatible server listening on %s", self.describe())
 
