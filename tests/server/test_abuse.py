@@ -261,3 +261,52 @@ def test_out_of_file_descriptors_logs_one_line_and_keeps_serving(tmp_path):
     text = err.decode("utf-8", "replace")
     assert "Traceback" not in text, text[:2000]
     assert 1 <= text.count("Too many open files") <= 2, text[:2000]
+
+
+def test_pool_used_count_does_not_fall_and_freed_objects_are_reused():
+    from pygibson.server.commands import Engine
+    from pygibson.server.config import Config
+    engine = Engine(Config())
+    pool = engine.store.pool
+    assert (pool.used, pool.capacity, pool.total_capacity) == (0, 512, 512)
+    engine.execute(*_op("SET", b"0 warm 1"))
+    engine.execute(*_op("DEL", b"warm"))
+    before = pool.used
+    engine.execute(*_op("SET", b"0 a 1"))
+    assert pool.used == before  # the freed object is reused
+    engine.execute(*_op("DEL", b"a"))
+    assert pool.used == before  # never falls
+    engine.execute(*_op("SET", b"0 b 1"))
+    assert pool.used == before
+
+
+def test_pool_stats_show_their_own_temporaries_and_grow_by_doubling():
+    from pygibson.server.commands import Engine
+    from pygibson.server.config import Config
+    engine = Engine(Config())
+    fields = engine.stats  # plain snapshot, without STATS' temporaries
+    engine.execute(*_op("STATS", b""))
+    pool = engine.store.pool
+    assert pool.free == 26 and pool.used == 26
+    for i in range(512):
+        engine.execute(*_op("SET", b"0 k%d 1" % i))
+    # 26 reused, 486 fresh: used 512 fills the first block exactly.
+    assert (pool.used, pool.capacity, pool.total_capacity) == (512, 512, 512)
+    engine.execute(*_op("SET", b"0 one-more 1"))
+    assert (pool.used, pool.capacity, pool.total_capacity) == (1, 1024, 1536)
+    snapshot = fields()
+    assert snapshot["item_pool_current_used"] == 1
+    assert snapshot["item_pool_total_capacity"] == 1536
+    assert snapshot["item_pool_max_block_size"] == 131072
+
+
+def test_pool_block_size_is_capped():
+    from pygibson.server.store import ObjectPool
+    pool = ObjectPool()
+    pool.take(512 + 1024 + 2048 + 4096 + 8192 + 16384 + 32768 + 65536 + 131072 + 1)
+    assert pool.capacity == 131072
+
+
+def _op(name, payload):
+    from .rawclient import OPS
+    return OPS[name], payload
