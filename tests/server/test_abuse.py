@@ -310,3 +310,9 @@ def test_pool_block_size_is_capped():
 def _op(name, payload):
     from .rawclient import OPS
     return OPS[name], payload
+
+
+def test_help_says_the_data_is_not_persisted(capsys):
+    from pygibson.server.__main__ import build_parser
+    text = build_parser().format_help()
+    assert "gone when the server stops" in " ".join(text.split())

@@ -200,8 +200,11 @@ class Config:
     is ``max_memory``, or half the RAM when ``max_memory`` exceeds the RAM,
     as the real server decides at start-up. ``daemonize``, ``pidfile``,
     ``logfile`` and ``logflushrate`` are accepted and ignored (the server
-    runs in the foreground and logs to stderr); ``max_idletime`` only sets
-    TCP keepalive, as in the real server.
+    runs in the foreground and logs to stderr); ``max_idletime`` sets TCP
+    keepalive, as in the real server, and lets a new client in at
+    ``max_clients`` by closing a connection idle that long. Unset
+    directives take the packaged gibson.conf's values (:data:`PACKAGED`),
+    or the compiled ones with ``compiled_defaults=True``.
     """
 
     def __init__(self, compiled_defaults=False, **values):
