@@ -63,6 +63,10 @@ def build_parser():
                         help="with the embedded server: tcp, unix or both (default)")
     parser.add_argument("--no-pin", action="store_true",
                         help="do not pin the server and the clients to separate CPUs")
+    parser.add_argument("--peers", action="store_true",
+                        help="instead, pygibson against redis-py + hiredis, pymemcache and "
+                             "pylibmc, each against its own local server (peers.md, "
+                             "peers.png); missing ones are skipped with a note")
     parser.add_argument("--profile", action="store_true",
                         help="instead of timing, profile the loops (strace -c, callgrind, "
                              "DHAT copies) into profile.md: where client CPU goes")
@@ -211,6 +215,13 @@ def main(argv=None):
     server_cpu, client_cpus = _pin_plan(not args.no_pin and not external)
     if client_cpus:
         os.sched_setaffinity(0, client_cpus)
+
+    if args.peers:
+        if external:
+            raise SystemExit("--peers starts its own servers: no --address/--unix-socket")
+        from .peers import run as run_peers
+
+        return run_peers(args, server_cpu, client_cpus)
 
     args.notes = []
     contenders = []

@@ -16,6 +16,7 @@ FIXTURES = (
     "gibson_client",
     "gibson_async_client",
     "gibson_server_factory",
+    "gibson_servers_factory",
     "gibson_client_factory",
 )
 

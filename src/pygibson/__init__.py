@@ -16,12 +16,17 @@ pure Python, and ``pygibson.testing`` a pytest plugin that starts one for
 your tests.
 """
 
+from typing import TYPE_CHECKING
+
 from . import exceptions
 from ._version import __version__
 from .exceptions import *  # noqa: F401,F403 - the exception tree is public API
 from ._compat import IMPLEMENTATION, LIBRARY_VERSION, Client, Pipeline, Reader, encode_command
 from ._operations import OPERATIONS, Operation, Parameter
 from .pool import ConnectionPool, PooledClient, PoolTimeoutError
+
+if TYPE_CHECKING:  # for type checkers; at run time __getattr__ loads it
+    from .hash import HashClient
 
 __all__ = [
     "__version__",
@@ -37,4 +42,15 @@ __all__ = [
     "ConnectionPool",
     "PooledClient",
     "PoolTimeoutError",
+    "HashClient",  # noqa: F405 - loaded on first use, by __getattr__ below
 ] + exceptions.__all__
+
+
+def __getattr__(name):
+    # HashClient is imported on first use: its hashing and thread pool are
+    # modules that a program using one server need not load.
+    if name == "HashClient":
+        from .hash import HashClient
+
+        return HashClient
+    raise AttributeError("module 'pygibson' has no attribute %r" % name)

@@ -9,7 +9,7 @@ environment. ``IMPLEMENTATION`` says which: ``"c"`` or ``"py"``.
 """
 
 import os
-import platform
+import sys
 
 __all__ = ["IMPLEMENTATION", "LIBRARY_VERSION", "Client", "Pipeline", "Reader",
            "encode_command"]
@@ -17,7 +17,7 @@ __all__ = ["IMPLEMENTATION", "LIBRARY_VERSION", "Client", "Pipeline", "Reader",
 
 def _want_pure():
     return (os.environ.get("PYGIBSON_PURE", "") not in ("", "0")
-            or platform.python_implementation() != "CPython")
+            or sys.implementation.name != "cpython")
 
 
 IMPLEMENTATION = "py"

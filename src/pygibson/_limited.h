@@ -52,17 +52,25 @@
 #define Py_XSETREF(dst, src) PYGIBSON_SETREF(dst, src, Py_XDECREF)
 #endif
 
-/* PyTypeObject is opaque: tp_name is out of reach. For messages, the type's
- * "module.qualname" (its qualname alone for builtins), copied into a
- * per-thread buffer that lives until the next call: each message uses one. */
+/* PyTypeObject is opaque: tp_name is out of reach. For messages, what it
+ * would say, copied into a per-thread buffer that lives until the next
+ * call: each message uses one. */
 static inline const char *
 pygibson_type_name(PyTypeObject *type)
 {
     static _Thread_local char buffer[200];
     PyObject *exc_type, *exc_value, *exc_tb;
     PyErr_Fetch(&exc_type, &exc_value, &exc_tb);
-    PyObject *module = PyObject_GetAttrString((PyObject *)type, "__module__");
-    PyObject *qualname = PyType_GetQualName(type);
+    /* tp_name is a class statement's bare __name__, and "module.qualname"
+     * for a static type (builtins' without the module) or one made from a
+     * spec by a module (ours). */
+    int heap = (PyType_GetFlags(type) & Py_TPFLAGS_HEAPTYPE) != 0;
+    if (heap && PyType_GetModule(type) != NULL) {
+        heap = 0;
+    }
+    PyErr_Clear(); /* PyType_GetModule's TypeError for a class statement's type */
+    PyObject *module = heap ? NULL : PyObject_GetAttrString((PyObject *)type, "__module__");
+    PyObject *qualname = heap ? PyType_GetName(type) : PyType_GetQualName(type);
     const char *m = module != NULL && PyUnicode_Check(module)
                         ? PyUnicode_AsUTF8AndSize(module, NULL)
                         : NULL;

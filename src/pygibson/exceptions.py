@@ -22,6 +22,8 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "ArgumentError",
+    "ServerDownError",
+    "PartialFailureError",
 ]
 
 
@@ -128,3 +130,44 @@ class ArgumentError(PyGibsonError, ValueError):
     """An argument was refused before anything was sent (an empty key, a key
     holding a space, a TTL the server would store wrongly, ...)."""
 
+
+
+class ServerDownError(ConnectionError):
+    """``HashClient``: the key's server is marked dead (it failed
+    ``retry_attempts`` times within ``retry_timeout``), so nothing was sent.
+    ``server`` names it ("host:port" or the socket path)."""
+
+    def __init__(self, message, server=None):
+        super().__init__(message)
+        self.server = server
+
+
+class PartialFailureError(ConnectionError):
+    """``HashClient``: some of the servers a call spans (a prefix
+    operation, ``stats()``, ``ping()``, a pipeline) did not answer.
+
+    ``result`` is what the servers that answered add up to (for a
+    pipeline, the list of results with the failed ones' exceptions in
+    place, also as ``results``); ``errors`` maps each failed server's
+    address to its exception; ``servers`` lists those addresses.
+    """
+
+    def __init__(self, message, result=None, errors=None):
+        super().__init__(message)
+        self.result = result
+        self.errors = dict(errors or {})
+        self.servers = list(self.errors)
+        # Whether any failed server may have executed its part.
+        self.request_sent = any(getattr(error, "request_sent", False)
+                                for error in self.errors.values())
+
+    @classmethod
+    def for_servers(cls, result, errors, what="the call"):
+        """The error for ``errors`` ({address: exception}), saying which
+        servers failed and why."""
+        details = "; ".join("%s: %s" % (server, error) for server, error in errors.items())
+        return cls(
+            "%s got no answer from %d server(s) (%s); .result holds what the others "
+            "answered; pass ignore_exc=True to accept partial results"
+            % (what, len(errors), details),
+            result, errors)

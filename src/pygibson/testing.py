@@ -24,6 +24,11 @@ Fixtures
     with :class:`~pygibson.server.GibsonServer` options (limits, ``clock``,
     ``unix_socket=True``...); every server it made is stopped after the
     test.
+``gibson_servers_factory``
+    ``gibson_servers_factory(count, **options)`` starts ``count`` embedded
+    servers at once (for a ``pygibson.HashClient``), each with the same
+    options, and returns them as a list; they are stopped after the test.
+    A stopped one restarts on its own port with ``start()``.
 ``gibson_async_client``
     Function-scoped ``pygibson.asyncio.AsyncClient`` on ``gibson_server``
     (flushed, faults cleared), closed after the test; an async fixture, so
@@ -184,6 +189,28 @@ def gibson_server_factory():
         server = _start_server(**options)
         servers.append(server)
         return server
+
+    yield factory
+    for server in reversed(servers):
+        server.stop()
+
+
+@pytest.fixture
+def gibson_servers_factory():
+    """``gibson_servers_factory(count, **options)`` -> a list of ``count``
+    started GibsonServers, stopped after the test."""
+    servers = []
+
+    def factory(count, **options):
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError("count must be an int of at least 1, not %r" % (count,))
+        made = []
+        try:
+            for _ in range(count):
+                made.append(_start_server(**options))
+        finally:
+            servers.extend(made)  # stopped even when a later one failed to start
+        return made
 
     yield factory
     for server in reversed(servers):

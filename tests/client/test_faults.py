@@ -251,7 +251,7 @@ def test_timeout_in_a_pipeline_reports_counts(make_client, server):
 def test_values_at_and_above_the_servers_max_value_size(implementation):
     from pygibson import ValueTruncatedError
 
-    with GibsonServer(clock=ManualClock()) as server:  # max_value_size 4096
+    with GibsonServer(clock=ManualClock(), max_value_size=4096) as server:
         client = client_for(server, implementation)
         client.set("at", b"a" * 4096)
         assert client.get("at") == b"a" * 4096
