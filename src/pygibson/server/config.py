@@ -203,7 +203,7 @@ class Config:
     runs in the foreground and logs to stderr); ``max_idletime`` sets TCP
     keepalive, as in the real server, and lets a new client in at
     ``max_clients`` by closing a connection idle that long. Unset
-    directives take the packaged gibson.conf's values (:data:`PACKAGED`),
+    directives take the packaged gibson.conf's values (``PACKAGED``),
     or the compiled ones with ``compiled_defaults=True``.
     """
 

@@ -162,7 +162,7 @@ class Faults:
     def apply(self, reply):
         """Used by the server: apply the next one-shot fault, if any, to the
         reply bytes. Returns ``(bytes_to_send, then)`` where ``then`` is
-        None, ``"close"``, ``"mute"`` or an :class:`Extra`."""
+        None, ``"close"``, ``"mute"`` or an ``Extra`` (bytes to send after the reply)."""
         with self._lock:
             if not self._pending:
                 return reply, THEN_CONTINUE
