@@ -25,8 +25,10 @@ from . import _transport as transport
 from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
 from ._protocol import (
+    _FRAME_HEAD,
     _HEADER,
     _NUMBER_WIDTHS,
+    _SPACE,
     DEFAULT_HOST,
     DEFAULT_MAX_KEY_SIZE,
     DEFAULT_MAX_REPLY_SIZE,
@@ -77,6 +79,7 @@ _PIPE_READ = 256 * 1024
 #: The least asked of each receive of a reply.
 _READ = 64 * 1024
 
+_UINT32_MAX = 0xFFFFFFFF
 _IO_CHUNK = transport.IO_CHUNK
 _SEND_FLAGS = transport.SEND_FLAGS
 _monotonic = time.monotonic
@@ -99,7 +102,7 @@ class _Connection:
     configured with (the twin of ``gb_client``)."""
 
     __slots__ = ("sock", "host", "port", "unix_path", "timeout_ms", "connect_timeout_ms",
-                 "limits", "replies")
+                 "limits", "key_room", "replies")
 
     def __init__(self, host, port, unix_path, timeout, connect_timeout, limits,
                  max_reply_size):
@@ -110,6 +113,11 @@ class _Connection:
         self.timeout_ms = timeout
         self.connect_timeout_ms = connect_timeout
         self.limits = limits
+        # The longest key a lone-key request (GET, DEL, ...) may carry with
+        # no check but for emptiness and spaces: within max_key_size (0: not
+        # checked) and a frame within max_request_size (0: not checked).
+        self.key_room = min(limits.max_key_size or _UINT32_MAX,
+                            (limits.max_request_size or _UINT32_MAX) - 2)
         self.replies = ReplyBuffer(max_reply_size)
 
     @property
@@ -171,7 +179,8 @@ class _Connection:
         sock = self.sock
         replies = self.replies
         # Bytes nobody asked for mean the stream is out of step: start over.
-        if sock is not None and replies.buffered:
+        # (``replies.buffered``, without the cost of a property.)
+        if sock is not None and len(replies._buf) != replies._pos:
             self.close()
             sock = None
         if sock is None:
@@ -198,7 +207,15 @@ class _Connection:
             # (``may_block_first``).
             if timeout < 0 or (timeout >= 100 and (deadline - _monotonic() * 1000.0) * 16
                                >= timeout * 15):
-                data = transport.recv_blocking(sock, _READ, deadline)
+                # transport.recv_blocking, inline: this is the hot path.
+                try:
+                    data = sock.recv(_READ)
+                except (BlockingIOError, InterruptedError):
+                    data = transport.recv_some(sock, _READ, deadline)
+                except OSError as error:
+                    raise transport.io_error(error.errno, "while reading the reply") from None
+                if not data:
+                    raise transport.eof_error("before its reply was complete")
             else:
                 data = transport.recv_some(sock, _READ, deadline)
             reply = None
@@ -400,28 +417,11 @@ class Client:
             retries -= 1
             backoff = backoff if backoff > 1000000 else backoff * 2
 
-    def _roundtrip(self, conn, op, key, value, number):
-        """One request and its reply, (code, encoding, payload), with the
-        lock held. A read is sent again, once, on a fresh connection when a
-        connection that had served earlier requests is found dead (a server
-        restart); writes never are."""
-        attempts = 2 if op.idempotent and self._retry_reads else 1
-        frame = None
-        while True:
-            reused = conn.sock is not None
-            if not reused:
-                self._ensure_connected(conn)
-            if frame is None:
-                frame = encode_request(op, key, value, number, conn.limits)
-            try:
-                return conn.call(frame, op.result == "quit")
-            except transport.Failure as failure:
-                attempts -= 1
-                if attempts == 0 or not reused or failure.status not in (transport.CLOSED,
-                                                                         transport.IO):
-                    raise _public(failure) from None
-
     def _call(self, op, key, value, number):
+        """One request and its result, with the lock held. A read is sent
+        again, once, on a fresh connection when a connection that had
+        served earlier requests is found dead (a server restart); writes
+        never are."""
         conn = self._conn
         lock = self._lock
         if conn is None or lock is None or self._generation != _forks[0]:
@@ -430,7 +430,28 @@ class Client:
         else:
             lock.acquire()
         try:
-            code, encoding, data = self._roundtrip(conn, op, key, value, number)
+            attempts = 2 if op.idempotent and self._retry_reads else 1
+            frame = None
+            while True:
+                reused = conn.sock is not None
+                if not reused:
+                    self._ensure_connected(conn)
+                if frame is None:
+                    if op.shape == "KEY" and key and len(key) <= conn.key_room \
+                            and _SPACE not in key:
+                        # encode_request's frame for GET, DEL, INC, ...: nothing
+                        # else to check.
+                        frame = _FRAME_HEAD.pack(len(key) + 2, op.opcode) + key
+                    else:
+                        frame = encode_request(op, key, value, number, conn.limits)
+                try:
+                    code, encoding, data = conn.call(frame, op.result == "quit")
+                    break
+                except transport.Failure as failure:
+                    attempts -= 1
+                    if attempts == 0 or not reused or failure.status not in (
+                            transport.CLOSED, transport.IO):
+                        raise _public(failure) from None
             if code == REPL_VAL and encoding == ENC_PLAIN and op.result == "value":
                 # A value, as interpret() would give it: the common case.
                 result = data if self._encoding is None else data.decode(self._encoding)
