@@ -102,7 +102,7 @@ class _Connection:
     configured with (the twin of ``gb_client``)."""
 
     __slots__ = ("sock", "host", "port", "unix_path", "timeout_ms", "connect_timeout_ms",
-                 "limits", "key_room", "replies")
+                 "may_block", "limits", "key_room", "replies")
 
     def __init__(self, host, port, unix_path, timeout, connect_timeout, limits,
                  max_reply_size):
@@ -112,6 +112,10 @@ class _Connection:
         self.unix_path = unix_path
         self.timeout_ms = timeout
         self.connect_timeout_ms = connect_timeout
+        # Whether the first wait for a reply may be a blocking recv(): under
+        # 100 ms the kernel's timer ticks are too coarse for SO_RCVTIMEO, so
+        # short timeouts always poll (may_block_first).
+        self.may_block = timeout < 0 or timeout >= 100
         self.limits = limits
         # The longest key a lone-key request (GET, DEL, ...) may carry with
         # no check but for emptiness and spaces: within max_key_size (0: not
@@ -166,87 +170,7 @@ class _Connection:
         failure.message = clip(failure.message + self.peer())
         return failure
 
-    def call(self, frame, is_end):
-        """Send one frame and return its reply as (code, encoding, payload),
-        within the timeout. Raises Failure with the connection closed;
-        closes it too when anything else (a signal's exception) interrupts,
-        as its reply is still due.
-
-        As the library does it: one send() that takes the whole frame, then
-        one recv() that sleeps in the kernel until the reply comes (see
-        ``transport.recv_blocking``), and a reply that came whole is cut
-        from what was received without going through the buffer."""
-        sock = self.sock
-        replies = self.replies
-        # Bytes nobody asked for mean the stream is out of step: start over.
-        # (``replies.buffered``, without the cost of a property.)
-        if sock is not None and len(replies._buf) != replies._pos:
-            self.close()
-            sock = None
-        if sock is None:
-            self.connect()
-            sock = self.sock
-        timeout = self.timeout_ms
-        deadline = None if timeout < 0 else _monotonic() * 1000.0 + timeout
-        sent = False
-        try:
-            count = 0
-            if len(frame) <= _IO_CHUNK:
-                try:
-                    count = sock.send(frame, _SEND_FLAGS)
-                except BlockingIOError:
-                    pass
-                except OSError as error:
-                    raise transport.io_error(error.errno, "while sending the request") from None
-            if count != len(frame):
-                transport.send_all(sock, frame, deadline, count)
-            sent = True
-            # The first wait may sleep in recv() while SO_RCVTIMEO is sure to
-            # end before the deadline; under 100 ms the kernel's ticks are too
-            # coarse for that, so short timeouts always poll
-            # (``may_block_first``).
-            if timeout < 0 or (timeout >= 100 and (deadline - _monotonic() * 1000.0) * 16
-                               >= timeout * 15):
-                # transport.recv_blocking, inline: this is the hot path.
-                try:
-                    data = sock.recv(_READ)
-                except (BlockingIOError, InterruptedError):
-                    data = transport.recv_some(sock, _READ, deadline)
-                except OSError as error:
-                    raise transport.io_error(error.errno, "while reading the reply") from None
-                if not data:
-                    raise transport.eof_error("before its reply was complete")
-            else:
-                data = transport.recv_some(sock, _READ, deadline)
-            reply = None
-            if len(data) >= REPLY_HEADER_SIZE:
-                code, encoding, size = _HEADER.unpack_from(data)
-                # Exactly one whole reply, with a header that needs no closer
-                # look (ReplyBuffer.head): the common case.
-                if len(data) - REPLY_HEADER_SIZE == size and code <= REPL_KVAL and (
-                        encoding == ENC_PLAIN or (encoding == ENC_NUMBER and code == REPL_VAL
-                                                  and size in _NUMBER_WIDTHS)) \
-                        and size <= replies.max_reply_size:
-                    reply = (code, encoding, data[REPLY_HEADER_SIZE:])
-            if reply is None:
-                replies.feed(data)
-                reply = self._receive(sock, deadline)
-        except transport.Failure as failure:
-            failure.request_sent = sent or getattr(failure, "written", 0) > 0
-            raise self.broken(failure) from None
-        except ProtocolError as error:
-            raise self.broken(transport.Failure(transport.PROTOCOL, str(error))) from None
-        except BaseException:
-            self.close()
-            raise
-        if is_end:
-            # The server hangs up after END's reply: close first, so that
-            # the next call reconnects instead of failing.
-            self.sock = None
-            transport.close(sock)
-        return reply
-
-    def _receive(self, sock, deadline):
+    def receive(self, sock, deadline):
         """The rest of the reply whose first bytes are buffered, read until
         complete, as (code, encoding, payload). A large payload still mostly
         in the socket is received straight into a buffer of its size."""
@@ -743,15 +667,91 @@ def _parts_maker(op):
     return parts
 
 
+def _roundtrip(conn, frame):
+    """Send one frame on conn and return its reply, (code, encoding,
+    payload), within the timeout. A failure closes the connection and
+    raises Failure; anything else (a signal's exception) closes it too, as
+    the reply is still due.
+
+    As the library does it: one send() that takes the whole frame, then
+    one recv() that sleeps in the kernel until the reply comes (see
+    transport.recv_blocking), and a reply that came whole is cut from
+    what came without going through the buffer."""
+    sock = conn.sock
+    replies = conn.replies
+    # Bytes nobody asked for mean the stream is out of step: start over.
+    # (replies.buffered, without a property's cost.)
+    if sock is not None and len(replies._buf) != replies._pos:
+        conn.close()
+        sock = None
+    if sock is None:
+        conn.connect()
+        sock = conn.sock
+    timeout = conn.timeout_ms
+    deadline = None if timeout < 0 else _monotonic() * 1000.0 + timeout
+    sent = False
+    try:
+        count = 0
+        if len(frame) <= _IO_CHUNK:
+            try:
+                count = sock.send(frame, _SEND_FLAGS)
+            except BlockingIOError:
+                pass
+            except OSError as error:
+                raise transport.io_error(error.errno, "while sending the request") from None
+        # The first wait may sleep in recv() while SO_RCVTIMEO is sure to end
+        # before the deadline (may_block_first): with a timeout of 100 ms or
+        # more, SO_RCVTIMEO at 7/8 of it, and at most a sixteenth of it gone.
+        # A send that took the whole frame at once did not wait, so the clock
+        # is read again only after one that did.
+        block = conn.may_block
+        if count != len(frame):
+            transport.send_all(sock, frame, deadline, count)
+            block = block and (deadline is None
+                               or (deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
+        sent = True
+        if block:
+            # transport.recv_blocking, inline.
+            try:
+                data = sock.recv(_READ)
+            except (BlockingIOError, InterruptedError):
+                data = transport.recv_some(sock, _READ, deadline)
+            except OSError as error:
+                raise transport.io_error(error.errno, "while reading the reply") from None
+            if not data:
+                raise transport.eof_error("before its reply was complete")
+        else:
+            data = transport.recv_some(sock, _READ, deadline)
+        if len(data) >= REPLY_HEADER_SIZE:
+            code, encoding, size = _HEADER.unpack_from(data)
+            # Exactly one whole reply, with a header that needs no closer look
+            # (ReplyBuffer.head): the common case.
+            if len(data) - REPLY_HEADER_SIZE == size and code <= REPL_KVAL \
+                    and (encoding == ENC_PLAIN or (encoding == ENC_NUMBER and code == REPL_VAL
+                                                   and size in _NUMBER_WIDTHS)) \
+                    and size <= replies.max_reply_size:
+                return code, encoding, data[REPLY_HEADER_SIZE:]
+        replies.feed(data)
+        return conn.receive(sock, deadline)
+    except transport.Failure as failure:
+        failure.request_sent = sent or getattr(failure, "written", 0) > 0
+        raise conn.broken(failure) from None
+    except ProtocolError as error:
+        raise conn.broken(transport.Failure(transport.PROTOCOL, str(error))) from None
+    except BaseException:
+        conn.close()
+        raise
+
+
 def _client_method(op):
     """The Client method for op: the whole request, from the call's
-    arguments to its result, with the lock held. A read is sent again,
-    once, on a fresh connection when a connection that had served earlier
-    requests is found dead (a server restart); writes never are.
+    arguments to its result, with the lock held.
 
     It is one function, with what it needs of op taken out beforehand,
-    rather than method, request and round trip calling each other: on a
-    small request every Python call saved is a good part of the cost."""
+    rather than method, request, round trip and exchange calling each
+    other: on a small request every Python call saved is a good part of
+    the cost (the C client spends about 2,500 instructions on a GET; a
+    Python call costs several hundred)."""
     lone = _lone_key(op)
     name = op.params[0].name if lone else None
     # A lone key's frame is packed here, after encode_request's checks.
@@ -762,12 +762,12 @@ def _client_method(op):
     is_end = op.result == "quit"
 
     def method(self, *args, **kwargs):
+        value = number = None
         if lone and len(args) == 1 and not kwargs:
             # The commonest call, get(key), skips the binding.
             key = args[0]
             if type(key) is not bytes:
                 key = key_bytes(key, name)
-            value = number = None
         else:
             key, value, number = prepare(op, args, kwargs)
         conn = self._conn
@@ -778,26 +778,31 @@ def _client_method(op):
         else:
             lock.acquire()
         try:
-            attempts = 2 if idempotent and self._retry_reads else 1
-            frame = None
+            reused = conn.sock is not None
+            if not reused:
+                self._ensure_connected(conn)
+            if packs_key and key and len(key) <= conn.key_room and _SPACE not in key:
+                frame = _FRAME_HEAD.pack(len(key) + 2, opcode) + key
+            else:
+                frame = encode_request(op, key, value, number, conn.limits)
             while True:
-                reused = conn.sock is not None
-                if not reused:
-                    self._ensure_connected(conn)
-                if frame is None:
-                    if packs_key and key and len(key) <= conn.key_room and _SPACE not in key:
-                        frame = _FRAME_HEAD.pack(len(key) + 2, opcode) + key
-                    else:
-                        frame = encode_request(op, key, value, number, conn.limits)
                 try:
-                    code, encoding, data = conn.call(frame, is_end)
+                    code, encoding, data = _roundtrip(conn, frame)
                     break
                 except transport.Failure as failure:
-                    attempts -= 1
-                    if attempts == 0 or not reused or failure.status not in (
-                            transport.CLOSED, transport.IO):
+                    # A read is sent again, once, on a fresh connection when
+                    # a connection that had served earlier requests is found
+                    # dead (a server restart); writes never are.
+                    if not (reused and idempotent and self._retry_reads) \
+                            or failure.status not in (transport.CLOSED, transport.IO):
                         raise _public(failure) from None
-            if is_value and code == REPL_VAL and encoding == ENC_PLAIN:
+                    reused = False
+                    self._ensure_connected(conn)
+            if is_end:
+                # The server hangs up after END's reply: close first, so that
+                # the next call reconnects instead of failing.
+                conn.close()
+            elif is_value and code == REPL_VAL and encoding == ENC_PLAIN:
                 # A value, as interpret() gives it: the common case.
                 return data if self._encoding is None else data.decode(self._encoding)
             try:
@@ -811,9 +816,6 @@ def _client_method(op):
                 # server that sends one is not to be trusted with the next.
                 conn.close()
                 raise
-            finally:
-                if is_end:
-                    conn.close()
         finally:
             lock.release()
         if isinstance(result, BaseException):
