@@ -667,91 +667,15 @@ def _parts_maker(op):
     return parts
 
 
-def _roundtrip(conn, frame):
-    """Send one frame on conn and return its reply, (code, encoding,
-    payload), within the timeout. A failure closes the connection and
-    raises Failure; anything else (a signal's exception) closes it too, as
-    the reply is still due.
-
-    As the library does it: one send() that takes the whole frame, then
-    one recv() that sleeps in the kernel until the reply comes (see
-    transport.recv_blocking), and a reply that came whole is cut from
-    what came without going through the buffer."""
-    sock = conn.sock
-    replies = conn.replies
-    # Bytes nobody asked for mean the stream is out of step: start over.
-    # (replies.buffered, without a property's cost.)
-    if sock is not None and len(replies._buf) != replies._pos:
-        conn.close()
-        sock = None
-    if sock is None:
-        conn.connect()
-        sock = conn.sock
-    timeout = conn.timeout_ms
-    deadline = None if timeout < 0 else _monotonic() * 1000.0 + timeout
-    sent = False
-    try:
-        count = 0
-        if len(frame) <= _IO_CHUNK:
-            try:
-                count = sock.send(frame, _SEND_FLAGS)
-            except BlockingIOError:
-                pass
-            except OSError as error:
-                raise transport.io_error(error.errno, "while sending the request") from None
-        # The first wait may sleep in recv() while SO_RCVTIMEO is sure to end
-        # before the deadline (may_block_first): with a timeout of 100 ms or
-        # more, SO_RCVTIMEO at 7/8 of it, and at most a sixteenth of it gone.
-        # A send that took the whole frame at once did not wait, so the clock
-        # is read again only after one that did.
-        block = conn.may_block
-        if count != len(frame):
-            transport.send_all(sock, frame, deadline, count)
-            block = block and (deadline is None
-                               or (deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
-        sent = True
-        if block:
-            # transport.recv_blocking, inline.
-            try:
-                data = sock.recv(_READ)
-            except (BlockingIOError, InterruptedError):
-                data = transport.recv_some(sock, _READ, deadline)
-            except OSError as error:
-                raise transport.io_error(error.errno, "while reading the reply") from None
-            if not data:
-                raise transport.eof_error("before its reply was complete")
-        else:
-            data = transport.recv_some(sock, _READ, deadline)
-        if len(data) >= REPLY_HEADER_SIZE:
-            code, encoding, size = _HEADER.unpack_from(data)
-            # Exactly one whole reply, with a header that needs no closer look
-            # (ReplyBuffer.head): the common case.
-            if len(data) - REPLY_HEADER_SIZE == size and code <= REPL_KVAL \
-                    and (encoding == ENC_PLAIN or (encoding == ENC_NUMBER and code == REPL_VAL
-                                                   and size in _NUMBER_WIDTHS)) \
-                    and size <= replies.max_reply_size:
-                return code, encoding, data[REPLY_HEADER_SIZE:]
-        replies.feed(data)
-        return conn.receive(sock, deadline)
-    except transport.Failure as failure:
-        failure.request_sent = sent or getattr(failure, "written", 0) > 0
-        raise conn.broken(failure) from None
-    except ProtocolError as error:
-        raise conn.broken(transport.Failure(transport.PROTOCOL, str(error))) from None
-    except BaseException:
-        conn.close()
-        raise
-
-
 def _client_method(op):
     """The Client method for op: the whole request, from the call's
-    arguments to its result, with the lock held.
+    arguments to its result.
 
     It is one function, with what it needs of op taken out beforehand,
     rather than method, request, round trip and exchange calling each
-    other: on a small request every Python call saved is a good part of
-    the cost (the C client spends about 2,500 instructions on a GET; a
-    Python call costs several hundred)."""
+    other as in the library: on a small request each Python call saved is
+    a good part of the cost (the extension spends about 2,500 instructions
+    on a GET, a Python call several hundred)."""
     lone = _lone_key(op)
     name = op.params[0].name if lone else None
     # A lone key's frame is packed here, after encode_request's checks.
@@ -786,18 +710,101 @@ def _client_method(op):
             else:
                 frame = encode_request(op, key, value, number, conn.limits)
             while True:
-                try:
-                    code, encoding, data = _roundtrip(conn, frame)
-                    break
-                except transport.Failure as failure:
-                    # A read is sent again, once, on a fresh connection when
-                    # a connection that had served earlier requests is found
-                    # dead (a server restart); writes never are.
-                    if not (reused and idempotent and self._retry_reads) \
-                            or failure.status not in (transport.CLOSED, transport.IO):
+                replies = conn.replies
+                # Bytes nobody asked for mean the stream is out of step:
+                # start over (replies.buffered, without a property's cost).
+                if len(replies._buf) != replies._pos:
+                    conn.close()
+                    try:
+                        conn.connect()
+                    except transport.Failure as failure:
                         raise _public(failure) from None
-                    reused = False
-                    self._ensure_connected(conn)
+                code = -1
+                failure = None
+                sent = False
+                sock = conn.sock
+                timeout = conn.timeout_ms
+                deadline = None if timeout < 0 else _monotonic() * 1000.0 + timeout
+                # The exchange, as the library makes it: one send() that
+                # takes the whole frame, one recv() that sleeps in the kernel
+                # until the reply comes (gb_socket_recv_blocking), and a
+                # reply that came whole cut from what came, not buffered.
+                try:
+                    count = 0
+                    if len(frame) <= _IO_CHUNK:
+                        try:
+                            count = sock.send(frame, _SEND_FLAGS)
+                        except BlockingIOError:
+                            pass
+                        except OSError as error:
+                            raise transport.io_error(error.errno,
+                                                     "while sending the request") from None
+                    # The first wait may sleep in recv() while SO_RCVTIMEO is
+                    # sure to end before the deadline (may_block_first): with
+                    # a timeout of 100 ms or more, SO_RCVTIMEO at 7/8 of it,
+                    # and at most a sixteenth of it gone. A send that took the
+                    # whole frame at once did not wait: the clock is read
+                    # again only after one that did.
+                    block = conn.may_block
+                    if count != len(frame):
+                        transport.send_all(sock, frame, deadline, count)
+                        block = block and (deadline is None or (
+                            deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
+                    sent = True
+                    if block:
+                        # Until bytes come or SO_RCVTIMEO runs out; then poll()
+                        # waits out what is left of the deadline. (A signal
+                        # whose handler returns restarts this recv() with the
+                        # whole SO_RCVTIMEO (PEP 475), where the library goes
+                        # on with poll(): only a server that stalls while
+                        # signals keep coming sees the difference.)
+                        try:
+                            data = sock.recv(_READ)
+                        except (BlockingIOError, InterruptedError):
+                            data = transport.recv_some(sock, _READ, deadline)
+                        except OSError as error:
+                            raise transport.io_error(error.errno,
+                                                     "while reading the reply") from None
+                        if not data:
+                            raise transport.eof_error("before its reply was complete")
+                    else:
+                        data = transport.recv_some(sock, _READ, deadline)
+                    if len(data) >= REPLY_HEADER_SIZE:
+                        code, encoding, size = _HEADER.unpack_from(data)
+                        # One whole reply, and a header that needs no closer
+                        # look (ReplyBuffer.head): the common case.
+                        if len(data) - REPLY_HEADER_SIZE == size and code <= REPL_KVAL and (
+                                encoding == ENC_PLAIN
+                                or (encoding == ENC_NUMBER and code == REPL_VAL
+                                    and size in _NUMBER_WIDTHS)) \
+                                and size <= replies.max_reply_size:
+                            data = data[REPLY_HEADER_SIZE:]
+                        else:
+                            code = -1
+                    if code < 0:
+                        replies.feed(data)
+                        code, encoding, data = conn.receive(sock, deadline)
+                except transport.Failure as error:
+                    failure = error
+                    failure.request_sent = sent or getattr(failure, "written", 0) > 0
+                except ProtocolError as error:
+                    failure = transport.Failure(transport.PROTOCOL, str(error))
+                except BaseException:
+                    # A signal's exception, say: the reply is still due.
+                    conn.close()
+                    raise
+                if failure is None:
+                    break
+                # A connection that failed is never used again. A read is sent
+                # again, once, on a fresh connection when a connection that
+                # had served earlier requests is found dead (a server
+                # restart); writes never are.
+                conn.broken(failure)
+                if not (reused and idempotent and self._retry_reads) \
+                        or failure.status not in (transport.CLOSED, transport.IO):
+                    raise _public(failure) from None
+                reused = False
+                self._ensure_connected(conn)
             if is_end:
                 # The server hangs up after END's reply: close first, so that
                 # the next call reconnects instead of failing.

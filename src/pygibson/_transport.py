@@ -8,12 +8,13 @@ uses what is left of it rather than starting over. Failures are
 into the public exceptions.
 
 A connected socket is blocking, with SO_RCVTIMEO/SO_SNDTIMEO set from the
-request timeout (``prepare``), as ``transport.c`` makes it: the first wait
-for a reply is then one plain recv() that sleeps in the kernel
-(``recv_blocking``), so that a request costs two system calls, send and
-recv, and no poll(). Every other call passes MSG_DONTWAIT and waits with a
-poll() bounded by the deadline, as on a non-blocking socket. Where there is
-no MSG_DONTWAIT the socket stays non-blocking and every wait polls.
+request timeout (``_prepare``), as ``transport.c`` makes it: the client's
+first wait for a reply is then one plain recv() that sleeps in the kernel
+(``gb_socket_recv_blocking``; the client does it inline), so that a
+request costs two system calls, send and recv, and no poll(). Every call
+here passes MSG_DONTWAIT and waits with a poll() bounded by the deadline,
+as on a non-blocking socket. Where there is no MSG_DONTWAIT the socket
+stays non-blocking, and every wait polls.
 """
 
 import errno
@@ -27,7 +28,7 @@ import time
 
 __all__ = [
     "Failure", "deadline_after", "connect_tcp", "connect_unix", "close", "abandon",
-    "send_all", "recv_blocking", "recv_some", "recv_into_some", "exchange", "send_chunk_hint",
+    "send_all", "recv_some", "recv_into_some", "exchange", "send_chunk_hint",
 ]
 
 # gb_status values that leave this layer, by name.
@@ -269,28 +270,6 @@ def send_all(sock, data, deadline, done=0):
             failure.written = done
             raise failure
         done += n
-
-
-def recv_blocking(sock, cap, deadline):
-    """The first receive of a request (``gb_socket_recv_blocking``): one
-    recv() that sleeps in the kernel until bytes come, or until SO_RCVTIMEO
-    (set below the request timeout, see ``_prepare``) runs out; then what is
-    left of the deadline is waited out with poll(). The caller makes sure
-    that SO_RCVTIMEO ends before the deadline (``may_block_first``).
-
-    A signal whose handler returns restarts this recv() (PEP 475) with the
-    whole SO_RCVTIMEO again, where the library goes on with poll() and
-    what is left of the deadline: only a server that stalls while signals
-    keep coming sees the difference."""
-    try:
-        got = sock.recv(cap)
-    except (BlockingIOError, InterruptedError):
-        return _receive(sock, deadline, lambda: sock.recv(cap, DONTWAIT))
-    except OSError as error:
-        raise io_error(error.errno, "while reading the reply") from None
-    if not got:
-        raise eof_error("before its reply was complete")
-    return got
 
 
 def _receive(sock, deadline, receive):
