@@ -61,12 +61,14 @@ __all__ = ["Client", "Pipeline"]
 
 # fork() is an event of the whole process, so its count is process-wide too:
 # one counter, bumped in every child, read on every request (a getpid() per
-# request would be a system call).
-_forks = [0]
+# request would be a system call). A global rather than a list's item: one
+# bytecode to read.
+_forks = 0
 
 
 def _count_fork():
-    _forks[0] += 1
+    global _forks
+    _forks += 1
 
 
 if hasattr(os, "register_at_fork"):
@@ -297,7 +299,7 @@ class Client:
             self._conn.close()
         self._conn = _Connection(DEFAULT_HOST if addr is None else addr, port, unix_path,
                                  timeout, connect_timeout, limits, max_reply_size)
-        self._generation = _forks[0]
+        self._generation = _forks
         self._retry_reads = retry_reads
         self._connect_retries = connect_retries
         self._connect_backoff = connect_backoff
@@ -312,13 +314,13 @@ class Client:
         conn = self._conn
         if conn is None or self._lock is None:
             raise RuntimeError("Client.__init__() was not called")
-        if self._generation != _forks[0]:
+        if self._generation != _forks:
             if self._lock.acquire(False):
                 self._lock.release()
             else:
                 self._lock = threading.Lock()
             conn.abandon()
-            self._generation = _forks[0]
+            self._generation = _forks
         self._lock.acquire()
         return conn
 
@@ -375,7 +377,7 @@ class Client:
             return
         try:
             # In a forked child the socket is the parent's too: leave it open.
-            if self._generation != _forks[0]:
+            if self._generation != _forks:
                 conn.abandon()
             else:
                 conn.close()
@@ -385,7 +387,7 @@ class Client:
     # ---- properties ------------------------------------------------------------
 
     def _inherited(self):
-        return self._generation != _forks[0]
+        return self._generation != _forks
 
     @property
     def closed(self):
@@ -696,7 +698,7 @@ def _client_method(op):
             key, value, number = prepare(op, args, kwargs)
         conn = self._conn
         lock = self._lock
-        if conn is None or lock is None or self._generation != _forks[0]:
+        if conn is None or lock is None or self._generation != _forks:
             conn = self._acquire()
             lock = self._lock
         else:
@@ -705,8 +707,10 @@ def _client_method(op):
             reused = conn.sock is not None
             if not reused:
                 self._ensure_connected(conn)
-            if packs_key and key and len(key) <= conn.key_room and _SPACE not in key:
-                frame = _FRAME_HEAD.pack(len(key) + 2, opcode) + key
+            if packs_key and key and _SPACE not in key:
+                size = len(key)
+                frame = (_FRAME_HEAD.pack(size + 2, opcode) + key if size <= conn.key_room
+                         else encode_request(op, key, value, number, conn.limits))
             else:
                 frame = encode_request(op, key, value, number, conn.limits)
             while True:
@@ -719,7 +723,6 @@ def _client_method(op):
                         conn.connect()
                     except transport.Failure as failure:
                         raise _public(failure) from None
-                code = -1
                 failure = None
                 sent = False
                 sock = conn.sock
@@ -731,7 +734,8 @@ def _client_method(op):
                 # reply that came whole cut from what came, not buffered.
                 try:
                     count = 0
-                    if len(frame) <= _IO_CHUNK:
+                    size = len(frame)
+                    if size <= _IO_CHUNK:
                         try:
                             count = sock.send(frame, _SEND_FLAGS)
                         except BlockingIOError:
@@ -746,7 +750,7 @@ def _client_method(op):
                     # whole frame at once did not wait: the clock is read
                     # again only after one that did.
                     block = conn.may_block
-                    if count != len(frame):
+                    if count != size:
                         transport.send_all(sock, frame, deadline, count)
                         block = block and (deadline is None or (
                             deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
@@ -769,19 +773,18 @@ def _client_method(op):
                             raise transport.eof_error("before its reply was complete")
                     else:
                         data = transport.recv_some(sock, _READ, deadline)
-                    if len(data) >= REPLY_HEADER_SIZE:
-                        code, encoding, size = _HEADER.unpack_from(data)
-                        # One whole reply, and a header that needs no closer
-                        # look (ReplyBuffer.head): the common case.
-                        if len(data) - REPLY_HEADER_SIZE == size and code <= REPL_KVAL and (
-                                encoding == ENC_PLAIN
-                                or (encoding == ENC_NUMBER and code == REPL_VAL
-                                    and size in _NUMBER_WIDTHS)) \
-                                and size <= replies.max_reply_size:
-                            data = data[REPLY_HEADER_SIZE:]
-                        else:
-                            code = -1
-                    if code < 0:
+                    size = len(data) - REPLY_HEADER_SIZE
+                    if size >= 0:
+                        code, encoding, announced = _HEADER.unpack_from(data)
+                    # One whole reply, and a header that needs no closer look
+                    # (ReplyBuffer.head): the common case.
+                    if size >= 0 and announced == size and code <= REPL_KVAL and (
+                            encoding == ENC_PLAIN
+                            or (encoding == ENC_NUMBER and code == REPL_VAL
+                                and size in _NUMBER_WIDTHS)) \
+                            and size <= replies.max_reply_size:
+                        data = data[REPLY_HEADER_SIZE:]
+                    else:
                         replies.feed(data)
                         code, encoding, data = conn.receive(sock, deadline)
                 except transport.Failure as error:
