@@ -82,6 +82,10 @@ _PIPE_READ = 256 * 1024
 _READ = 64 * 1024
 
 _UINT32_MAX = 0xFFFFFFFF
+# Bound once: a method of an imported name is looked up as a module's
+# attribute would be, unspecialised and bound anew on every call.
+_pack_frame_head = _FRAME_HEAD.pack
+_unpack_reply_head = _HEADER.unpack_from
 _IO_CHUNK = transport.IO_CHUNK
 _SEND_FLAGS = transport.SEND_FLAGS
 _monotonic = time.monotonic
@@ -709,7 +713,7 @@ def _client_method(op):
                 self._ensure_connected(conn)
             if packs_key and key and _SPACE not in key:
                 size = len(key)
-                frame = (_FRAME_HEAD.pack(size + 2, opcode) + key if size <= conn.key_room
+                frame = (_pack_frame_head(size + 2, opcode) + key if size <= conn.key_room
                          else encode_request(op, key, value, number, conn.limits))
             else:
                 frame = encode_request(op, key, value, number, conn.limits)
@@ -775,7 +779,7 @@ def _client_method(op):
                         data = transport.recv_some(sock, _READ, deadline)
                     size = len(data) - REPLY_HEADER_SIZE
                     if size >= 0:
-                        code, encoding, announced = _HEADER.unpack_from(data)
+                        code, encoding, announced = _unpack_reply_head(data)
                     # One whole reply, and a header that needs no closer look
                     # (ReplyBuffer.head): the common case.
                     if size >= 0 and announced == size and code <= REPL_KVAL and (
