@@ -103,6 +103,9 @@ class Limits(NamedTuple):
 DEFAULT_LIMITS = Limits()
 
 _FRAME_HEAD = struct.Struct("<Ih")
+#: The space as an int: ``bytes.__contains__`` tries its argument as a byte
+#: value first, and a bytes argument costs it a TypeError made and dropped.
+_SPACE = 0x20
 
 
 def _check_key(op, key, limits, ttl_text_len):
@@ -203,7 +206,7 @@ def encode_request(op, key=None, value=None, number=None, limits=DEFAULT_LIMITS)
     ``number`` the TTL, lock time or MGET limit (None: no limit)."""
     shape = op.shape
     if shape == "KEY" and key and len(key) <= limits.max_key_size \
-            and b" " not in key and (not limits.max_request_size
+            and _SPACE not in key and (not limits.max_request_size
                                      or len(key) + 2 <= limits.max_request_size):
         # The commonest request (GET, INC, DEL, ...): nothing else to check.
         return _FRAME_HEAD.pack(len(key) + 2, op.opcode) + key

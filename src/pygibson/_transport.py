@@ -3,10 +3,18 @@
 
 Every deadline is an absolute monotonic time in milliseconds covering a
 whole operation, so that a retry after a short write or a spurious wake-up
-uses what is left of it rather than starting over. Sockets stay
-non-blocking; every wait is a poll() bounded by the deadline. Failures are
+uses what is left of it rather than starting over. Failures are
 :class:`Failure` with the library's status and words; the client turns them
 into the public exceptions.
+
+A connected socket is blocking, with SO_RCVTIMEO/SO_SNDTIMEO set from the
+request timeout (``_prepare``), as ``transport.c`` makes it: the client's
+first wait for a reply is then one plain recv() that sleeps in the kernel
+(``gb_socket_recv_blocking``; the client does it inline), so that a
+request costs two system calls, send and recv, and no poll(). Every call
+here passes MSG_DONTWAIT and waits with a poll() bounded by the deadline,
+as on a non-blocking socket. Where there is no MSG_DONTWAIT the socket
+stays non-blocking, and every wait polls.
 """
 
 import errno
@@ -14,6 +22,7 @@ import math
 import os
 import select
 import socket
+import struct
 import sys
 import time
 
@@ -30,6 +39,10 @@ RESOLVE, CONNECT, TIMEOUT, CLOSED, IO, NOT_CONNECTED, PROTOCOL = (
 _POLLIN, _POLLOUT = select.POLLIN, select.POLLOUT
 _POLLHUP, _POLLERR = select.POLLHUP, select.POLLERR
 _NOSIGNAL = getattr(socket, "MSG_NOSIGNAL", 0)
+#: One call that must not sleep, on a socket that is blocking (see above).
+DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+#: The flags of every send().
+SEND_FLAGS = _NOSIGNAL | DONTWAIT
 _CLOSED_ERRNOS = (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED, errno.ENOTCONN)
 #: sizeof(sun_path) less its NUL.
 _UNIX_PATH_MAX = (108 if sys.platform.startswith("linux") else 104) - 1
@@ -104,9 +117,33 @@ def eof_error(doing):
 # ---- Connecting ---------------------------------------------------------------
 
 
-def _connect_addr(family, address, deadline):
-    """A socket connected to one address before the deadline. Raises
-    OSError (ETIMEDOUT, with timed_out set, when the deadline passed)."""
+def _timeval(ms):
+    """A struct timeval of ``ms`` milliseconds; at least 1, as a zero one
+    would mean no timeout at all."""
+    ms = max(ms, 1)
+    return struct.pack("ll", ms // 1000, (ms % 1000) * 1000)
+
+
+def _prepare(sock, family, io_timeout_ms):
+    """Make a connected socket ready for requests (``prepare_socket``):
+    TCP_NODELAY, and blocking with SO_RCVTIMEO/SO_SNDTIMEO of
+    ``io_timeout_ms`` (none when negative) as the backstop that keeps the
+    blocking first receive of a request under its deadline."""
+    if family != socket.AF_UNIX:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if not DONTWAIT:
+        return
+    sock.setblocking(True)
+    if io_timeout_ms >= 0:
+        timeval = _timeval(io_timeout_ms)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, timeval)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval)
+
+
+def _connect_addr(family, address, deadline, io_timeout_ms):
+    """A socket connected to one address before the deadline, prepared.
+    Raises OSError (ETIMEDOUT, with timed_out set, when the deadline
+    passed)."""
     sock = socket.socket(family, socket.SOCK_STREAM)  # close-on-exec, as Python makes them
     try:
         sock.setblocking(False)
@@ -124,6 +161,7 @@ def _connect_addr(family, address, deadline):
             code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
             if code != 0:
                 raise OSError(code, os.strerror(code))
+        _prepare(sock, family, io_timeout_ms)
         return sock
     except BaseException:
         sock.close()
@@ -144,9 +182,9 @@ def _format_addr(family, address):
     return ("[%s]:%s" if family == socket.AF_INET6 else "%s:%s") % (host, port)
 
 
-def connect_tcp(host, port, timeout_ms):
-    """A connected TCP socket (TCP_NODELAY set): each address the host
-    resolves to in turn, all within the one deadline."""
+def connect_tcp(host, port, timeout_ms, io_timeout_ms):
+    """A connected TCP socket, prepared (see ``_prepare``): each address
+    the host resolves to in turn, all within the one deadline."""
     deadline = deadline_after(timeout_ms)
     host = host or "127.0.0.1"
     if not 1 <= port <= 65535:
@@ -161,20 +199,17 @@ def connect_tcp(host, port, timeout_ms):
     last = OSError(0, os.strerror(0))
     for family, _, _, _, address in infos:
         try:
-            sock = _connect_addr(family, address, deadline)
+            return _connect_addr(family, address, deadline, io_timeout_ms)
         except OSError as error:
             last = error
             where = _format_addr(family, address)
             if getattr(error, "timed_out", False):
                 break
-            continue
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return sock
     raise _connect_failed(where, last, timeout_ms)
 
 
-def connect_unix(path, timeout_ms):
-    """A connected unix socket; ``path`` is bytes."""
+def connect_unix(path, timeout_ms, io_timeout_ms):
+    """A connected unix socket, prepared; ``path`` is bytes."""
     if not path:
         raise Failure(CONNECT, "the unix socket path is empty")
     if len(path) > _UNIX_PATH_MAX:
@@ -182,7 +217,7 @@ def connect_unix(path, timeout_ms):
                                "%d; use a shorter path" % (len(path), _UNIX_PATH_MAX),
                       errno.ENAMETOOLONG)
     try:
-        return _connect_addr(socket.AF_UNIX, path, deadline_after(timeout_ms))
+        return _connect_addr(socket.AF_UNIX, path, deadline_after(timeout_ms), io_timeout_ms)
     except OSError as error:
         raise _connect_failed("unix socket %s" % os.fsdecode(path), error, timeout_ms) from None
 
@@ -211,15 +246,14 @@ def abandon(sock):
 IO_CHUNK = 1024 * 1024
 
 
-def send_all(sock, data, deadline):
-    """Write all of data before the deadline. A Failure carries
-    ``written``, the bytes that left before it."""
+def send_all(sock, data, deadline, done=0):
+    """Write all of data, from ``done`` on, before the deadline. A Failure
+    carries ``written``, the bytes that left before it."""
     view = memoryview(data)
-    done = 0
     total = len(view)
     while done < total:
         try:
-            n = sock.send(view[done:done + IO_CHUNK], _NOSIGNAL)
+            n = sock.send(view[done:done + IO_CHUNK], SEND_FLAGS)
         except BlockingIOError:
             try:
                 wait(sock, _POLLOUT, deadline, "sending the request")
@@ -257,12 +291,13 @@ def _receive(sock, deadline, receive):
 
 def recv_some(sock, cap, deadline):
     """The bytes that came (at most cap)."""
-    return _receive(sock, deadline, lambda: sock.recv(cap))
+    return _receive(sock, deadline, lambda: sock.recv(cap, DONTWAIT))
 
 
 def recv_into_some(sock, view, deadline):
     """Bytes received into a writable view: how many (at most IO_CHUNK)."""
-    return _receive(sock, deadline, lambda: sock.recv_into(view, min(len(view), IO_CHUNK)))
+    return _receive(sock, deadline,
+                    lambda: sock.recv_into(view, min(len(view), IO_CHUNK), DONTWAIT))
 
 
 def exchange(sock, out, in_cap, deadline):
@@ -279,7 +314,7 @@ def exchange(sock, out, in_cap, deadline):
         read_error = write_error = None
         if revents & (_POLLIN | _POLLHUP | _POLLERR):
             try:
-                got = sock.recv(in_cap)
+                got = sock.recv(in_cap, DONTWAIT)
                 if not got:
                     read_error = eof_error("during a pipeline")
             except (BlockingIOError, InterruptedError):
@@ -288,7 +323,7 @@ def exchange(sock, out, in_cap, deadline):
                 read_error = io_error(error.errno, "while reading pipelined replies")
         if read_error is None and len(out) and revents & (_POLLOUT | _POLLHUP | _POLLERR):
             try:
-                written = sock.send(out[:IO_CHUNK], _NOSIGNAL)
+                written = sock.send(out[:IO_CHUNK], SEND_FLAGS)
                 if written == 0:
                     write_error = Failure(IO, "send() wrote nothing")
             except (BlockingIOError, InterruptedError):
