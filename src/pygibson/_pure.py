@@ -262,6 +262,9 @@ class Client:
         self._conn = None
         self._lock = None
         self._encoding = None
+        # No fork count: until __init__ sets it, every call goes through
+        # _acquire(), which refuses an uninitialised client.
+        self._generation = -1
         return self
 
     def __init__(self, addr=_UNSET, port=DEFAULT_PORT, unix_socket=None, timeout=1000, *,
@@ -702,7 +705,8 @@ def _client_method(op):
             key, value, number = prepare(op, args, kwargs)
         conn = self._conn
         lock = self._lock
-        if conn is None or lock is None or self._generation != _forks:
+        # Set (to the fork count) only once __init__ has made both.
+        if self._generation != _forks:
             conn = self._acquire()
             lock = self._lock
         else:
@@ -727,7 +731,6 @@ def _client_method(op):
                         conn.connect()
                     except transport.Failure as failure:
                         raise _public(failure) from None
-                failure = None
                 sent = False
                 sock = conn.sock
                 timeout = conn.timeout_ms
@@ -791,6 +794,7 @@ def _client_method(op):
                     else:
                         replies.feed(data)
                         code, encoding, data = conn.receive(sock, deadline)
+                    break
                 except transport.Failure as error:
                     failure = error
                     failure.request_sent = sent or getattr(failure, "written", 0) > 0
@@ -800,8 +804,6 @@ def _client_method(op):
                     # A signal's exception, say: the reply is still due.
                     conn.close()
                     raise
-                if failure is None:
-                    break
                 # A connection that failed is never used again. A read is sent
                 # again, once, on a fresh connection when a connection that
                 # had served earlier requests is found dead (a server
@@ -812,13 +814,13 @@ def _client_method(op):
                     raise _public(failure) from None
                 reused = False
                 self._ensure_connected(conn)
+            if is_value and code == REPL_VAL and encoding == ENC_PLAIN:
+                # A value, as interpret() gives it: the common case.
+                return data if self._encoding is None else data.decode(self._encoding)
             if is_end:
                 # The server hangs up after END's reply: close first, so that
                 # the next call reconnects instead of failing.
                 conn.close()
-            elif is_value and code == REPL_VAL and encoding == ENC_PLAIN:
-                # A value, as interpret() gives it: the common case.
-                return data if self._encoding is None else data.decode(self._encoding)
             try:
                 result = interpret(op, make_reply(code, encoding, data), key,
                                    len(value) if value else 0, self._encoding)
