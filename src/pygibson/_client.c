@@ -3,7 +3,8 @@
  *
  * Every request runs with the client's lock held and the GIL released around
  * the library call, so threads sharing a Client never interleave frames and
- * other threads run while one waits on the server.
+ * other threads run while one waits on the server. A signal that comes
+ * during the wait runs Python's handlers at once (client_interrupted).
  */
 #include "_client.h"
 
@@ -17,6 +18,50 @@ int
 client_is_inherited(const ClientObject *self)
 {
     return self->generation != fork_generation;
+}
+
+/* The lock is taken: wait for it, as threading.Lock.acquire() does, running
+ * signal handlers when a signal interrupts the wait. */
+static NOINLINE int
+client_wait_for_lock(ClientObject *self)
+{
+    if (self->in_handlers != NULL && self->in_handlers == PyThreadState_Get()) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "this Client is busy with the call that the running signal handler "
+                        "interrupted; a handler may close() it, or use another client");
+        return -1;
+    }
+    for (;;) {
+        PyLockStatus got;
+        Py_BEGIN_ALLOW_THREADS
+        got = PyThread_acquire_lock_timed(self->lock, -1, 1);
+        Py_END_ALLOW_THREADS
+        if (got == PY_LOCK_ACQUIRED) {
+            return 0;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+    }
+}
+
+/* The library's interrupt hook (gb_interrupt): a signal came while the
+ * lock's owner waited with the GIL released. Python runs its handlers on
+ * the thread they were delivered to only when that thread executes Python
+ * code, so run them now, on the waiting thread's state; a handler that
+ * raised (Ctrl-C's KeyboardInterrupt) ends the call. Off the main thread,
+ * PyErr_CheckSignals() does nothing and the wait goes on. */
+static int
+client_interrupted(void *arg)
+{
+    ClientObject *self = (ClientObject *)arg;
+    PyThreadState *waiting = self->blocked;
+    PyEval_RestoreThread(waiting);
+    self->in_handlers = waiting;
+    int stop = PyErr_CheckSignals() < 0;
+    self->in_handlers = NULL;
+    self->blocked = PyEval_SaveThread();
+    return stop;
 }
 
 int
@@ -44,9 +89,7 @@ client_acquire(ClientObject *self)
         self->generation = fork_generation;
     }
     if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
-        Py_BEGIN_ALLOW_THREADS
-        PyThread_acquire_lock(self->lock, WAIT_LOCK);
-        Py_END_ALLOW_THREADS
+        return client_wait_for_lock(self);
     }
     return 0;
 }
@@ -77,15 +120,18 @@ client_ensure_connected(ClientObject *self, gibson_state *st)
         }
         gb_error_clear(&err);
         int again;
-        Py_BEGIN_ALLOW_THREADS
+        CLIENT_BLOCKING_BEGIN(self)
         status = gb_client_connect(&self->conn, &err);
         again = status == GB_ERR_CONNECT && retries > 0;
         if (again) {
             sleep_ms(backoff);
         }
-        Py_END_ALLOW_THREADS
+        CLIENT_BLOCKING_END(self)
         if (status == GB_OK) {
             return 0;
+        }
+        if (PyErr_Occurred()) {
+            return -1; /* a signal handler raised */
         }
         if (!again) {
             raise_gb_error(st, &err);
@@ -129,9 +175,9 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
     /* Only a value may be received into its own bytes: any other reply is
      * read as it comes, in as few receives as it takes. */
     size_t first_read = wants_own_bytes(self, op) ? GB_CALL_HEAD_READ : SIZE_MAX;
-    Py_BEGIN_ALLOW_THREADS
+    CLIENT_BLOCKING_BEGIN(self)
     status = gb_client_call_head(&self->conn, req, first_read, &head, err);
-    Py_END_ALLOW_THREADS
+    CLIENT_BLOCKING_END(self)
     if (status != GB_OK) {
         return status;
     }
@@ -140,9 +186,9 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
         return gb_client_call_finish(&self->conn, &head, reply, err);
     }
     if (!arrives_as_bytes(self, op, &head)) {
-        Py_BEGIN_ALLOW_THREADS
+        CLIENT_BLOCKING_BEGIN(self)
         status = gb_client_call_finish(&self->conn, &head, reply, err);
-        Py_END_ALLOW_THREADS
+        CLIENT_BLOCKING_END(self)
         return status;
     }
     PyObject *value = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)head.size);
@@ -153,9 +199,9 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
         return GB_ERR_NOMEM;
     }
     unsigned char *dst = (unsigned char *)PyBytes_AS_STRING(value);
-    Py_BEGIN_ALLOW_THREADS
+    CLIENT_BLOCKING_BEGIN(self)
     status = gb_client_call_finish_into(&self->conn, &head, dst, err);
-    Py_END_ALLOW_THREADS
+    CLIENT_BLOCKING_END(self)
     if (status != GB_OK) {
         Py_DECREF(value);
         return status;
@@ -167,7 +213,10 @@ client_call_once(ClientObject *self, const op_spec *op, const gb_request *req,
 /* One request, with the lock held: 0 with the reply in *reply (or a large
  * value in *bytes), or -1 with an exception. Reads are retried once on a
  * fresh connection when a connection that had served earlier requests
- * turns out to be dead (a server restart); writes never are. */
+ * turns out to be dead (a server restart); writes never are. A connection
+ * found dead or out of step before sending is replaced by the library
+ * itself; when that reconnect is refused, the connect is tried again here,
+ * with the connect retries, since nothing was sent. */
 static int
 client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
                  const gb_request *req, gb_reply *reply, PyObject **bytes)
@@ -175,6 +224,7 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
     gb_error err;
     gb_status status;
     int attempts = (op->idempotent && self->retry_reads) ? 2 : 1;
+    int reconnected = 0;
     for (;;) {
         int reused = gb_client_connected(&self->conn);
         if (!reused && client_ensure_connected(self, st) < 0) {
@@ -187,6 +237,10 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
         }
         if (PyErr_Occurred()) {
             return -1;
+        }
+        if (status == GB_ERR_CONNECT && reused && !reconnected) {
+            reconnected = 1;
+            continue;
         }
         attempts--;
         if (attempts == 0 || !reused ||
@@ -213,15 +267,31 @@ client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssiz
     }
     gb_reply reply;
     PyObject *result = NULL;
-    if (client_roundtrip(self, st, op, &p.req, &reply, &result) == 0 && result == NULL) {
+    for (int retried = 0;; retried = 1) {
+        if (client_roundtrip(self, st, op, &p.req, &reply, &result) < 0 || result != NULL) {
+            break;
+        }
         int broken = 0;
         result = result_from_reply(st, op, &p.req, &reply, self->encoding, &broken);
+        if (result != NULL) {
+            if (op->result == RES_QUIT) {
+                gb_client_close(&self->conn);
+            }
+            break;
+        }
+        /* A key-value reply short of pairs (§3.4): the first one freed the
+         * expired items that cut it, so the read, idempotent, is asked once
+         * more before PartialResultError is raised. */
+        if (!retried && op->idempotent && PyErr_ExceptionMatches(st->PartialResultError)) {
+            PyErr_Clear();
+            continue;
+        }
         /* A garbled key-value set did not break the framing, but a server
          * that sends one is not to be trusted with the next request. */
-        broken |= result == NULL && PyErr_ExceptionMatches(st->ProtocolError);
-        if (broken || op->result == RES_QUIT) {
+        if (broken || PyErr_ExceptionMatches(st->ProtocolError) || op->result == RES_QUIT) {
             gb_client_close(&self->conn);
         }
+        break;
     }
     client_release(self);
     prepared_release(&p);
@@ -387,6 +457,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
         raise_gb_error(st, &err);
         goto error;
     }
+    gb_client_set_interrupt(&self->conn, client_interrupted, self);
     self->conn_ready = 1;
     self->generation = fork_generation;
     self->retry_reads = retry_reads;
@@ -417,6 +488,8 @@ client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->conn.fd = -1;
     self->conn_ready = 0;
     self->lock = NULL;
+    self->blocked = NULL;
+    self->in_handlers = NULL;
     self->encoding = NULL;
     self->weakreflist = NULL;
     return (PyObject *)self;
@@ -447,6 +520,28 @@ client_dealloc(PyObject *op)
 
 /* ---- connection management ---------------------------------------------- */
 
+/* How long close() waits for a call it cancelled to let go of the lock. */
+#define CLOSE_WAIT_US 20000
+
+/* close() while another call holds the lock: end that call's connection
+ * at once (the call raises ConnectionError), then wait a moment for the
+ * lock, so that the connection is closed here and later calls simply
+ * reconnect. 1 with the lock taken, 0 if the call kept it (it will find
+ * the connection ended). */
+static NOINLINE int
+client_cancel_call(ClientObject *self)
+{
+    gb_client_cancel(&self->conn);
+    if (self->in_handlers != NULL && self->in_handlers == PyThreadState_Get()) {
+        return 0; /* a signal handler inside that very call: it holds the lock */
+    }
+    PyLockStatus got;
+    Py_BEGIN_ALLOW_THREADS
+    got = PyThread_acquire_lock_timed(self->lock, CLOSE_WAIT_US, 0);
+    Py_END_ALLOW_THREADS
+    return got == PY_LOCK_ACQUIRED;
+}
+
 static PyObject *
 client_close(PyObject *op, PyObject *unused)
 {
@@ -455,8 +550,14 @@ client_close(PyObject *op, PyObject *unused)
     if (!self->conn_ready) {
         Py_RETURN_NONE;
     }
-    if (client_acquire(self) < 0) {
-        return NULL;
+    if (client_is_inherited(self)) {
+        /* A forked child: this sets the lock and the socket right. */
+        if (client_acquire(self) < 0) {
+            return NULL;
+        }
+    }
+    else if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK) && !client_cancel_call(self)) {
+        Py_RETURN_NONE;
     }
     gb_client_close(&self->conn);
     client_release(self);
@@ -632,7 +733,9 @@ static PyMethodDef client_methods[] = {
     FASTMETHOD("connect", client_connect,
                "connect()\n--\n\nConnect now instead of at the first request."),
     {"close", client_close, METH_NOARGS,
-     "close()\n--\n\nClose the connection; the next call reconnects."},
+     "close()\n--\n\nClose the connection; the next call reconnects. A call under way "
+     "in another thread (or interrupted by the signal handler calling close()) ends "
+     "at once with ConnectionError."},
     {"__enter__", client_enter, METH_NOARGS, NULL},
     {"__exit__", (PyCFunction)(void (*)(void))client_exit, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},

@@ -22,14 +22,31 @@ typedef struct {
     int retry_reads;
     int connect_retries;     /* further attempts after a refused connect */
     int connect_backoff_ms;  /* wait before the first retry; doubles after */
+    /* While the lock's owner waits in the library (CLIENT_BLOCKING), its
+     * thread state, for the interrupt hook to run signal handlers on. */
+    PyThreadState *blocked;
+    /* The thread running signal handlers from inside a call, or NULL: a
+     * handler that calls into the same client would wait for its own lock. */
+    PyThreadState *in_handlers;
     PyObject *weakreflist;
 } ClientObject;
+
+/*
+ * Py_BEGIN/END_ALLOW_THREADS around a blocking library call on self->conn,
+ * with the lock held. A signal during the wait runs Python's handlers
+ * (client_interrupted, the library's interrupt hook); one that raises ends
+ * the call with GB_ERR_INTERRUPTED and its exception set.
+ */
+#define CLIENT_BLOCKING_BEGIN(self) { (self)->blocked = PyEval_SaveThread();
+#define CLIENT_BLOCKING_END(self) PyEval_RestoreThread((self)->blocked); }
 
 /*
  * Take the client's lock, releasing the GIL while waiting, and make sure the
  * connection belongs to this process: after fork() the child drops the
  * inherited socket (and a lock a vanished thread may hold) and reconnects.
- * Returns -1 with an exception set if the client was never initialised.
+ * Signal handlers run while it waits. Returns -1 with an exception set if
+ * the client was never initialised, a handler raised, or the caller is a
+ * signal handler interrupting a call on this same client.
  */
 int client_acquire(ClientObject *self);
 void client_release(ClientObject *self);

@@ -167,7 +167,8 @@ enum kv_shape {
 
 /* The pairs of a KVAL payload as a dict or a list. */
 static PyObject *
-collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, enum kv_shape shape)
+collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, enum kv_shape shape,
+           kv_counts *counts)
 {
     int as_dict = shape == KV_DICT;
     gb_kv_iter it;
@@ -221,6 +222,9 @@ collect_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, enum kv_
         raise_gb_error(st, &err);
         goto error;
     }
+    /* The library stops where the payload ends, even short of the count. */
+    counts->announced = it.count;
+    counts->received = it.taken;
     return result;
 error:
     Py_DECREF(result);
@@ -228,21 +232,21 @@ error:
 }
 
 PyObject *
-dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, kv_counts *counts)
 {
-    return collect_kv(st, reply, encoding, KV_DICT);
+    return collect_kv(st, reply, encoding, KV_DICT, counts);
 }
 
 PyObject *
-list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, kv_counts *counts)
 {
-    return collect_kv(st, reply, encoding, KV_VALUES);
+    return collect_kv(st, reply, encoding, KV_VALUES, counts);
 }
 
 PyObject *
-pairs_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding)
+pairs_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding, kv_counts *counts)
 {
-    return collect_kv(st, reply, encoding, KV_PAIRS);
+    return collect_kv(st, reply, encoding, KV_PAIRS, counts);
 }
 
 int

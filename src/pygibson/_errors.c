@@ -37,6 +37,8 @@ exception_class_for_status(gibson_state *st, gb_status status)
     case GB_ERR_CLOSED:
     case GB_ERR_IO:
     case GB_ERR_NOT_CONNECTED:
+    case GB_ERR_INTERRUPTED: /* normally a signal handler's exception is raised instead */
+    case GB_ERR_CANCELLED:
         return st->ConnectionError;
     case GB_ERR_NOMEM:
         return PyExc_MemoryError;
@@ -44,6 +46,17 @@ exception_class_for_status(gibson_state *st, gb_status status)
         break;
     }
     return st->PyGibsonError;
+}
+
+const char *
+gb_error_text(const gb_error *err)
+{
+    if (err->status == GB_ERR_CANCELLED) {
+        /* The library names its own function; say it in Python's terms. */
+        return "the client was closed (close() from another thread or a signal handler) "
+               "while this call was under way; the next call reconnects";
+    }
+    return err->message[0] ? err->message : gb_status_name(err->status);
 }
 
 void
@@ -54,7 +67,7 @@ raise_gb_error(gibson_state *st, const gb_error *err)
         return;
     }
     PyObject *cls = exception_class_for_status(st, err->status);
-    const char *message = err->message[0] ? err->message : gb_status_name(err->status);
+    const char *message = gb_error_text(err);
     PyObject *exc = PyObject_CallFunction(cls, "s", message);
     if (exc == NULL) {
         return;
@@ -143,6 +156,34 @@ reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
     }
     PyObject *exc = PyObject_CallOneArg(cls, message);
     Py_DECREF(message);
+    return exc;
+}
+
+PyObject *
+partial_result_exception(gibson_state *st, int opcode, const char *key, size_t key_len,
+                         PyObject *partial, const kv_counts *counts)
+{
+    const op_spec *op = op_by_opcode(opcode);
+    PyObject *exc = NULL;
+    PyObject *shown = key_repr(key, key_len);
+    if (shown == NULL) {
+        Py_DECREF(partial);
+        return NULL;
+    }
+    PyObject *message = PyUnicode_FromFormat(
+        "%s%s%U: the server announced %zu pairs but sent %zu; Gibson 1.2.1 stops at an "
+        "expired item it has not freed yet (section 3.4 of docs/protocol.md). .partial "
+        "holds the pairs that arrived",
+        op->command, key == NULL ? "" : " ", shown,
+        counts->announced, counts->received);
+    Py_DECREF(shown);
+    if (message != NULL) {
+        exc = PyObject_CallFunction(st->PartialResultError, "(OOnn)", message, partial,
+                                    (Py_ssize_t)counts->announced,
+                                    (Py_ssize_t)counts->received);
+        Py_DECREF(message);
+    }
+    Py_DECREF(partial);
     return exc;
 }
 

@@ -43,6 +43,7 @@ typedef struct {
     PyObject *NoMemoryError;
     PyObject *LockedError;
     PyObject *ValueTruncatedError;
+    PyObject *PartialResultError;
     PyObject *ProtocolError;
     PyObject *ConnectionError;
     PyObject *TimeoutError;
@@ -127,12 +128,22 @@ value_from_bytes(const unsigned char *data, size_t size, PyObject *encoding)
     return PyUnicode_Decode((const char *)data, (Py_ssize_t)size,
                             PyUnicode_AsUTF8(encoding), "strict");
 }
+/* The pairs a KVAL payload announced, and those it carried: the server's MGET
+ * may send fewer (§3.4). */
+typedef struct {
+    size_t announced;
+    size_t received;
+} kv_counts;
+
 /* The dict of a KVAL payload (MGET, STATS): str keys, bytes/str/int values. */
-PyObject *dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
+PyObject *dict_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding,
+                       kv_counts *counts);
 /* The list of KEYS: the values of its KVAL payload, in order. */
-PyObject *list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
+PyObject *list_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding,
+                       kv_counts *counts);
 /* A KVAL payload as one flat list: key, value, key, value, ... */
-PyObject *pairs_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding);
+PyObject *pairs_from_kv(gibson_state *st, const gb_reply *reply, PyObject *encoding,
+                        kv_counts *counts);
 /* An encoding option: None (*out = NULL) or the name of a known codec
  * (*out borrowed from obj). */
 int arg_encoding(gibson_state *st, PyObject *obj, PyObject **out);
@@ -141,12 +152,19 @@ int arg_encoding(gibson_state *st, PyObject *obj, PyObject **out);
 
 /* Raise for a library status (argument, protocol or transport error). */
 void raise_gb_error(gibson_state *st, const gb_error *err);
+/* The message raise_gb_error gives err. */
+const char *gb_error_text(const gb_error *err);
 /* Raise for a server refusal code (0..4), naming the operation and key. */
 void raise_reply_code(gibson_state *st, int code, int opcode, const char *key,
                       size_t key_len);
 /* The exception instance (not raised) for a server refusal code. */
 PyObject *reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
                                size_t key_len);
+/* The PartialResultError instance (not raised) for a key-value reply that
+ * carried fewer pairs than it announced, holding `partial` (a reference is
+ * stolen). NULL with an exception if it cannot be made. */
+PyObject *partial_result_exception(gibson_state *st, int opcode, const char *key,
+                                   size_t key_len, PyObject *partial, const kv_counts *counts);
 /* Raise ProtocolError for a reply whose code does not fit the operation. */
 void raise_unexpected_reply(gibson_state *st, int opcode, const gb_reply *reply);
 const char *opcode_name(int opcode);

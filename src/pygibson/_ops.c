@@ -325,13 +325,18 @@ expected_result(gibson_state *st, const op_spec *op, const gb_request *req,
         }
         break;
     case RES_DICT:
-        if (code == GB_REPL_KVAL) {
-            return dict_from_kv(st, reply, encoding);
-        }
-        break;
     case RES_LIST:
         if (code == GB_REPL_KVAL) {
-            return list_from_kv(st, reply, encoding);
+            kv_counts counts;
+            PyObject *result = op->result == RES_DICT
+                                   ? dict_from_kv(st, reply, encoding, &counts)
+                                   : list_from_kv(st, reply, encoding, &counts);
+            /* Never a short result in silence (§3.4). */
+            if (result != NULL && counts.received < counts.announced) {
+                return partial_result_exception(st, op->opcode, req->key, req->key_len,
+                                                result, &counts);
+            }
+            return result;
         }
         break;
     }

@@ -152,7 +152,7 @@ raise_pipeline_failure(gibson_state *st, const PipelineObject *self, const gb_er
     PyOS_snprintf(detailed.message, sizeof(detailed.message),
                   "%s (pipeline of %zd operations: %zd sent, %zd replies received; "
                   "the rest were not executed or their outcome is unknown)",
-                  err->message, self->count, sent, received);
+                  gb_error_text(err), self->count, sent, received);
     raise_gb_error(st, &detailed);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
@@ -229,11 +229,13 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results,
         return -1;
     }
     gb_error_clear(&err);
-    Py_BEGIN_ALLOW_THREADS
+    CLIENT_BLOCKING_BEGIN(self->client)
     status = gb_client_pipeline_begin(conn, &err);
-    Py_END_ALLOW_THREADS
+    CLIENT_BLOCKING_END(self->client)
     if (status != GB_OK) {
-        raise_pipeline_failure(st, self, &err, 0, 0);
+        if (!PyErr_Occurred()) {
+            raise_pipeline_failure(st, self, &err, 0, 0);
+        }
         return -1;
     }
     size_t written = 0;
@@ -244,12 +246,15 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results,
         /* The deadline bounds a wait with no progress, not the whole batch:
          * a large pipeline may rightly take longer than one request. */
         int64_t deadline = gb_deadline_after(conn->timeout_ms);
-        Py_BEGIN_ALLOW_THREADS
+        CLIENT_BLOCKING_BEGIN(self->client)
         status = gb_client_pump(conn, self->frames.data, self->frames.len, &written,
                                 deadline, &err);
-        Py_END_ALLOW_THREADS
+        CLIENT_BLOCKING_END(self->client)
         if (status != GB_OK) {
-            raise_pipeline_failure(st, self, &err, written, received);
+            /* A signal handler's exception (Ctrl-C) goes as it is. */
+            if (!PyErr_Occurred()) {
+                raise_pipeline_failure(st, self, &err, written, received);
+            }
             return -1;
         }
         gb_reply reply;

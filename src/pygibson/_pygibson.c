@@ -24,6 +24,7 @@ load_exceptions(gibson_state *st)
         {&st->NoMemoryError, "NoMemoryError"},
         {&st->LockedError, "LockedError"},
         {&st->ValueTruncatedError, "ValueTruncatedError"},
+        {&st->PartialResultError, "PartialResultError"},
         {&st->ProtocolError, "ProtocolError"},
         {&st->ConnectionError, "ConnectionError"},
         {&st->TimeoutError, "TimeoutError"},
@@ -87,7 +88,7 @@ module_exec(PyObject *module)
 #define STATE_FIELDS(X)                                                            \
     X(client_type) X(pipeline_type) X(reader_type) X(PyGibsonError) X(ServerError) X(NotFoundError) \
     X(NaNError) X(NoMemoryError) X(LockedError) X(ValueTruncatedError)           \
-    X(ProtocolError) X(ConnectionError) X(TimeoutError) X(ArgumentError)
+    X(PartialResultError) X(ProtocolError) X(ConnectionError) X(TimeoutError) X(ArgumentError)
 
 static int
 module_traverse(PyObject *module, visitproc visit, void *arg)

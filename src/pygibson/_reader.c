@@ -243,8 +243,12 @@ untyped_result(ReaderObject *self, const gb_reply *reply)
         return reply->encoding == GB_ENC_NUMBER
                    ? PyLong_FromLongLong((long long)reply->number)
                    : value_from_bytes(reply->data, reply->size, self->encoding);
-    case GB_REPL_KVAL:
-        return pairs_from_kv(self->state, reply, self->encoding);
+    case GB_REPL_KVAL: {
+        /* Raw, as aiogibson's: the pairs that arrived, however many the
+         * reply announced (§3.4); the typed Reader is the one that judges. */
+        kv_counts counts;
+        return pairs_from_kv(self->state, reply, self->encoding, &counts);
+    }
     default: /* ERR, NAN, MEM, LOCKED: the reader checked the code */
         return reply_code_exception(self->state, reply->code, 0, NULL, 0);
     }

@@ -17,6 +17,7 @@ __all__ = [
     "NoMemoryError",
     "LockedError",
     "ValueTruncatedError",
+    "PartialResultError",
     "ProtocolError",
     "ConnectionError",
     "TimeoutError",
@@ -79,6 +80,28 @@ class ValueTruncatedError(ServerError):
         super().__init__(message)
         self.sent = sent
         self.stored = stored
+
+
+class PartialResultError(ServerError):
+    """A key-value reply (``mget``, ``keys``, ``stats``) carried fewer pairs
+    than it announced. Gibson 1.2.1 does this when an expired item it has
+    not freed yet comes before live ones in an MGET's matches (§3.4 of
+    docs/protocol.md). ``Client`` asks once more before raising it (the
+    second answer is complete, the first having freed the expired items); a
+    pipeline puts it in the place of the result, not re-sent. The connection
+    stays in step.
+
+    ``partial`` holds what did arrive (a dict, or a list for ``keys``);
+    ``announced`` and ``received`` count the pairs.
+    """
+
+    code = 7  # the reply was a key-value set (REPL_KVAL)
+
+    def __init__(self, message, partial=None, announced=None, received=None):
+        super().__init__(message)
+        self.partial = partial
+        self.announced = announced
+        self.received = received
 
 
 class ProtocolError(PyGibsonError):

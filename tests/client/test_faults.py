@@ -2,6 +2,7 @@
 over real sockets. For each, the exception and its message, and proof that
 the client works afterwards and never returns a stale reply."""
 
+import struct
 import time
 
 import pytest
@@ -136,7 +137,11 @@ def test_connection_accepted_then_dropped(make_client, server, mode):
     works_afterwards(client)
 
 
-def test_server_restart_reads_retry_writes_raise(Client):
+STALE = "look for stray bytes and EOF before reusing an idle connection, and reconnect"
+
+
+def test_server_restart_is_seen_before_sending(Client, twin_pending):
+    twin_pending(STALE)
     clock = ManualClock()
     first = GibsonServer(clock=clock).start()
     port = first.port
@@ -144,32 +149,76 @@ def test_server_restart_reads_retry_writes_raise(Client):
     client.set("k", "old")
     first.stop()
     with GibsonServer(port=port, clock=clock):
-        # A read on the dead connection is retried once on a fresh one; the
-        # new server is empty, so the old value can never come back.
+        # The idle connection's EOF is seen before the request is sent: it
+        # goes out once, on a fresh connection. The new server is empty, so
+        # the old value can never come back. (Idle: a request sent within
+        # the same millisecond as the one before is not looked ahead of.)
+        time.sleep(0.01)
         with pytest.raises(NotFoundError):
             client.get("k")
-        client.set("w", "1")  # the fresh connection serves on
+        client.set("w", "1")
     with GibsonServer(port=port, clock=clock):
-        # A write on a dead connection is never re-sent silently.
-        with pytest.raises(ConnectionError) as info:
-            client.set("k", "new")
-        assert info.value.request_sent
-        works_afterwards(client)
+        # Writes too: nothing of them was sent on the dead connection.
+        time.sleep(0.01)
+        client.set("k", "new")
+        assert client.get("k") == b"new"
     client.close()
 
 
-def test_reads_are_not_retried_when_disabled(Client):
-    clock = ManualClock()
-    first = GibsonServer(clock=clock).start()
-    port = first.port
-    client = Client(addr=first.host, port=port, retry_reads=False)
+def test_reads_are_not_retried_when_disabled(make_client, server):
+    client = make_client(retry_reads=False)
     client.ping()
-    first.stop()
-    with GibsonServer(port=port, clock=clock):
-        with pytest.raises(ConnectionError):
-            client.ping()
+    server.faults.close_after_bytes(0)  # the connection dies with the request sent
+    with pytest.raises(ConnectionError) as info:
         client.ping()
-    client.close()
+    assert info.value.request_sent
+    client.ping()
+
+
+def val_reply(value):
+    return b"\x06\x00\x00" + struct.pack("<I", len(value)) + value
+
+
+def test_extra_reply_in_its_own_packet_is_never_returned(client, server, twin_pending):
+    twin_pending(STALE)
+    client.set("k", "v")
+    client.set("other", "o")
+    # GET other's reply, then the same reply again, alone, 50 ms later.
+    server.faults.extra_reply_after_next(delay=0.05)
+    assert client.get("other") == b"o"
+    time.sleep(0.2)
+    assert client.get("k") == b"v"  # not b"o": the connection was replaced
+    assert client.get("other") == b"o"  # and the new one is in step
+
+
+def test_extra_reply_after_a_pipeline_is_never_returned(client, server, twin_pending):
+    twin_pending(STALE)
+    client.set("k", "v")
+    server.faults.extra_reply_after_next(val_reply(b"stale"), delay=0.05)
+    assert client.pipeline().get("k").execute() == [b"v"]
+    time.sleep(0.2)
+    assert client.get("k") == b"v"
+    server.faults.extra_reply_after_next(val_reply(b"stale"), delay=0.05)
+    client.get("k")
+    time.sleep(0.2)
+    assert client.pipeline().get("k").ping().execute() == [b"v", None]
+
+
+@pytest.mark.parametrize("then", ["get", "set", "pipeline"])
+def test_reply_before_the_request_is_never_returned(client, server, then, twin_pending):
+    twin_pending(STALE)
+    client.set("k", "v")
+    server.faults.send_unsolicited(val_reply(b"early"))
+    time.sleep(0.1)
+    # A write goes out on the fresh connection too: nothing was sent yet.
+    if then == "get":
+        assert client.get("k") == b"v"
+    elif then == "set":
+        client.set("k2", "w")
+        assert client.get("k") == b"v"  # not SET's echo, b"w"
+        assert client.get("k2") == b"w"
+    else:
+        assert client.pipeline().get("k").execute() == [b"v"]
 
 
 def test_server_gone_during_a_pipeline(make_client, server):
@@ -202,7 +251,7 @@ def test_timeout_in_a_pipeline_reports_counts(make_client, server):
 def test_values_at_and_above_the_servers_max_value_size(implementation):
     from pygibson import ValueTruncatedError
 
-    with GibsonServer(clock=ManualClock()) as server:  # max_value_size 4096
+    with GibsonServer(clock=ManualClock(), max_value_size=4096) as server:
         client = client_for(server, implementation)
         client.set("at", b"a" * 4096)
         assert client.get("at") == b"a" * 4096

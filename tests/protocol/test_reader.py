@@ -10,6 +10,7 @@ from pygibson import (
     NaNError,
     NoMemoryError,
     NotFoundError,
+    PartialResultError,
     ProtocolError,
     ServerError,
     ValueTruncatedError,
@@ -236,7 +237,7 @@ TYPED = [
     ("mget", b"f", "R16", {"foo": b"bar", "fuu": b"7"}),
     ("mget", b"f", "R17", {"fuu": 8}),
     ("keys", b"f", "R18", [b"foo", b"fuu"]),
-    ("mget", b"f", "R19", {}),
+    ("mget", b"f", "R19", PartialResultError),  # announces 1 pair, sends none (§3.4)
     ("stats", None, "R21", {}),
     ("get", b"foo", "R22", b""),
     ("get", b"cnt", "R23", 1),
@@ -254,7 +255,11 @@ TYPED = [
 
 @pytest.mark.parametrize("op, key, reply, expected", TYPED,
                          ids=["%s-%s" % (t[0], t[2]) for t in TYPED])
-def test_typed_replies_are_what_client_returns(protocol, op, key, reply, expected):
+def test_typed_replies_are_what_client_returns(request, protocol, op, key, reply, expected):
+    if expected is PartialResultError and protocol.__name__ == "pygibson._protocol":
+        request.applymarker(pytest.mark.xfail(strict=False, reason=(
+            "the pure-Python twin does not yet raise PartialResultError for a short "
+            "key-value reply (issue 17)")))
     reader = protocol.Reader()
     reader.expect(op, key, 3 if op == "set" else 0)
     reader.feed(R[reply])

@@ -180,3 +180,43 @@ def test_faults_can_be_set_from_many_threads(server, c):
     replies = [c.recv_exact(8) for _ in range(21)]
     assert replies[:20] == [struct.pack("<HBI", 42, 0, 1) + b"\0"] * 20
     assert replies[20] == code_reply(OK)
+
+
+def test_extra_reply_after_next_comes_alone_and_later(server, c):
+    server.faults.extra_reply_after_next(delay=0.1)
+    c.send(frame("PING"))
+    assert c.read_reply_bytes() == code_reply(OK)
+    # Nothing more at first: the extra reply is a write of its own, later.
+    c.sock.settimeout(0.05)
+    with pytest.raises(socket.timeout):
+        c.sock.recv(1)
+    c.sock.settimeout(5)
+    assert c.read_reply_bytes() == code_reply(OK)
+    # The connection goes on, one reply out of step, as a real one would.
+    c.send(frame("GET", b"missing"))
+    assert c.read_reply_bytes() == code_reply(1)
+
+
+def test_extra_reply_after_next_with_given_bytes(server, c):
+    server.faults.extra_reply_after_next(plain_reply(b"stale"), delay=0)
+    c.send(frame("PING"))
+    assert c.read_reply_bytes() == code_reply(OK)
+    assert c.read_reply_bytes() == plain_reply(b"stale")
+    assert server.faults.pending() == 0
+
+
+def test_send_unsolicited_reaches_every_open_connection(server, connect):
+    first, second = connect(server), connect(server)
+    for client in (first, second):  # both registered with the server
+        assert client.call("PING") == OK
+    server.faults.send_unsolicited(plain_reply(b"early"))
+    assert first.read_reply_bytes() == plain_reply(b"early")
+    assert second.read_reply_bytes() == plain_reply(b"early")
+    assert first.call("GET", b"missing") == 1
+
+
+def test_send_unsolicited_needs_a_running_server():
+    from pygibson.server import GibsonServer
+
+    with pytest.raises(RuntimeError):
+        GibsonServer().faults.send_unsolicited(b"x")

@@ -17,6 +17,7 @@
 #ifndef GIBSON_H
 #define GIBSON_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,7 +25,7 @@
 extern "C" {
 #endif
 
-#define GB_VERSION "1.0.0"
+#define GB_VERSION "2.0.0"
 
 /* ---- Wire constants ---------------------------------------------------- */
 
@@ -100,6 +101,9 @@ typedef enum gb_status {
     GB_ERR_CLOSED,          /* the peer closed the connection (EOF or reset) */
     GB_ERR_IO,              /* any other socket error */
     GB_ERR_NOT_CONNECTED,   /* no connection and none could be made */
+    GB_ERR_INTERRUPTED,     /* a signal came during a wait and the interrupt
+                               hook asked to stop (gb_interrupt) */
+    GB_ERR_CANCELLED,       /* gb_client_cancel() ended the connection */
 
     GB_ERR_NOMEM            /* an allocation failed */
 } gb_status;
@@ -304,12 +308,32 @@ int gb_kv_begin(gb_kv_iter *it, const unsigned char *payload, size_t size, gb_er
 /*
  * 1 and *pair filled; 0 at the end, which is when `count` pairs were read or
  * when the payload ends cleanly between pairs (the server's MGET may announce
- * more pairs than it sends, §3.4); -1 (GB_ERR_PROTOCOL) when a pair is cut
- * short, has a bad encoding or bad number width, or bytes follow the last pair.
+ * more pairs than it sends, §3.4: then `taken < count` at the end, and the
+ * caller decides; pygibson asks again once, then raises); -1
+ * (GB_ERR_PROTOCOL) when a pair is cut short, has a bad encoding or bad
+ * number width, or bytes follow the last pair.
  */
 int gb_kv_next(gb_kv_iter *it, gb_kv_pair *pair, gb_error *err);
 
 /* ---- Transport (transport.c) ------------------------------------------- */
+
+/*
+ * What a blocking call does when a signal interrupts its wait (poll() or
+ * recv() fails with EINTR: a handler installed without SA_RESTART ran).
+ * `fn` is called on the waiting thread with `arg`: 0 resumes the wait with
+ * the same deadline, nothing lost; nonzero ends the call with
+ * GB_ERR_INTERRUPTED. A NULL gb_interrupt, or a NULL fn, always resumes, so
+ * that signals neither cut a deadline short nor stretch it.
+ *
+ * A language runtime uses it to run its own signal handlers: pygibson's hook
+ * takes the GIL, runs PyErr_CheckSignals() and stops when a handler raised
+ * (Ctrl-C's KeyboardInterrupt).
+ */
+typedef int (*gb_interrupt_fn)(void *arg);
+typedef struct gb_interrupt {
+    gb_interrupt_fn fn;
+    void *arg;
+} gb_interrupt;
 
 /* Monotonic clock in milliseconds, for deadlines. */
 int64_t gb_clock_ms(void);
@@ -321,29 +345,45 @@ int64_t gb_deadline_after(int timeout_ms);
  * TCP resolves `host` with getaddrinfo (IPv4 and IPv6, each address tried in
  * turn), sets TCP_NODELAY. timeout_ms < 0 waits as long as the system does.
  * The socket is close-on-exec. `io_timeout_ms` (< 0: none) bounds each later
- * blocking send or receive as a backstop under the request deadline.
+ * blocking send or receive as a backstop under the request deadline. intr
+ * (may be NULL) decides whether a signal ends the wait for the connection.
  */
 int gb_connect_tcp(const char *host, int port, int timeout_ms, int io_timeout_ms,
-                   gb_error *err);
-int gb_connect_unix(const char *path, int timeout_ms, int io_timeout_ms, gb_error *err);
+                   const gb_interrupt *intr, gb_error *err);
+int gb_connect_unix(const char *path, int timeout_ms, int io_timeout_ms,
+                    const gb_interrupt *intr, gb_error *err);
 
 /* Close, first telling the peer (shutdown). */
 void gb_socket_close(int fd);
 
+/*
+ * The functions below that wait take an optional gb_interrupt (NULL: signals
+ * never end the wait). After GB_ERR_INTERRUPTED their progress counts
+ * (*written, *got) are exact, so a caller may also call again to go on.
+ */
+
 /* Write all of buf before the deadline (-1: none). Never raises SIGPIPE.
  * *written (may be NULL) says how many bytes left before an error. */
 gb_status gb_socket_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms,
-                             size_t *written, gb_error *err);
+                             const gb_interrupt *intr, size_t *written, gb_error *err);
 /* Receive at least one byte (at most cap) before the deadline. EOF and
  * connection resets give GB_ERR_CLOSED, never a zero-byte success. */
 gb_status gb_socket_recv_some(int fd, void *buf, size_t cap, size_t *got,
-                              int64_t deadline_ms, gb_error *err);
+                              int64_t deadline_ms, const gb_interrupt *intr, gb_error *err);
 /* Like gb_socket_recv_some, but the first wait is a plain blocking recv()
  * (one syscall, no poll) bounded by the SO_RCVTIMEO set at connect. Use it
  * only when that bound does not overshoot the deadline by much; if the
- * socket timeout ends early, or a signal comes, it goes on with poll(). */
+ * socket timeout ends early, or a signal comes (and intr says go on), it
+ * goes on with poll(). */
 gb_status gb_socket_recv_blocking(int fd, void *buf, size_t cap, size_t *got,
-                                  int64_t deadline_ms, gb_error *err);
+                                  int64_t deadline_ms, const gb_interrupt *intr,
+                                  gb_error *err);
+/* Whether a connection with no request under way is fit for the next one,
+ * without waiting or consuming anything: GB_OK when nothing is waiting to be
+ * read; GB_ERR_PROTOCOL when bytes are (a reply nobody asked for: the
+ * stream is out of step), GB_ERR_CLOSED on EOF or a reset, GB_ERR_IO on
+ * another socket error. */
+gb_status gb_socket_check_idle(int fd, gb_error *err);
 /* How many bytes a write right after poll() reports POLLOUT will very likely
  * take whole (from the socket's send buffer size; at least 4096). */
 size_t gb_socket_send_chunk_hint(int fd);
@@ -359,7 +399,7 @@ size_t gb_socket_send_chunk_hint(int fd);
  */
 gb_status gb_socket_exchange(int fd, const void *out, size_t out_len, size_t *written,
                              void *in, size_t in_cap, size_t *got, int64_t deadline_ms,
-                             gb_error *err);
+                             const gb_interrupt *intr, gb_error *err);
 
 /* ---- Client: one connection (client.c) ----------------------------------- */
 
@@ -388,12 +428,45 @@ typedef struct gb_client {
     size_t pipe_mark;          /* gb_client_pump: start of the frame being sent */
     int64_t deadline_ms;       /* of the call under way */
     int opcode;                /* of the call under way */
+    int64_t last_request_ms;   /* when the previous request started */
+    int check_next;            /* look for stray bytes before the next request */
+    gb_interrupt intr;         /* gb_client_set_interrupt */
+    /* gb_client_cancel, the one function another thread may call: fd
+       changes and the two fields below are guarded by `guard`, held only
+       for a few instructions. */
+    pthread_mutex_t guard;
+    int cancelled;             /* the connection (or the connect under way)
+                                  was cancelled; cleared when it closes */
+    int connecting;            /* gb_client_connect is waiting */
 } gb_client;
 
 /* Copy the configuration; does not connect. */
 gb_status gb_client_init(gb_client *c, const gb_client_config *config, gb_error *err);
+/*
+ * Let signals end the client's calls: every wait of every later call
+ * (connecting, sending, receiving, pumping a pipeline) asks fn(arg) after a
+ * signal, as gb_interrupt describes. When fn asks to stop, the call fails
+ * with GB_ERR_INTERRUPTED and the connection is closed, since how much of
+ * the request or its reply went through is unknown; the next call
+ * reconnects. fn NULL (the default) restores the plain behaviour: waits go
+ * on across signals. arg may be changed between calls (pygibson passes the
+ * calling thread's state in it).
+ */
+void gb_client_set_interrupt(gb_client *c, gb_interrupt_fn fn, void *arg);
 /* Close the connection and free everything. */
 void gb_client_free(gb_client *c);
+/*
+ * End the connection from another thread, at once: the one call that may
+ * be made on c while another thread uses it. The connection is shut down
+ * (not closed: the descriptor stays the calling thread's), which wakes a
+ * call waiting to send or receive; that call, or, if none is under way, the
+ * next call that would use the connection, fails with GB_ERR_CANCELLED
+ * (err->request_sent as usual) and closes it; the call after reconnects. A
+ * connect under way is not woken: it fails with GB_ERR_CANCELLED when it
+ * ends. With no connection and no connect under way it does nothing. c
+ * must stay valid (not freed) until it returns.
+ */
+void gb_client_cancel(gb_client *c);
 
 int gb_client_connected(const gb_client *c);
 /* Connect now if not connected. */
@@ -414,6 +487,14 @@ void gb_client_abandon(gb_client *c);
  * executed the request, and the next call reconnects: a reply is never taken
  * from a connection that has failed. After END's reply the client closes
  * the connection itself (the server hangs up), so the next call reconnects.
+ * Before sending on a connection that may have been idle (the ms clock
+ * moved since the previous request; always the first request on a new
+ * connection and the first after a pipeline), gb_socket_check_idle looks
+ * for bytes that answer no request, or EOF: then the connection is
+ * replaced before anything is sent, and the request goes out once, on the
+ * new one. Bytes already buffered are always seen. A signal during a wait:
+ * gb_client_set_interrupt; another thread ending the call:
+ * gb_client_cancel.
  * The first wait for the reply is a blocking recv() bounded by SO_RCVTIMEO
  * (set at connect to 7/8 of timeout_ms), then poll() for what is left: in
  * the common case a call costs one send() and one recv().
@@ -449,7 +530,9 @@ gb_status gb_client_call_finish_into(gb_client *c, const gb_reply_head *head,
  * then calls gb_client_pipeline_begin once and gb_client_pump until all
  * replies are taken, taking the replies that have arrived after each pump with
  * gb_reader_next(&c->reader, ...). Writes and reads progress together, so a
- * pipeline of any size cannot deadlock (§8.1). On any error the connection is
+ * pipeline of any size cannot deadlock (§8.1). gb_client_pipeline_begin
+ * always checks a reused connection as gb_client_call may (one recv), and
+ * the first call after the pipeline checks again. On any error the connection is
  * closed; replies that arrived before it can still be taken from c->reader
  * (it is reset when the next connection opens). `*written` is the count of
  * bytes of frames sent so far: start it at 0 and pass the same frames buffer

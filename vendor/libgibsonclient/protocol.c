@@ -36,6 +36,8 @@ const char *gb_status_name(gb_status status)
     case GB_ERR_CLOSED: return "GB_ERR_CLOSED";
     case GB_ERR_IO: return "GB_ERR_IO";
     case GB_ERR_NOT_CONNECTED: return "GB_ERR_NOT_CONNECTED";
+    case GB_ERR_INTERRUPTED: return "GB_ERR_INTERRUPTED";
+    case GB_ERR_CANCELLED: return "GB_ERR_CANCELLED";
     case GB_ERR_NOMEM: return "GB_ERR_NOMEM";
     }
     return "GB_ERR_UNKNOWN";
@@ -58,7 +60,7 @@ int gb_status_is_argument_error(gb_status status)
 
 int gb_status_breaks_connection(gb_status status)
 {
-    return status >= GB_ERR_PROTOCOL && status <= GB_ERR_NOT_CONNECTED;
+    return status >= GB_ERR_PROTOCOL && status <= GB_ERR_CANCELLED;
 }
 
 gb_status gb_fail(gb_error *err, gb_status status, int sys_errno, const char *fmt, ...)

@@ -2,7 +2,8 @@
  * Sockets, deadlines and poll(). This layer moves bytes and knows nothing of
  * opcodes or replies. Every deadline is an absolute monotonic time in ms
  * covering a whole operation, so retries after EINTR or a short write use
- * what is left of it rather than starting over.
+ * what is left of it rather than starting over. Whether a signal ends a wait
+ * instead is the caller's choice, through a gb_interrupt.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
@@ -56,12 +57,24 @@ static int ms_left(int64_t deadline_ms)
     return left > INT_MAX ? INT_MAX : (int)left;
 }
 
+/* Whether a signal that interrupted a wait should end it (see gb_interrupt). */
+static int stop_on_signal(const gb_interrupt *intr)
+{
+    return intr != NULL && intr->fn != NULL && intr->fn(intr->arg) != 0;
+}
+
+static gb_status interrupted(gb_error *err, const char *doing)
+{
+    return gb_fail(err, GB_ERR_INTERRUPTED, EINTR, "interrupted by a signal %s", doing);
+}
+
 /*
- * poll() one descriptor until an event or the deadline. EINTR resumes with
- * the time left, so a signal can neither cut the wait short nor stretch it.
+ * poll() one descriptor until an event or the deadline. After EINTR, intr
+ * decides: stop, or resume with the time left, so that a signal can neither
+ * cut the wait short nor stretch it.
  */
-static gb_status wait_fd(struct pollfd *pfd, int64_t deadline_ms, const char *doing,
-                         gb_error *err)
+static gb_status wait_fd(struct pollfd *pfd, int64_t deadline_ms, const gb_interrupt *intr,
+                         const char *doing, gb_error *err)
 {
     for (;;) {
         int timeout = ms_left(deadline_ms);
@@ -78,6 +91,8 @@ static gb_status wait_fd(struct pollfd *pfd, int64_t deadline_ms, const char *do
                            "timed out %s; the server may be overloaded or stuck (raise the "
                            "timeout if it is only slow)",
                            doing);
+        if (n < 0 && errno == EINTR && stop_on_signal(intr))
+            return interrupted(err, doing);
         if (n < 0 && errno != EINTR)
             return gb_fail(err, GB_ERR_IO, errno, "poll() failed %s: %s", doing,
                            strerror(errno));
@@ -152,16 +167,18 @@ static void close_keep_errno(int fd)
 
 /*
  * Connect one address before the deadline. Returns the socket, or -1 with
- * errno set (ETIMEDOUT when the deadline passed, with *timed_out set).
+ * errno set; *waited is GB_ERR_TIMEOUT or GB_ERR_INTERRUPTED when the wait
+ * for the connection ended that way, else GB_OK.
  */
 static int connect_addr(const struct sockaddr *sa, socklen_t len, int64_t deadline_ms,
-                        int *timed_out)
+                        const gb_interrupt *intr, gb_status *waited)
 {
     struct pollfd pfd;
     int fd, soerr = 0;
     socklen_t soerr_len = sizeof soerr;
+    gb_status st;
 
-    *timed_out = 0;
+    *waited = GB_OK;
     fd = open_socket(sa->sa_family);
     if (fd < 0)
         return -1;
@@ -174,13 +191,14 @@ static int connect_addr(const struct sockaddr *sa, socklen_t len, int64_t deadli
     }
     pfd.fd = fd;
     pfd.events = POLLOUT;
-    if (wait_fd(&pfd, deadline_ms, "connecting", NULL) == GB_ERR_TIMEOUT) {
-        *timed_out = 1;
+    st = wait_fd(&pfd, deadline_ms, intr, "connecting", NULL);
+    if (st == GB_ERR_TIMEOUT || st == GB_ERR_INTERRUPTED) {
+        *waited = st;
         close(fd);
-        errno = ETIMEDOUT;
+        errno = st == GB_ERR_TIMEOUT ? ETIMEDOUT : EINTR;
         return -1;
     }
-    if (pfd.revents == 0) { /* poll() itself failed; errno says why */
+    if (st != GB_OK) { /* poll() itself failed; errno says why */
         close_keep_errno(fd);
         return -1;
     }
@@ -245,10 +263,13 @@ static void format_addr(const struct sockaddr *sa, socklen_t len, char *out, siz
     snprintf(out, cap, sa->sa_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 }
 
-static gb_status connect_failed(gb_error *err, const char *where, int e, int timed_out,
+static gb_status connect_failed(gb_error *err, const char *where, int e, gb_status waited,
                                 int timeout_ms)
 {
-    if (timed_out)
+    if (waited == GB_ERR_INTERRUPTED)
+        return gb_fail(err, GB_ERR_INTERRUPTED, EINTR,
+                       "interrupted by a signal while connecting to %s", where);
+    if (waited == GB_ERR_TIMEOUT)
         return gb_fail(err, GB_ERR_TIMEOUT, ETIMEDOUT,
                        "could not connect to %s within %d ms; is the Gibson server running "
                        "and reachable?",
@@ -259,12 +280,13 @@ static gb_status connect_failed(gb_error *err, const char *where, int e, int tim
 }
 
 int gb_connect_tcp(const char *host, int port, int timeout_ms, int io_timeout_ms,
-                   gb_error *err)
+                   const gb_interrupt *intr, gb_error *err)
 {
     struct addrinfo hints, *list = NULL, *ai;
     char service[16], where[NI_MAXHOST + NI_MAXSERV + 4];
     int64_t deadline = gb_deadline_after(timeout_ms);
-    int rc, fd = -1, e = 0, timed_out = 0;
+    int rc, fd = -1, e = 0;
+    gb_status waited = GB_OK;
 
     if (host == NULL || host[0] == '\0')
         host = GB_DEFAULT_HOST;
@@ -287,7 +309,7 @@ int gb_connect_tcp(const char *host, int port, int timeout_ms, int io_timeout_ms
     snprintf(where, sizeof where, "%s:%d", host, port);
     /* Each address in turn, all within the one deadline. */
     for (ai = list; ai != NULL; ai = ai->ai_next) {
-        fd = connect_addr(ai->ai_addr, ai->ai_addrlen, deadline, &timed_out);
+        fd = connect_addr(ai->ai_addr, ai->ai_addrlen, deadline, intr, &waited);
         if (fd >= 0 && prepare_socket(fd, 1, io_timeout_ms) < 0) {
             close_keep_errno(fd);
             fd = -1;
@@ -296,21 +318,23 @@ int gb_connect_tcp(const char *host, int port, int timeout_ms, int io_timeout_ms
             break;
         e = errno;
         format_addr(ai->ai_addr, ai->ai_addrlen, where, sizeof where);
-        if (timed_out)
+        if (waited != GB_OK)
             break;
     }
     freeaddrinfo(list);
     if (fd < 0)
-        connect_failed(err, where, e, timed_out, timeout_ms);
+        connect_failed(err, where, e, waited, timeout_ms);
     return fd;
 }
 
-int gb_connect_unix(const char *path, int timeout_ms, int io_timeout_ms, gb_error *err)
+int gb_connect_unix(const char *path, int timeout_ms, int io_timeout_ms,
+                    const gb_interrupt *intr, gb_error *err)
 {
     struct sockaddr_un sun;
     char where[sizeof sun.sun_path + 16];
     size_t len = path != NULL ? strlen(path) : 0;
-    int fd, timed_out = 0;
+    int fd;
+    gb_status waited = GB_OK;
 
     if (len == 0) {
         gb_fail(err, GB_ERR_CONNECT, 0, "the unix socket path is empty");
@@ -327,14 +351,14 @@ int gb_connect_unix(const char *path, int timeout_ms, int io_timeout_ms, gb_erro
     sun.sun_family = AF_UNIX;
     memcpy(sun.sun_path, path, len + 1);
     fd = connect_addr((const struct sockaddr *)&sun, (socklen_t)sizeof sun,
-                      gb_deadline_after(timeout_ms), &timed_out);
+                      gb_deadline_after(timeout_ms), intr, &waited);
     if (fd >= 0 && prepare_socket(fd, 0, io_timeout_ms) < 0) {
         close_keep_errno(fd);
         fd = -1;
     }
     if (fd < 0) {
         snprintf(where, sizeof where, "unix socket %s", path);
-        connect_failed(err, where, errno, timed_out, timeout_ms);
+        connect_failed(err, where, errno, waited, timeout_ms);
     }
     return fd;
 }
@@ -351,7 +375,7 @@ void gb_socket_close(int fd)
 /* ---- Moving bytes -------------------------------------------------------- */
 
 gb_status gb_socket_send_all(int fd, const void *buf, size_t len, int64_t deadline_ms,
-                             size_t *written, gb_error *err)
+                             const gb_interrupt *intr, size_t *written, gb_error *err)
 {
     const unsigned char *p = buf;
     size_t done = 0;
@@ -372,7 +396,7 @@ gb_status gb_socket_send_all(int fd, const void *buf, size_t len, int64_t deadli
 
             pfd.fd = fd;
             pfd.events = POLLOUT;
-            st = wait_fd(&pfd, deadline_ms, "sending the request", err);
+            st = wait_fd(&pfd, deadline_ms, intr, "sending the request", err);
         } else {
             st = n == 0 ? gb_fail(err, GB_ERR_IO, 0, "send() wrote nothing")
                         : io_error(err, errno, "while sending the request");
@@ -384,7 +408,7 @@ gb_status gb_socket_send_all(int fd, const void *buf, size_t len, int64_t deadli
 }
 
 gb_status gb_socket_recv_some(int fd, void *buf, size_t cap, size_t *got, int64_t deadline_ms,
-                              gb_error *err)
+                              const gb_interrupt *intr, gb_error *err)
 {
     *got = 0;
     if (cap == 0)
@@ -406,14 +430,14 @@ gb_status gb_socket_recv_some(int fd, void *buf, size_t cap, size_t *got, int64_
             return io_error(err, errno, "while reading the reply");
         pfd.fd = fd;
         pfd.events = POLLIN;
-        st = wait_fd(&pfd, deadline_ms, "waiting for the reply", err);
+        st = wait_fd(&pfd, deadline_ms, intr, "waiting for the reply", err);
         if (st != GB_OK)
             return st;
     }
 }
 
 gb_status gb_socket_recv_blocking(int fd, void *buf, size_t cap, size_t *got,
-                                  int64_t deadline_ms, gb_error *err)
+                                  int64_t deadline_ms, const gb_interrupt *intr, gb_error *err)
 {
     ssize_t n;
 
@@ -427,11 +451,33 @@ gb_status gb_socket_recv_blocking(int fd, void *buf, size_t cap, size_t *got,
     }
     if (n == 0)
         return eof_error(err, "before its reply was complete");
+    if (errno == EINTR && stop_on_signal(intr))
+        return interrupted(err, "waiting for the reply");
     /* A signal, or a socket whose SO_RCVTIMEO ran out before the deadline
        (or that is not blocking at all): finish with poll() on what is left. */
     if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-        return gb_socket_recv_some(fd, buf, cap, got, deadline_ms, err);
+        return gb_socket_recv_some(fd, buf, cap, got, deadline_ms, intr, err);
     return io_error(err, errno, "while reading the reply");
+}
+
+gb_status gb_socket_check_idle(int fd, gb_error *err)
+{
+    unsigned char byte;
+    ssize_t n;
+
+    /* One syscall that sees unread bytes, EOF and a reset alike, and
+       consumes nothing; cheaper than poll() or FIONREAD. */
+    do
+        n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return GB_OK;
+    if (n > 0)
+        return gb_fail(err, GB_ERR_PROTOCOL, 0,
+                       "bytes that answer no request arrived on the idle connection");
+    if (n == 0)
+        return eof_error(err, "while the connection was idle");
+    return io_error(err, errno, "on the idle connection");
 }
 
 /* One non-blocking recv for exchange: 1 progress, 0 nothing yet, -1 error. */
@@ -473,7 +519,7 @@ static int exchange_send(int fd, const void *out, size_t out_len, size_t *writte
 
 gb_status gb_socket_exchange(int fd, const void *out, size_t out_len, size_t *written,
                              void *in, size_t in_cap, size_t *got, int64_t deadline_ms,
-                             gb_error *err)
+                             const gb_interrupt *intr, gb_error *err)
 {
     *written = 0;
     *got = 0;
@@ -487,7 +533,7 @@ gb_status gb_socket_exchange(int fd, const void *out, size_t out_len, size_t *wr
 
         pfd.fd = fd;
         pfd.events = (short)((in_cap > 0 ? POLLIN : 0) | (out_len > 0 ? POLLOUT : 0));
-        st = wait_fd(&pfd, deadline_ms, "during a pipeline", err);
+        st = wait_fd(&pfd, deadline_ms, intr, "during a pipeline", err);
         if (st != GB_OK)
             return st;
         /* Read first: the server stops reading while it has a reply to

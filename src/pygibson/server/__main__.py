@@ -33,22 +33,27 @@ _LEVELS = {
 
 _HELP = {
     "unix_socket": "serve on this unix socket path instead of TCP",
+    "unix_socket_mode": "permissions of the unix socket, octal (default 0700; "
+                        "the real server leaves it 0777)",
     "address": "TCP address to bind (default 127.0.0.1)",
     "port": "TCP port (default 10128; 0 picks a free one)",
-    "max_idletime": "TCP keepalive idle time in seconds (default 1)",
-    "max_clients": "maximum concurrent connections (default 1024)",
-    "max_request_size": "largest request frame (default 4M)",
-    "max_key_size": "key scan limit (default 512)",
-    "max_value_size": "values are silently cut to this (default 4096)",
-    "max_response_size": "largest key-value reply (default 40960000)",
+    "max_idletime": "TCP keepalive idle time in seconds; at max_clients, a "
+                    "connection idle this long is closed for a new one (default 30; compiled 1)",
+    "max_clients": "maximum concurrent connections (default 255; compiled 1024)",
+    "max_request_size": "largest request frame (default 2M; compiled 4M)",
+    "max_key_size": "key scan limit (default 1K; compiled 512)",
+    "max_value_size": "values are silently cut to this (default 2096127; compiled 4096)",
+    "max_response_size": "largest key-value reply (default 15M; compiled 40960000)",
     "max_item_ttl": "TTL clamp in seconds (default 2592000)",
-    "max_memory": "SET/MSET refused above this memory use (default 2G)",
-    "compression": "values longer than this are LZF-compressed (default 40960)",
+    "max_memory": "SET/MSET refused above this memory use (default 1G; compiled 2G)",
+    "compression": "values longer than this are LZF-compressed (default 4K; compiled 40960)",
     "cron_period": "cron tick in milliseconds (default 100)",
-    "expired_cron": "expiry sweep period in seconds (default 5)",
+    "expired_cron": "expiry sweep period in seconds (default 15; compiled 5)",
     "max_mem_cron": "memory GC period in seconds (default 15)",
     "gc_ratio": "the memory GC frees items idle this long (default 900)",
     "loglevel": "0=debug .. 4=critical (default 1); see also --log-level",
+    "max_unfinished_bytes": "bound on bytes of incomplete frames over all "
+                            "connections (default 64M)",
     "mget_count_bug": "reproduce the real MGET count/pairs mismatch (1/0)",
 }
 
@@ -56,9 +61,14 @@ _HELP = {
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="pygibson-server",
-        description="A Gibson-compatible cache server (pure Python).")
+        description="A Gibson-compatible cache server (pure Python). The data "
+                    "lives in memory only: it is gone when the server stops.")
     parser.add_argument("-c", "--config", metavar="FILE",
                         help="read directives from a gibson.conf file")
+    parser.add_argument("--compiled-defaults", action="store_true",
+                        help="unset directives take the real binary's compiled defaults "
+                             "(max_value_size 4096, ...) instead of the packaged "
+                             "gibson.conf's (max_value_size 2096127, ...)")
     parser.add_argument("--log-level", metavar="LEVEL",
                         help="debug, info, warning, error or critical (or 0-4)")
     for name in DIRECTIVES:
@@ -91,7 +101,7 @@ def load_config(args, parser):
             log.info("%s is ignored: the server runs in the foreground and logs to stderr",
                      name)
     try:
-        return Config(**values)
+        return Config(compiled_defaults=args.compiled_defaults, **values)
     except (ConfigError, TypeError) as exc:
         parser.error(str(exc))
 

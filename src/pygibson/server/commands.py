@@ -45,11 +45,13 @@ _OK = p.reply_code(p.REPL_OK)
 
 _MASK64 = (1 << 64) - 1
 
-# The item pool of the real server hands out 48-byte items from blocks
-# that double in size up to this many objects; STATS reports it.
-_POOL_OBJECT_SIZE = 48
-_POOL_FIRST_BLOCK = 1024
-_POOL_MAX_BLOCK = 16384
+# The real server's pool: its item struct is 39 bytes on the 64-bit build
+# examined, and blocks grow up to 131072 objects (§9.3)
+# (the counters themselves are modelled by store.ObjectPool).
+_POOL_OBJECT_SIZE = 39
+_POOL_MAX_BLOCK = 131072
+# Temporary items a STATS reply takes from the pool (§9.3: about 26).
+_STATS_TEMPORARIES = 26
 
 
 def _int16(n):
@@ -530,6 +532,10 @@ class Engine:
         keys = self.store.prefix(prefix)
         if not keys:
             return _NOT_FOUND
+        # The real server builds one temporary pool item per key listed.
+        pool = self.store.pool
+        pool.take(len(keys))
+        pool.release(len(keys))
         return self._kv_reply(len(keys), [
             (str(index).encode(), p.ENC_PLAIN, _kv_key(key))
             for index, key in enumerate(keys)
@@ -544,11 +550,20 @@ class Engine:
     op_end = op_ping
 
     def op_stats(self, payload):
+        # The real server takes one temporary pool item per field before
+        # the counters are read (so a first STATS shows them), and frees
+        # them once the reply is built.
+        pool = self.store.pool
+        pool.take(_STATS_TEMPORARIES)
+        try:
+            fields = self.stats()
+        finally:
+            pool.release(_STATS_TEMPORARIES)
         return self._kv_reply(len(STATS_FIELDS), [
             (name.encode(), p.ENC_NUMBER, p.pack_number(value))
             if isinstance(value, int)
             else (name.encode(), p.ENC_PLAIN, value)
-            for name, value in self.stats().items()
+            for name, value in fields.items()
         ])
 
     def stats(self):
@@ -557,9 +572,7 @@ class Engine:
         store = self.store
         items = len(store)
         used = store.memory_used
-        capacity = _POOL_FIRST_BLOCK
-        while capacity < items:
-            capacity += min(capacity, _POOL_MAX_BLOCK)
+        pool = store.pool
         requests = self.total_requests
         connections = self.total_connections
         return {
@@ -577,9 +590,9 @@ class Engine:
             "total_cron_done": self.cron_done,
             "total_connections": connections,
             "total_requests": requests,
-            "item_pool_current_used": items,
-            "item_pool_current_capacity": capacity,
-            "item_pool_total_capacity": capacity,
+            "item_pool_current_used": pool.used,
+            "item_pool_current_capacity": pool.capacity,
+            "item_pool_total_capacity": pool.total_capacity,
             "item_pool_object_size": _POOL_OBJECT_SIZE,
             "item_pool_max_block_size": _POOL_MAX_BLOCK,
             "memory_available": self.config.memory_available,

@@ -10,7 +10,9 @@ A setting has one name everywhere: the directive name in ``gibson.conf``
 import os
 
 __all__ = [
+    "COMPILED_DEFAULTS",
     "DEFAULTS",
+    "PACKAGED",
     "DIRECTIVES",
     "ConfigError",
     "Config",
@@ -29,6 +31,9 @@ class ConfigError(ValueError):
 # sizes take B/K/M/G, times s/m/h/d, "int" is a bare integer, "str" as is.
 DIRECTIVES = {
     "unix_socket": ("str", None),
+    # Not a real directive (the real server makes its socket 0777): the
+    # permissions of the unix socket, octal; owner only by default.
+    "unix_socket_mode": ("mode", 0o700),
     "address": ("str", "127.0.0.1"),
     "port": ("int", 10128),
     "max_idletime": ("time", 1),
@@ -54,9 +59,32 @@ DIRECTIVES = {
     # §3.4 (off by default, because it makes replies unparseable for most
     # clients; turn it on to test a client's robustness).
     "mget_count_bug": ("bool", False),
+    # Not a real directive: the most bytes all connections together may
+    # hold in frames not yet complete (at least max_request_size is
+    # allowed); past it the connection that adds more is closed.
+    "max_unfinished_bytes": ("size", 64 * 1024 * 1024),
 }
 
-DEFAULTS = {name: default for name, (_, default) in DIRECTIVES.items()}
+COMPILED_DEFAULTS = {name: default for name, (_, default) in DIRECTIVES.items()}
+
+# What installed servers run with: started without -c, the real binary
+# reads the gibson.conf its package installs (docs/protocol.md §9.1), so
+# these, not the compiled values, are the limits clients meet in practice.
+# Left out: unix_socket (/var/run/gibson.sock: the embedded server serves
+# TCP unless told otherwise), daemonize, pidfile and logfile.
+PACKAGED = {
+    "max_idletime": 30,
+    "max_clients": 255,
+    "max_request_size": 2 * 1024 * 1024,
+    "max_key_size": 1024,
+    "max_value_size": 2096127,
+    "max_response_size": 15 * 1024 * 1024,
+    "max_memory": 1024 * 1024 * 1024,
+    "compression": 4096,
+    "expired_cron": 15,
+}
+
+DEFAULTS = dict(COMPILED_DEFAULTS, **PACKAGED)
 
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -86,6 +114,17 @@ def parse_time(text):
     return _parse_with_units(text, _TIME_UNITS)
 
 
+def parse_mode(text):
+    """``"0700"`` or ``"700"`` -> 0o700: permission bits, in octal."""
+    text = text.strip()
+    if text[:2].lower() == "0o":
+        text = text[2:]
+    value = int(text, 8)
+    if not 0 <= value <= 0o777:
+        raise ValueError("not a permission mode: %r" % text)
+    return value
+
+
 def parse_value(name, text):
     """Parse the text of directive ``name``. Raises ValueError if it does
     not parse and ConfigError if the directive is unknown."""
@@ -99,6 +138,8 @@ def parse_value(name, text):
         return parse_time(text)
     if kind == "int":
         return int(text.strip())
+    if kind == "mode":
+        return parse_mode(text)
     if kind == "bool":
         lowered = text.strip().lower()
         if lowered in ("1", "yes", "true", "on"):
@@ -159,15 +200,20 @@ class Config:
     is ``max_memory``, or half the RAM when ``max_memory`` exceeds the RAM,
     as the real server decides at start-up. ``daemonize``, ``pidfile``,
     ``logfile`` and ``logflushrate`` are accepted and ignored (the server
-    runs in the foreground and logs to stderr); ``max_idletime`` only sets
-    TCP keepalive, as in the real server.
+    runs in the foreground and logs to stderr); ``max_idletime`` sets TCP
+    keepalive, as in the real server, and lets a new client in at
+    ``max_clients`` by closing a connection idle that long. Unset
+    directives take the packaged gibson.conf's values (``PACKAGED``),
+    or the compiled ones with ``compiled_defaults=True``.
     """
 
-    def __init__(self, **values):
+    def __init__(self, compiled_defaults=False, **values):
         unknown = sorted(set(values) - set(DIRECTIVES))
         if unknown:
             raise TypeError("unknown server option(s): %s" % ", ".join(unknown))
-        settings = dict(DEFAULTS)
+        # Unset directives take the packaged gibson.conf's values, or with
+        # compiled_defaults the values built into the real binary.
+        settings = dict(COMPILED_DEFAULTS if compiled_defaults else DEFAULTS)
         settings.update(values)
         for name, value in settings.items():
             setattr(self, name, value)

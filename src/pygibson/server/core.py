@@ -8,6 +8,7 @@ as in the real single-threaded server.
 """
 
 import asyncio
+import errno
 import logging
 import os
 import socket
@@ -23,6 +24,13 @@ __all__ = ["GibsonProtocol", "ServerCore"]
 log = logging.getLogger("pygibson.server")
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
+
+# Write the replies gathered so far once they reach this size, and then
+# check whether the client keeps up (asyncio's default high-water mark).
+_FLUSH_BYTES = 65536
+
+# The real server's listen() backlog.
+_BACKLOG = 511
 
 
 class GibsonProtocol(asyncio.Protocol):
@@ -43,6 +51,12 @@ class GibsonProtocol(asyncio.Protocol):
         self._delayed = deque()
         self._timer = None
         self._registered = False
+        # Frames parsed but not yet run because the client is not reading
+        # its replies (see _run_fast); run when the transport drains.
+        self._stalled = deque()
+        self._held = 0
+        self._last_active = 0.0
+        self._write_paused = False
 
     # -- lifecycle ------------------------------------------------------
 
@@ -59,7 +73,8 @@ class GibsonProtocol(asyncio.Protocol):
         if mode == _faults.DROP:
             transport.close()
             return
-        if len(core.connections) >= engine.config.max_clients:
+        self._last_active = core.loop.time()
+        if len(core.connections) >= engine.config.max_clients and not core.evict_idle():
             # Like the real server: accepted by the kernel, closed at once.
             log.warning("max_clients (%d) reached, dropping %s",
                         engine.config.max_clients, self.peer)
@@ -76,6 +91,7 @@ class GibsonProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._account(0)
         if self._registered:
             self._registered = False
             self.core.connections.discard(self)
@@ -87,17 +103,31 @@ class GibsonProtocol(asyncio.Protocol):
     # reads while the transport's buffer is full gives the same back-pressure
     # to a client that pipelines without reading.
     def pause_writing(self):
+        self._write_paused = True
         self.transport.pause_reading()
 
     def resume_writing(self):
-        if not self._closing:
-            self.transport.resume_reading()
+        self._write_paused = False
+        if self._closing:
+            return
+        if self._stalled:
+            frames = list(self._stalled)
+            self._stalled.clear()
+            self.engine.now = int(self.core.clock.time())
+            if self.faults.active or self._delayed:
+                self._run_slow(frames)
+            else:
+                self._run_fast(frames)
+            if self._write_paused or self._closing:
+                return
+        self.transport.resume_reading()
 
     # -- input ------------------------------------------------------------
 
     def data_received(self, data):
         if self._closing or self._mute:
             return
+        self._last_active = self.core.loop.time()
         buf = self._buf
         if buf:
             buf += data
@@ -113,7 +143,16 @@ class GibsonProtocol(asyncio.Protocol):
             self._need = 4 + int.from_bytes(buf[:4], "little")
         else:
             self._need = 4
-        if frames:
+        if not self._account(len(buf)) and not bad:
+            log.warning("unfinished frames hold more than %d bytes in all, closing %s",
+                        self.core.unfinished_limit, self.peer)
+            self._finish()
+            return
+        if frames and (self._stalled or self._write_paused):
+            # Still waiting for the client to read: queue the requests,
+            # unexecuted, so their replies take no memory yet.
+            self._stalled.extend(frames)
+        elif frames:
             engine = self.engine
             engine.now = int(self.core.clock.time())
             if self.faults.active or self._delayed:
@@ -124,26 +163,61 @@ class GibsonProtocol(asyncio.Protocol):
             log.info("bad frame length from %s, closing", self.peer)
             self._finish()
 
+    def _account(self, held):
+        """Record that this connection holds ``held`` bytes of unfinished
+        frames; False if that takes the total over the server's bound (each
+        connection alone may hold up to max_request_size, but hundreds of
+        them together would otherwise hold gigabytes)."""
+        core = self.core
+        core.unfinished_bytes += held - self._held
+        self._held = held
+        return held == 0 or core.unfinished_bytes <= core.unfinished_limit
+
     def _run_fast(self, frames):
+        # Replies are gathered into one write per _FLUSH_BYTES (one syscall
+        # for a pipeline of small replies), but a batch is not run to its
+        # end regardless: once the transport holds more than its high-water
+        # mark (the client is not reading), the rest of the frames wait
+        # unexecuted until it drains. Without this, 90 MGET frames in one
+        # 450-byte write queued 90 large replies (gigabytes) at once.
         execute = self.engine.execute
+        transport = self.transport
         replies = []
-        for opcode, payload in frames:
+        pending = 0
+        count = len(frames)
+        for index in range(count):
+            opcode, payload = frames[index]
             reply = execute(opcode, payload)
             if reply is None:
                 self._refused(opcode, replies)
                 return
             replies.append(reply)
             if opcode == OP_END:
-                self.transport.write(b"".join(replies))
+                transport.write(b"".join(replies))
                 self._finish()
                 return
-        self.transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
+            pending += len(reply)
+            if pending >= _FLUSH_BYTES and index + 1 < count:
+                transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
+                replies = []
+                pending = 0
+                if self._write_paused:
+                    self._stalled.extend(frames[index + 1:])
+                    return
+        if replies:
+            transport.write(b"".join(replies) if len(replies) > 1 else replies[0])
 
     def _refused(self, opcode, replies):
         """The request cannot be answered: close after the replies before it."""
-        log.info("closing %s: %s", self.peer,
-                 "reply over max_response_size" if opcode in self.engine.handlers
-                 else "unknown opcode %d" % opcode)
+        # The client only sees the connection close (the real server sends
+        # nothing either), so the log is where the reason is told.
+        if opcode in self.engine.handlers:
+            log.warning("closing %s: the reply to opcode %d is larger than "
+                        "max_response_size (%d bytes); the client sees the "
+                        "connection closed", self.peer, opcode,
+                        self.engine.config.max_response_size)
+        else:
+            log.info("closing %s: unknown opcode %d", self.peer, opcode)
         if replies:
             self.transport.write(b"".join(replies))
         self._finish()
@@ -159,6 +233,9 @@ class GibsonProtocol(asyncio.Protocol):
                 self._refused(opcode, [])
                 return
             data, then = self.faults.apply(reply)
+            if isinstance(then, _faults.Extra):
+                self.core.loop.call_later(then.delay, self._send_extra, then.data)
+                then = None
             if opcode == OP_END and then is None:
                 then = _faults.THEN_CLOSE
             self._send(data, then)
@@ -166,6 +243,16 @@ class GibsonProtocol(asyncio.Protocol):
                 # Nothing after END, a cut or a truncated reply is answered.
                 self._mute = True
                 return
+
+    def _send_extra(self, data):
+        # After the reply it follows, even under a reply delay (_send keeps
+        # the order).
+        if not (self._closing or self._mute):
+            self._send(data, None)
+
+    def send_unsolicited(self, data):
+        if not (self._closing or self._mute):
+            self._transmit(data, None)
 
     def _send(self, data, then):
         delay = self.faults.reply_delay
@@ -224,6 +311,67 @@ def _reset(transport):
     transport.abort()
 
 
+# errno values that mean the process or the system ran out of something.
+_EXHAUSTION = {getattr(errno, name) for name in ("EMFILE", "ENFILE", "ENOBUFS", "ENOMEM")
+               if hasattr(errno, name)}
+
+
+class _ExhaustionFilter:
+    """The loop's exception handler: when accept() fails for lack of file
+    descriptors or memory, asyncio logs a traceback on every retry
+    (thousands of lines a second under ``ulimit -n``) and goes on serving
+    the open connections; log one line per condition every
+    ``interval`` seconds instead. Anything else goes to the default
+    handler."""
+
+    def __init__(self, interval=10.0):
+        self.interval = interval
+        self._last = {}
+        self._suppressed = {}
+
+    def __call__(self, loop, context):
+        exc = context.get("exception")
+        number = getattr(exc, "errno", None)
+        if not isinstance(exc, OSError) or number not in _EXHAUSTION:
+            loop.default_exception_handler(context)
+            return
+        now = loop.time()
+        last = self._last.get(number)
+        if last is not None and now - last < self.interval:
+            self._suppressed[number] = self._suppressed.get(number, 0) + 1
+            return
+        self._last[number] = now
+        repeats = self._suppressed.pop(number, 0)
+        log.error("%s (%s): new connections wait, open ones are served%s",
+                  os.strerror(number), errno.errorcode.get(number, number),
+                  "; %d more since the last report" % repeats if repeats else "")
+
+
+def _remove_stale_socket(path):
+    """Unlink a socket file at ``path`` left by a server that is gone;
+    refuse (OSError EADDRINUSE) if a server still answers on it, since
+    unlinking would leave that server running but unreachable."""
+    try:
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            return  # not a socket: let bind() report the conflict
+    except FileNotFoundError:
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+    except OSError:
+        live = False  # ECONNREFUSED: nobody listens, the file is stale
+    else:
+        live = True
+    finally:
+        probe.close()
+    if live:
+        raise OSError(errno.EADDRINUSE,
+                      "address in use: another server is listening on %s" % path)
+    os.unlink(path)
+
+
 def _tune_socket(transport, idle):
     """SO_KEEPALIVE with the real server's timings (first probe after
     ``max_idletime``, then every idle/3 seconds, 3 probes); asyncio already
@@ -266,6 +414,33 @@ class ServerCore:
         self._last_expire = 0
         self._last_gc = 0
         self._drained = None
+        # Bytes held in unfinished frames across all connections, and the
+        # bound on them (never below one whole request).
+        self.unfinished_bytes = 0
+        self.unfinished_limit = max(self.config.max_unfinished_bytes,
+                                    self.config.max_request_size)
+
+    def evict_idle(self):
+        """At max_clients, make room by closing the connection idle the
+        longest, if it has been idle max_idletime or more. The real server
+        never closes idle clients (§8.2), so this happens only when a new
+        client would otherwise be refused: max_clients idle connections can
+        no longer lock everyone else out."""
+        if not self.connections:
+            return False
+        oldest = min(self.connections, key=lambda c: c._last_active)
+        if self.loop.time() - oldest._last_active < self.config.max_idletime:
+            return False
+        log.info("max_clients reached: closing %s, idle for %.0f s", oldest.peer,
+                 self.loop.time() - oldest._last_active)
+        oldest._closing = True
+        oldest.transport.abort()
+        # abort() reports connection_lost later: unregister now.
+        if oldest._registered:
+            oldest._registered = False
+            self.connections.discard(oldest)
+            self.engine.clients -= 1
+        return True
 
     @property
     def address(self):
@@ -295,6 +470,9 @@ class ServerCore:
         else:
             await self._listen()
         self.faults._listener_hook = self._listener_hook
+        self.faults._broadcast_hook = self._broadcast_hook
+        if self.loop.get_exception_handler() is None:
+            self.loop.set_exception_handler(_ExhaustionFilter())
         self._cron_handle = self.loop.call_later(config.cron_period / 1000.0, self._cron)
         log.info("Gibson-compatible server listening on %s", self.describe())
 
@@ -308,15 +486,13 @@ class ServerCore:
         connections while keeping the address) not."""
         if self.unix_socket is not None:
             path = self.unix_socket
-            try:
-                if stat.S_ISSOCK(os.stat(path).st_mode):
-                    os.unlink(path)
-            except FileNotFoundError:
-                pass
+            _remove_stale_socket(path)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             try:
                 sock.bind(path)
-                os.chmod(path, 0o777)
+                # The real server leaves the socket 0777 (any local user
+                # can use the cache); we apply unix_socket_mode instead.
+                os.chmod(path, self.config.unix_socket_mode)
             except OSError:
                 sock.close()
                 raise
@@ -334,17 +510,21 @@ class ServerCore:
             # Keep the port chosen for port=0, so a restart reuses it.
             self.port = sock.getsockname()[1]
         if listen:
-            sock.listen(511)
+            sock.listen(_BACKLOG)
         sock.setblocking(False)
         return sock
 
     async def _listen(self):
         sock = self._bind(listen=True)
         factory = lambda: GibsonProtocol(self)  # noqa: E731
+        # asyncio calls listen() again with its own backlog (100 unless
+        # told), which would undo the real server's 511 set in _bind.
         if self.unix_socket is not None:
-            self._server = await self.loop.create_unix_server(factory, sock=sock)
+            self._server = await self.loop.create_unix_server(factory, sock=sock,
+                                                              backlog=_BACKLOG)
         else:
-            self._server = await self.loop.create_server(factory, sock=sock)
+            self._server = await self.loop.create_server(factory, sock=sock,
+                                                         backlog=_BACKLOG)
 
     def _stop_listening(self):
         if self._server is not None:
@@ -366,6 +546,17 @@ class ServerCore:
     def _listener_hook(self, mode):
         # Called by Faults on the caller's thread.
         future = asyncio.run_coroutine_threadsafe(self.set_connection_mode(mode), self.loop)
+        if _on_loop_thread(self.loop):
+            return
+        future.result(10)
+
+    def _broadcast_hook(self, data):
+        # Called by Faults on the caller's thread.
+        async def broadcast():
+            for connection in list(self.connections):
+                connection.send_unsolicited(data)
+
+        future = asyncio.run_coroutine_threadsafe(broadcast(), self.loop)
         if _on_loop_thread(self.loop):
             return
         future.result(10)
@@ -406,6 +597,7 @@ class ServerCore:
     async def close(self):
         """Stop listening, close every connection and stop the cron."""
         self.faults._listener_hook = None
+        self.faults._broadcast_hook = None
         if self._cron_handle is not None:
             self._cron_handle.cancel()
             self._cron_handle = None

@@ -26,13 +26,18 @@ order they were set:
 - :meth:`~Faults.replace_next_reply` -- send given bytes instead (any reply
   the real server could send, such as a ``REPL_ERR`` that a validating
   client never provokes).
+- :meth:`~Faults.extra_reply_after_next` -- then, a moment later and in a
+  write of its own, a reply nobody asked for.
+
+And one that acts at once: :meth:`~Faults.send_unsolicited` sends a reply
+nobody asked for on every open connection, before any request.
 
 Requests still run when they arrive; faults only change what is sent back.
 """
 
 import struct
 import threading
-from collections import deque
+from collections import deque, namedtuple
 
 __all__ = ["Faults"]
 
@@ -48,6 +53,12 @@ THEN_CLOSE = "close"
 THEN_MUTE = "mute"
 
 
+class Extra(namedtuple("Extra", "data delay")):
+    """What :meth:`Faults.apply` returns as ``then`` for
+    :meth:`~Faults.extra_reply_after_next`: send ``data`` ``delay`` seconds
+    after the reply, in a write of its own; the connection goes on."""
+
+
 class Faults:
     """The fault switches of one server (``GibsonServer.faults``)."""
 
@@ -59,6 +70,9 @@ class Faults:
         # Set by the running server: called with the new mode, on the
         # caller's thread, and returns once the listener has changed.
         self._listener_hook = None
+        # Set by the running server: sends bytes on every open connection,
+        # on the caller's thread, and returns once they are written.
+        self._broadcast_hook = None
         #: True while any reply fault is set; read without the lock by the
         #: server's fast path (a plain attribute read is atomic).
         self.active = False
@@ -122,6 +136,24 @@ class Faults:
         connection is untouched."""
         self._queue(("replace", bytes(data)))
 
+    def extra_reply_after_next(self, data=None, delay=0.05):
+        """One-shot: send the next reply, then ``delay`` seconds later, in a
+        write of its own (so in a packet of its own), ``data`` (default: the
+        same reply again) as a reply nobody asked for, as a confused proxy or
+        server might. The connection is untouched."""
+        if delay < 0:
+            raise ValueError("the delay cannot be negative")
+        self._queue(("extra", Extra(None if data is None else bytes(data), float(delay))))
+
+    def send_unsolicited(self, data):
+        """Send ``data`` (bytes) now on every open client connection, as a
+        reply to a request nobody made; returns once it is written. The
+        connections are untouched."""
+        hook = self._broadcast_hook
+        if hook is None:
+            raise RuntimeError("the server is not running")
+        hook(bytes(data))
+
     def pending(self):
         """How many one-shot faults are still waiting for a reply."""
         with self._lock:
@@ -130,7 +162,7 @@ class Faults:
     def apply(self, reply):
         """Used by the server: apply the next one-shot fault, if any, to the
         reply bytes. Returns ``(bytes_to_send, then)`` where ``then`` is
-        None, ``"close"`` or ``"mute"``."""
+        None, ``"close"``, ``"mute"`` or an ``Extra`` (bytes to send after the reply)."""
         with self._lock:
             if not self._pending:
                 return reply, THEN_CONTINUE
@@ -143,6 +175,8 @@ class Faults:
             return reply[:keep], THEN_MUTE
         if kind == "replace":
             return arg, THEN_CONTINUE
+        if kind == "extra":
+            return reply, arg._replace(data=reply if arg.data is None else arg.data)
         if kind == "code":
             return struct.pack("<H", arg) + reply[2:], THEN_CONTINUE
         # "huge": keep the code and encoding, replace the size field.

@@ -18,6 +18,38 @@ ITEM_OVERHEAD = 48
 NODE_OVERHEAD = 40
 
 
+POOL_FIRST_BLOCK = 512
+POOL_MAX_BLOCK = 131072
+
+
+class ObjectPool:
+    """The real server's item pool counters (docs/protocol.md §9.3): freed
+    objects go to a free list and are reused first; ``used`` counts the
+    objects cut from the current block and never falls; a full block is
+    followed by one of ``min(used * 2, POOL_MAX_BLOCK)`` objects, and
+    ``used`` restarts from 0 in it. Only the counts are modelled."""
+
+    def __init__(self):
+        self.free = 0
+        self.used = 0
+        self.capacity = POOL_FIRST_BLOCK
+        self.total_capacity = POOL_FIRST_BLOCK
+
+    def take(self, n=1):
+        for _ in range(n):
+            if self.free:
+                self.free -= 1
+                continue
+            if self.used >= self.capacity:
+                self.capacity = min(self.used * 2, POOL_MAX_BLOCK)
+                self.total_capacity += self.capacity
+                self.used = 0
+            self.used += 1
+
+    def release(self, n=1):
+        self.free += n
+
+
 class Item:
     """One stored value.
 
@@ -73,10 +105,14 @@ class Store:
     """
 
     def __init__(self):
+        # Outlives clear(): the real server's pool never shrinks.
+        self.pool = ObjectPool()
+        self.items = {}
         self.clear()
 
     def clear(self):
         """Forget every item and the trie order; counters restart."""
+        self.pool.release(len(self.items))
         self.items = {}
         self._root = _Node()
         self._indexed = set()
@@ -102,6 +138,7 @@ class Store:
         """Store ``item`` under ``key``, replacing any previous item."""
         items = self.items
         old = items.get(key)
+        self.pool.take()
         if old is not None:
             self._forget(key, old)
         elif key not in self._indexed:
@@ -132,6 +169,7 @@ class Store:
         return item
 
     def _forget(self, key, item):
+        self.pool.release()
         self.item_memory -= ITEM_OVERHEAD + len(key) + item.size
         if item.encoding == 1:
             self.compressed -= 1

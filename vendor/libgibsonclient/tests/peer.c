@@ -116,6 +116,13 @@ static void misbehave(int fd, const unsigned char *key, size_t len)
         r[7] = 0;
         memcpy(r + 8, r, 8);
         write_all(fd, r, 16);
+    } else if (IS("late")) {
+        reply_code(fd, 1);
+        sleep_ms(50);
+        reply_code(fd, 5);
+    } else if (IS("bye")) {
+        reply_code(fd, 1);
+        _exit(0);
     } else if (IS("big")) {
         memset(big, 'x', sizeof big);
         reply_value(fd, big, sizeof big);

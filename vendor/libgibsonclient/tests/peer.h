@@ -9,6 +9,8 @@
  *   nothing  close without a reply
  *   garbage  answer with reply code 9
  *   twice    answer twice, in one write
+ *   late     answer NOT_FOUND, then 50 ms later OK, in a write of its own
+ *   bye      answer NOT_FOUND, then close the idle connection
  *   big      a 100000-byte value
  * other GETs answer NOT_FOUND; SET echoes the value, INC counts, STATS gives
  * one pair, END answers and closes, anything else answers OK.

@@ -87,5 +87,6 @@ void test_kv(void);
 void test_transport(void);
 void test_client(void);
 void test_signals(void);
+void test_cancel(void);
 
 #endif /* GB_TEST_H */

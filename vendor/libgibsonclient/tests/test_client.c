@@ -5,6 +5,7 @@
 #include "peer.h"
 #include "test.h"
 
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -179,6 +180,80 @@ static void test_stale_bytes_reconnect(void)
     CHECK_INT(gb_reader_buffered(&c.reader), 8);
     CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
     CHECK_INT(r.code, GB_REPL_VAL);
+    CHECK_INT(r.number, 1);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+/* Until the client's socket has something to read (stray bytes or EOF). */
+static void wait_readable(const gb_client *c)
+{
+    struct pollfd pfd;
+
+    pfd.fd = c->fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    CHECK_INT(poll(&pfd, 1, 5000), 1);
+}
+
+/* A reply nobody asked for that arrives on its own while the connection is
+   idle is never read as the answer to the next request, nor to a pipeline:
+   the request goes out on a new connection instead (the peer's INC counts
+   per connection, so 1 means a fresh one). */
+static void test_unsolicited_reply_is_never_taken(void)
+{
+    unsigned char frames[32];
+    size_t written = 0, len = 0;
+    gb_buffer buf;
+    gb_request req = op(GB_OP_INC, "n", NULL);
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_STATUS(call(&c, GB_OP_GET, "late", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_ERR_NOT_FOUND);
+    wait_readable(&c); /* the extra OK is in the socket */
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
+    CHECK_INT(r.code, GB_REPL_VAL);
+    CHECK_INT(r.number, 1);
+    CHECK(c.fd >= 0);
+
+    /* The same before a pipeline. */
+    CHECK_STATUS(call(&c, GB_OP_GET, "late", NULL, &r, &err), GB_OK);
+    wait_readable(&c);
+    gb_buffer_init(&buf);
+    CHECK_STATUS(gb_encode(&buf, &req, NULL, &err), GB_OK);
+    len = buf.len;
+    memcpy(frames, buf.data, len);
+    gb_buffer_free(&buf);
+    CHECK_STATUS(gb_client_pipeline_begin(&c, &err), GB_OK);
+    while (gb_reader_next(&c.reader, &r, &err) == 0 &&
+           gb_client_pump(&c, frames, len, &written, gb_deadline_after(1000), &err) == GB_OK)
+        ;
+    CHECK_INT(r.code, GB_REPL_VAL);
+    CHECK_INT(r.number, 1);
+    gb_client_free(&c);
+    gb_peer_stop(&p);
+}
+
+/* The server hung up the idle connection: even a write goes out, once, on a
+   new connection, since nothing of it was sent on the dead one. */
+static void test_idle_hangup_is_seen_before_sending(void)
+{
+    gb_client c;
+    gb_reply r;
+    gb_error err;
+    gb_peer p;
+
+    CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
+    start_client(&c, &p, 1000);
+    CHECK_STATUS(call(&c, GB_OP_GET, "bye", NULL, &r, &err), GB_OK);
+    wait_readable(&c);
+    CHECK_STATUS(call(&c, GB_OP_INC, "n", NULL, &r, &err), GB_OK);
     CHECK_INT(r.number, 1);
     gb_client_free(&c);
     gb_peer_stop(&p);
@@ -505,6 +580,8 @@ void test_client(void)
     RUN(test_argument_errors);
     RUN(test_failures_reconnect);
     RUN(test_stale_bytes_reconnect);
+    RUN(test_unsolicited_reply_is_never_taken);
+    RUN(test_idle_hangup_is_seen_before_sending);
     RUN(test_end_and_connect_errors);
     RUN(test_unix_client);
     RUN(test_abandon_after_fork);

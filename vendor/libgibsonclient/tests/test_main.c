@@ -118,6 +118,7 @@ int main(void)
     test_transport();
     test_client();
     test_signals();
+    test_cancel();
     printf("(%ld checks)\n", gb_test_checks);
     printf("%d passed, %d failed\n", tests_passed, tests_failed);
     return tests_failed == 0 ? 0 : 1;

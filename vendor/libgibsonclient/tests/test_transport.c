@@ -31,9 +31,9 @@ static size_t get_frame(unsigned char *out, const char *key)
 static int connect_peer(const gb_peer *p, int io_timeout_ms, gb_error *err)
 {
     if (p->family == AF_UNIX)
-        return gb_connect_unix(p->path, 1000, io_timeout_ms, err);
+        return gb_connect_unix(p->path, 1000, io_timeout_ms, NULL, err);
     return gb_connect_tcp(p->family == AF_INET6 ? "::1" : "127.0.0.1", p->port, 1000,
-                          io_timeout_ms, err);
+                          io_timeout_ms, NULL, err);
 }
 
 /* PING round trip on a fresh connection to p. */
@@ -49,11 +49,12 @@ static void ping_peer(const gb_peer *p)
         fprintf(stderr, "  %s\n", err.message);
         return;
     }
-    CHECK_STATUS(gb_socket_send_all(fd, PING, sizeof PING, gb_deadline_after(1000), NULL, &err),
+    CHECK_STATUS(
+        gb_socket_send_all(fd, PING, sizeof PING, gb_deadline_after(1000), NULL, NULL, &err),
                  GB_OK);
     while (have < sizeof OK_REPLY) {
         if (gb_socket_recv_some(fd, buf + have, sizeof buf - have, &got,
-                                gb_deadline_after(1000), &err) != GB_OK)
+                                gb_deadline_after(1000), NULL, &err) != GB_OK)
             break;
         have += got;
     }
@@ -88,17 +89,17 @@ static void test_unix_socket(void)
     gb_peer_stop(&p);
 
     /* Nobody listening any more. */
-    CHECK_INT(gb_connect_unix(path, 1000, 1000, &err), -1);
+    CHECK_INT(gb_connect_unix(path, 1000, 1000, NULL, &err), -1);
     CHECK_STATUS(err.status, GB_ERR_CONNECT);
     CHECK(strstr(err.message, path) != NULL);
 
     memset(longpath, 'p', sizeof longpath - 1);
     longpath[0] = '/';
     longpath[sizeof longpath - 1] = '\0';
-    CHECK_INT(gb_connect_unix(longpath, 1000, 1000, &err), -1);
+    CHECK_INT(gb_connect_unix(longpath, 1000, 1000, NULL, &err), -1);
     CHECK_STATUS(err.status, GB_ERR_CONNECT);
     CHECK(strstr(err.message, "at most") != NULL);
-    CHECK_INT(gb_connect_unix("", 1000, 1000, &err), -1);
+    CHECK_INT(gb_connect_unix("", 1000, 1000, NULL, &err), -1);
     CHECK_STATUS(err.status, GB_ERR_CONNECT);
 }
 
@@ -109,17 +110,17 @@ static void test_connect_refused(void)
     int port = gb_peer_free_port();
 
     CHECK(port > 0);
-    CHECK_INT(gb_connect_tcp("127.0.0.1", port, 1000, 1000, &err), -1);
+    CHECK_INT(gb_connect_tcp("127.0.0.1", port, 1000, 1000, NULL, &err), -1);
     CHECK_STATUS(err.status, GB_ERR_CONNECT);
     CHECK_INT(err.sys_errno, ECONNREFUSED);
     snprintf(where, sizeof where, "127.0.0.1:%d", port);
     CHECK(strstr(err.message, where) != NULL);
     CHECK(strstr(err.message, "is the Gibson server running?") != NULL);
-    CHECK_INT(gb_connect_tcp("127.0.0.1", 0, 1000, 1000, &err), -1);
+    CHECK_INT(gb_connect_tcp("127.0.0.1", 0, 1000, 1000, NULL, &err), -1);
     CHECK_STATUS(err.status, GB_ERR_CONNECT);
-    CHECK_INT(gb_connect_tcp("127.0.0.1", 70000, 1000, 1000, &err), -1);
+    CHECK_INT(gb_connect_tcp("127.0.0.1", 70000, 1000, 1000, NULL, &err), -1);
     /* glibc refuses a name with spaces without asking DNS. */
-    CHECK_INT(gb_connect_tcp("no such host", 10128, 1000, 1000, &err), -1);
+    CHECK_INT(gb_connect_tcp("no such host", 10128, 1000, 1000, NULL, &err), -1);
     CHECK_STATUS(err.status, GB_ERR_RESOLVE);
     CHECK(strstr(err.message, "'no such host'") != NULL);
 }
@@ -143,13 +144,13 @@ static void test_connect_timeout(void)
         return;
     }
     for (i = 0; i < 8; i++) {
-        fd = gb_connect_tcp("127.0.0.1", ntohs(a.sin_port), 100, -1, &err);
+        fd = gb_connect_tcp("127.0.0.1", ntohs(a.sin_port), 100, -1, NULL, &err);
         if (fd < 0)
             break;
         fillers[nfill++] = fd;
     }
     start = gb_clock_ms();
-    fd = gb_connect_tcp("127.0.0.1", ntohs(a.sin_port), 200, -1, &err);
+    fd = gb_connect_tcp("127.0.0.1", ntohs(a.sin_port), 200, -1, NULL, &err);
     elapsed = gb_clock_ms() - start;
     CHECK_INT(fd, -1);
     if (fd >= 0)
@@ -175,9 +176,9 @@ static void test_recv_timeout(void)
     CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
     fd = connect_peer(&p, 150, &err);
     CHECK(fd >= 0);
-    CHECK_STATUS(gb_socket_send_all(fd, frame, n, -1, NULL, &err), GB_OK);
+    CHECK_STATUS(gb_socket_send_all(fd, frame, n, -1, NULL, NULL, &err), GB_OK);
     start = gb_clock_ms();
-    CHECK_STATUS(gb_socket_recv_some(fd, buf, sizeof buf, &got, start + 200, &err),
+    CHECK_STATUS(gb_socket_recv_some(fd, buf, sizeof buf, &got, start + 200, NULL, &err),
                  GB_ERR_TIMEOUT);
     elapsed = gb_clock_ms() - start;
     CHECK_WITHIN(elapsed, 199, 249);
@@ -186,13 +187,13 @@ static void test_recv_timeout(void)
     /* SO_RCVTIMEO (150 ms, set at connect) ends the blocking recv, then
        poll() waits out the rest of the deadline. */
     start = gb_clock_ms();
-    CHECK_STATUS(gb_socket_recv_blocking(fd, buf, sizeof buf, &got, start + 200, &err),
+    CHECK_STATUS(gb_socket_recv_blocking(fd, buf, sizeof buf, &got, start + 200, NULL, &err),
                  GB_ERR_TIMEOUT);
     elapsed = gb_clock_ms() - start;
     CHECK_WITHIN(elapsed, 199, 249);
     /* With a later deadline than SO_RCVTIMEO it goes on polling until then. */
     start = gb_clock_ms();
-    CHECK_STATUS(gb_socket_recv_blocking(fd, buf, sizeof buf, &got, start + 300, &err),
+    CHECK_STATUS(gb_socket_recv_blocking(fd, buf, sizeof buf, &got, start + 300, NULL, &err),
                  GB_ERR_TIMEOUT);
     elapsed = gb_clock_ms() - start;
     CHECK_WITHIN(elapsed, 299, 369);
@@ -214,16 +215,16 @@ static void test_peer_closes(void)
 
     CHECK_INT(gb_peer_start(&p, AF_INET, NULL), 0);
     fd = connect_peer(&p, 1000, &err);
-    CHECK_STATUS(gb_socket_send_all(fd, frame, n, -1, NULL, &err), GB_OK);
+    CHECK_STATUS(gb_socket_send_all(fd, frame, n, -1, NULL, NULL, &err), GB_OK);
     start = gb_clock_ms();
-    CHECK_STATUS(gb_socket_recv_some(fd, buf, sizeof buf, &got, start + 1000, &err),
+    CHECK_STATUS(gb_socket_recv_some(fd, buf, sizeof buf, &got, start + 1000, NULL, &err),
                  GB_ERR_CLOSED);
-    CHECK_STATUS(gb_socket_recv_blocking(fd, buf, sizeof buf, &got, start + 1000, &err),
+    CHECK_STATUS(gb_socket_recv_blocking(fd, buf, sizeof buf, &got, start + 1000, NULL, &err),
                  GB_ERR_CLOSED);
     elapsed = gb_clock_ms() - start;
     CHECK_WITHIN(elapsed, 0, 199);
     for (i = 0; i < 10 && st == GB_OK; i++)
-        st = gb_socket_send_all(fd, PING, sizeof PING, gb_deadline_after(1000), NULL, &err);
+        st = gb_socket_send_all(fd, PING, sizeof PING, gb_deadline_after(1000), NULL, NULL, &err);
     CHECK_STATUS(st, GB_ERR_CLOSED);
     gb_socket_close(fd);
     gb_peer_stop(&p);
@@ -239,26 +240,47 @@ static void test_exchange_basic(void)
 
     CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     CHECK_STATUS(gb_socket_exchange(sv[0], PING, sizeof PING, &written, in, sizeof in, &got,
-                                    gb_deadline_after(1000), &err),
+                                    gb_deadline_after(1000), NULL, &err),
                  GB_OK);
     CHECK_INT(written, sizeof PING);
     CHECK_INT(got, 0);
     CHECK_INT(write(sv[1], OK_REPLY, sizeof OK_REPLY), sizeof OK_REPLY);
     CHECK_STATUS(gb_socket_exchange(sv[0], PING, 0, &written, in, sizeof in, &got,
-                                    gb_deadline_after(1000), &err),
+                                    gb_deadline_after(1000), NULL, &err),
                  GB_OK);
     CHECK_INT(got, sizeof OK_REPLY);
     CHECK_INT(written, 0);
     CHECK_STATUS(gb_socket_exchange(sv[0], PING, 0, &written, in, sizeof in, &got,
-                                    gb_clock_ms() + 50, &err),
+                                    gb_clock_ms() + 50, NULL, &err),
                  GB_ERR_TIMEOUT);
-    CHECK_STATUS(gb_socket_exchange(sv[0], PING, 0, &written, in, 0, &got, -1, &err),
+    CHECK_STATUS(gb_socket_exchange(sv[0], PING, 0, &written, in, 0, &got, -1, NULL, &err),
                  GB_ERR_IO);
     close(sv[1]);
     CHECK_STATUS(gb_socket_exchange(sv[0], PING, 0, &written, in, sizeof in, &got,
-                                    gb_deadline_after(1000), &err),
+                                    gb_deadline_after(1000), NULL, &err),
                  GB_ERR_CLOSED);
     close(sv[0]);
+}
+
+static void test_check_idle(void)
+{
+    int sv[2];
+    gb_error err;
+
+    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_OK);
+    CHECK_INT(send(sv[1], "x", 1, 0), 1);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_PROTOCOL);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_PROTOCOL); /* consumed nothing */
+    close(sv[1]);
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_PROTOCOL); /* the byte first */
+    {
+        char b;
+        CHECK_INT(recv(sv[0], &b, 1, 0), 1);
+    }
+    CHECK_STATUS(gb_socket_check_idle(sv[0], &err), GB_ERR_CLOSED);
+    close(sv[0]);
+    CHECK_STATUS(gb_socket_check_idle(-1, &err), GB_ERR_IO);
 }
 
 static void test_clock(void)
@@ -282,4 +304,5 @@ void test_transport(void)
     RUN(test_recv_timeout);
     RUN(test_peer_closes);
     RUN(test_exchange_basic);
+    RUN(test_check_idle);
 }
