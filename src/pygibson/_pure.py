@@ -731,7 +731,6 @@ def _client_method(op):
                         conn.connect()
                     except transport.Failure as failure:
                         raise _public(failure) from None
-                sent = False
                 sock = conn.sock
                 timeout = conn.timeout_ms
                 deadline = None if timeout < 0 else _monotonic() * 1000.0 + timeout
@@ -739,9 +738,10 @@ def _client_method(op):
                 # takes the whole frame, one recv() that sleeps in the kernel
                 # until the reply comes (gb_socket_recv_blocking), and a
                 # reply that came whole cut from what came, not buffered.
+                # count == size once the whole frame is sent.
+                count = 0
+                size = len(frame)
                 try:
-                    count = 0
-                    size = len(frame)
                     if size <= _IO_CHUNK:
                         try:
                             count = sock.send(frame, _SEND_FLAGS)
@@ -759,9 +759,9 @@ def _client_method(op):
                     block = conn.may_block
                     if count != size:
                         transport.send_all(sock, frame, deadline, count)
+                        count = size
                         block = block and (deadline is None or (
                             deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
-                    sent = True
                     if block:
                         # Until bytes come or SO_RCVTIMEO runs out; then poll()
                         # waits out what is left of the deadline. (A signal
@@ -780,16 +780,16 @@ def _client_method(op):
                             raise transport.eof_error("before its reply was complete")
                     else:
                         data = transport.recv_some(sock, _READ, deadline)
-                    size = len(data) - REPLY_HEADER_SIZE
-                    if size >= 0:
+                    got = len(data) - REPLY_HEADER_SIZE
+                    if got >= 0:
                         code, encoding, announced = _unpack_reply_head(data)
                     # One whole reply, and a header that needs no closer look
                     # (ReplyBuffer.head): the common case.
-                    if size >= 0 and announced == size and code <= REPL_KVAL and (
+                    if got >= 0 and announced == got and code <= REPL_KVAL and (
                             encoding == ENC_PLAIN
                             or (encoding == ENC_NUMBER and code == REPL_VAL
-                                and size in _NUMBER_WIDTHS)) \
-                            and size <= replies.max_reply_size:
+                                and got in _NUMBER_WIDTHS)) \
+                            and got <= replies.max_reply_size:
                         data = data[REPLY_HEADER_SIZE:]
                     else:
                         replies.feed(data)
@@ -797,7 +797,7 @@ def _client_method(op):
                     break
                 except transport.Failure as error:
                     failure = error
-                    failure.request_sent = sent or getattr(failure, "written", 0) > 0
+                    failure.request_sent = count == size or getattr(failure, "written", 0) > 0
                 except ProtocolError as error:
                     failure = transport.Failure(transport.PROTOCOL, str(error))
                 except BaseException:
