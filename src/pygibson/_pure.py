@@ -80,6 +80,19 @@ _PIPE_CHUNK = 256 * 1024
 _PIPE_READ = 256 * 1024
 #: The least asked of each receive of a reply.
 _READ = 64 * 1024
+#: The first receive of a request while its connection's replies are small:
+#: a buffer this small comes from the interpreter's small-object allocator
+#: (CPython's takes up to 512 bytes, 33 of them the bytes object's header),
+#: where 64 KiB goes to malloc() (and, on PyPy, to a non-moving buffer),
+#: which costs a GET of a few bytes 5 % of its CPU on CPython, 15 % on PyPy.
+_SMALL_READ = 479
+_SMALL_PAYLOAD = _SMALL_READ - REPLY_HEADER_SIZE
+#: Replies that would have fit a small first receive before a connection
+#: that met a larger one (and so took to 64 KiB first receives) goes back to
+#: small first receives: a larger reply costs a receive more when it comes
+#: to a small one, so that a mix of large and small replies pays it at most
+#: once every this many requests.
+_SMALL_RUN = 256
 
 _UINT32_MAX = 0xFFFFFFFF
 # Bound once: a method of an imported name is looked up as a module's
@@ -108,7 +121,7 @@ class _Connection:
     configured with (the twin of ``gb_client``)."""
 
     __slots__ = ("sock", "host", "port", "unix_path", "timeout_ms", "connect_timeout_ms",
-                 "may_block", "limits", "key_room", "replies")
+                 "may_block", "limits", "key_room", "replies", "read_cap", "small_run")
 
     def __init__(self, host, port, unix_path, timeout, connect_timeout, limits,
                  max_reply_size):
@@ -129,6 +142,10 @@ class _Connection:
         self.key_room = min(limits.max_key_size or _UINT32_MAX,
                             (limits.max_request_size or _UINT32_MAX) - 2)
         self.replies = ReplyBuffer(max_reply_size)
+        # The first receive of a request: small while replies are (see
+        # _SMALL_READ), and how many small replies came in a row while not.
+        self.read_cap = _SMALL_READ
+        self.small_run = 0
 
     @property
     def connected(self):
@@ -178,12 +195,14 @@ class _Connection:
 
     def receive(self, sock, deadline):
         """The rest of the reply whose first bytes are buffered, read until
-        complete, as (code, encoding, payload). A large payload still mostly
-        in the socket is received straight into a buffer of its size."""
+        complete, as (code, encoding, payload); each read tries at once, as
+        the rest of a reply that has begun to arrive is usually there. A
+        large payload still mostly in the socket is received straight into
+        a buffer of its size."""
         replies = self.replies
         head = replies.head()
         while head is None:
-            replies.feed(transport.recv_some(sock, _READ, deadline))
+            replies.feed(transport.recv_some(sock, _READ, deadline, False))
             head = replies.head()
         code, encoding, size, complete = head
         if not complete and size - replies.buffered > _READ:
@@ -191,13 +210,13 @@ class _Connection:
             with memoryview(payload) as view:
                 while done < size:
                     with view[done:] as rest:
-                        done += transport.recv_into_some(sock, rest, deadline)
+                        done += transport.recv_into_some(sock, rest, deadline, False)
             return code, encoding, bytes(payload)
         while True:
             reply = replies.next()
             if reply is not None:
                 return reply.code, reply.encoding, reply.data
-            replies.feed(transport.recv_some(sock, _READ, deadline))
+            replies.feed(transport.recv_some(sock, _READ, deadline, False))
 
     def pipeline_begin(self):
         if self.sock is not None and self.replies.buffered:
@@ -262,6 +281,9 @@ class Client:
         self._conn = None
         self._lock = None
         self._encoding = None
+        # No fork count: until __init__ sets it, every call goes through
+        # _acquire(), which refuses an uninitialised client.
+        self._generation = -1
         return self
 
     def __init__(self, addr=_UNSET, port=DEFAULT_PORT, unix_socket=None, timeout=1000, *,
@@ -702,7 +724,8 @@ def _client_method(op):
             key, value, number = prepare(op, args, kwargs)
         conn = self._conn
         lock = self._lock
-        if conn is None or lock is None or self._generation != _forks:
+        # Set (to the fork count) only once __init__ has made both.
+        if self._generation != _forks:
             conn = self._acquire()
             lock = self._lock
         else:
@@ -727,8 +750,6 @@ def _client_method(op):
                         conn.connect()
                     except transport.Failure as failure:
                         raise _public(failure) from None
-                failure = None
-                sent = False
                 sock = conn.sock
                 timeout = conn.timeout_ms
                 deadline = None if timeout < 0 else _monotonic() * 1000.0 + timeout
@@ -736,9 +757,10 @@ def _client_method(op):
                 # takes the whole frame, one recv() that sleeps in the kernel
                 # until the reply comes (gb_socket_recv_blocking), and a
                 # reply that came whole cut from what came, not buffered.
+                # count == size once the whole frame is sent.
+                count = 0
+                size = len(frame)
                 try:
-                    count = 0
-                    size = len(frame)
                     if size <= _IO_CHUNK:
                         try:
                             count = sock.send(frame, _SEND_FLAGS)
@@ -756,9 +778,10 @@ def _client_method(op):
                     block = conn.may_block
                     if count != size:
                         transport.send_all(sock, frame, deadline, count)
+                        count = size
                         block = block and (deadline is None or (
                             deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
-                    sent = True
+                    cap = conn.read_cap
                     if block:
                         # Until bytes come or SO_RCVTIMEO runs out; then poll()
                         # waits out what is left of the deadline. (A signal
@@ -767,41 +790,52 @@ def _client_method(op):
                         # on with poll(): only a server that stalls while
                         # signals keep coming sees the difference.)
                         try:
-                            data = sock.recv(_READ)
+                            data = sock.recv(cap)
                         except (BlockingIOError, InterruptedError):
-                            data = transport.recv_some(sock, _READ, deadline)
+                            data = transport.recv_some(sock, cap, deadline)
                         except OSError as error:
                             raise transport.io_error(error.errno,
                                                      "while reading the reply") from None
                         if not data:
                             raise transport.eof_error("before its reply was complete")
                     else:
-                        data = transport.recv_some(sock, _READ, deadline)
-                    size = len(data) - REPLY_HEADER_SIZE
-                    if size >= 0:
+                        data = transport.recv_some(sock, cap, deadline)
+                    got = len(data) - REPLY_HEADER_SIZE
+                    if got >= 0:
                         code, encoding, announced = _unpack_reply_head(data)
                     # One whole reply, and a header that needs no closer look
                     # (ReplyBuffer.head): the common case.
-                    if size >= 0 and announced == size and code <= REPL_KVAL and (
+                    if got >= 0 and announced == got and code <= REPL_KVAL and (
                             encoding == ENC_PLAIN
                             or (encoding == ENC_NUMBER and code == REPL_VAL
-                                and size in _NUMBER_WIDTHS)) \
-                            and size <= replies.max_reply_size:
+                                and got in _NUMBER_WIDTHS)) \
+                            and got <= replies.max_reply_size:
                         data = data[REPLY_HEADER_SIZE:]
+                        if cap != _SMALL_READ and got <= _SMALL_PAYLOAD:
+                            # A small reply on a connection that met a larger
+                            # one: after enough of them, small first receives
+                            # again.
+                            conn.small_run += 1
+                            if conn.small_run >= _SMALL_RUN:
+                                conn.read_cap = _SMALL_READ
                     else:
+                        if got >= 0 and announced > cap - REPLY_HEADER_SIZE:
+                            # A reply larger than the first receive: larger
+                            # first receives for the next requests.
+                            conn.read_cap = _READ
+                            conn.small_run = 0
                         replies.feed(data)
                         code, encoding, data = conn.receive(sock, deadline)
+                    break
                 except transport.Failure as error:
                     failure = error
-                    failure.request_sent = sent or getattr(failure, "written", 0) > 0
+                    failure.request_sent = count == size or getattr(failure, "written", 0) > 0
                 except ProtocolError as error:
                     failure = transport.Failure(transport.PROTOCOL, str(error))
                 except BaseException:
                     # A signal's exception, say: the reply is still due.
                     conn.close()
                     raise
-                if failure is None:
-                    break
                 # A connection that failed is never used again. A read is sent
                 # again, once, on a fresh connection when a connection that
                 # had served earlier requests is found dead (a server
@@ -812,13 +846,13 @@ def _client_method(op):
                     raise _public(failure) from None
                 reused = False
                 self._ensure_connected(conn)
+            if is_value and code == REPL_VAL and encoding == ENC_PLAIN:
+                # A value, as interpret() gives it: the common case.
+                return data if self._encoding is None else data.decode(self._encoding)
             if is_end:
                 # The server hangs up after END's reply: close first, so that
                 # the next call reconnects instead of failing.
                 conn.close()
-            elif is_value and code == REPL_VAL and encoding == ENC_PLAIN:
-                # A value, as interpret() gives it: the common case.
-                return data if self._encoding is None else data.decode(self._encoding)
             try:
                 result = interpret(op, make_reply(code, encoding, data), key,
                                    len(value) if value else 0, self._encoding)

@@ -272,12 +272,17 @@ def send_all(sock, data, deadline, done=0):
         done += n
 
 
-def _receive(sock, deadline, receive):
-    """Wait, then ``receive()`` what came: at least one byte, before the
-    deadline. EOF and resets are Failure(CLOSED), never an empty success.
-    Waits first: right after a request, the reply is seldom there yet."""
+def _receive(sock, deadline, receive, wait_first):
+    """``receive()`` what came: at least one byte, before the deadline,
+    waiting with poll() whenever nothing is there. EOF and resets are
+    Failure(CLOSED), never an empty success. ``wait_first``: wait before
+    the first try, as right after a request, when the reply is seldom
+    there yet; the rest of a reply that has begun to arrive is tried for
+    at once."""
     while True:
-        wait(sock, _POLLIN, deadline, "waiting for the reply")
+        if wait_first:
+            wait(sock, _POLLIN, deadline, "waiting for the reply")
+        wait_first = True
         try:
             got = receive()
         except BlockingIOError:
@@ -289,15 +294,15 @@ def _receive(sock, deadline, receive):
         return got
 
 
-def recv_some(sock, cap, deadline):
+def recv_some(sock, cap, deadline, wait_first=True):
     """The bytes that came (at most cap)."""
-    return _receive(sock, deadline, lambda: sock.recv(cap, DONTWAIT))
+    return _receive(sock, deadline, lambda: sock.recv(cap, DONTWAIT), wait_first)
 
 
-def recv_into_some(sock, view, deadline):
+def recv_into_some(sock, view, deadline, wait_first=True):
     """Bytes received into a writable view: how many (at most IO_CHUNK)."""
     return _receive(sock, deadline,
-                    lambda: sock.recv_into(view, min(len(view), IO_CHUNK), DONTWAIT))
+                    lambda: sock.recv_into(view, min(len(view), IO_CHUNK), DONTWAIT), wait_first)
 
 
 def exchange(sock, out, in_cap, deadline):

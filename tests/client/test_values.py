@@ -106,6 +106,25 @@ def test_values_around_the_first_read(make_client, size, encoding):
         assert client.get("next") == (b"after" if encoding is None else "after")
 
 
+# The pure-Python twin's first receive of a request is small (479 bytes:
+# a 472-byte payload) while replies are, and 64 KiB after a larger reply
+# until many small ones have come again: values around both sizes, in any
+# order and however long the runs between them, come whole and in step.
+@pytest.mark.parametrize("size", [471, 472, 473, 65528, 65529, 65530, 70000])
+def test_values_around_the_first_receives_in_any_order(make_client, size):
+    client = make_client()
+    value = bytes(range(256)) * (size // 256 + 1)
+    value = value[:size]
+    client.set("big", value)
+    client.set("small", "s")
+    for run in (1, 300, 1, 2):
+        assert client.get("big") == value
+        for _ in range(run):
+            assert client.get("small") == b"s"
+    assert client.mget("big") == {"big": value}
+    assert client.get("small") == b"s"
+
+
 def test_truncated_value_is_reported(implementation):
     with GibsonServer(max_value_size=16) as server:
         client = client_for(server, implementation)
