@@ -316,3 +316,39 @@ def test_help_says_the_data_is_not_persisted(capsys):
     from pygibson.server.__main__ import build_parser
     text = build_parser().format_help()
     assert "gone when the server stops" in " ".join(text.split())
+
+
+def _held_by_connections(srv):
+    """Reply bytes the server holds unsent, per open connection."""
+    return srv.call(lambda: [c.held_reply_bytes() for c in srv._core.connections])
+
+
+def test_unread_replies_stay_bounded_under_a_reply_delay(make_server, connect):
+    # The fault path (delays, one reply at a time) must hold back requests
+    # as the ordinary path does, or the delay queue grows without bound.
+    srv = make_server(max_value_size=64 * 1024, max_request_size=128 * 1024)
+    loader = connect(srv)
+    value = b"v" * (64 * 1024)
+    for i in range(16):
+        assert loader.call("SET", b"0 k%02d %s" % (i, value)) == value
+    srv.faults.delay_replies(0.2)
+    attacker = connect(srv)
+    attacker.send(frame("MGET", b"k") * 90)  # ~1 MB each, never read
+    peak = 0
+    for _ in range(15):
+        time.sleep(0.1)
+        peak = max([peak] + _held_by_connections(srv))
+    # Unguarded: all 90 replies (~94 MB measured). Guarded: a transport
+    # buffer's worth plus about one reply.
+    assert peak < 8 * MB, peak
+
+
+def test_a_delayed_pipeline_larger_than_the_bound_is_answered_in_full(make_server, connect):
+    srv = make_server(max_value_size=64 * 1024, max_request_size=128 * 1024)
+    c = connect(srv, timeout=30.0)
+    value = b"w" * (60 * 1024)
+    assert c.call("SET", b"0 big %s" % value) == value
+    srv.faults.delay_replies(0.01)
+    c.send(frame("GET", b"big") * 40)  # 2.4 MB of replies, read after sending
+    for _ in range(40):
+        assert c.read_reply()[2] == value

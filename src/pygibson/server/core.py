@@ -47,8 +47,10 @@ class GibsonProtocol(asyncio.Protocol):
         self._max_request = core.engine.config.max_request_size
         self._closing = False
         self._mute = False
-        # Replies waiting for their delay: (due, bytes, then).
+        # Replies waiting for their delay: (due, bytes, then), and their
+        # total size, bounded like the transport's buffer (see _run_slow).
         self._delayed = deque()
+        self._delayed_bytes = 0
         self._timer = None
         self._registered = False
         # Frames parsed but not yet run because the client is not reading
@@ -108,7 +110,23 @@ class GibsonProtocol(asyncio.Protocol):
 
     def resume_writing(self):
         self._write_paused = False
-        if self._closing:
+        self._run_stalled()
+
+    def _held_back(self):
+        """Whether replies already waiting (in the transport, or for their
+        delay) are enough that no more requests should run yet."""
+        return self._write_paused or self._delayed_bytes > _FLUSH_BYTES
+
+    def held_reply_bytes(self):
+        """Bytes of replies this connection holds but has not sent."""
+        transport = self.transport
+        buffered = transport.get_write_buffer_size() if transport is not None else 0
+        return buffered + self._delayed_bytes
+
+    def _run_stalled(self):
+        """Run the frames held back while the client was not reading, then
+        read again (unless they fill the buffers again)."""
+        if self._closing or self._held_back():
             return
         if self._stalled:
             frames = list(self._stalled)
@@ -118,7 +136,7 @@ class GibsonProtocol(asyncio.Protocol):
                 self._run_slow(frames)
             else:
                 self._run_fast(frames)
-            if self._write_paused or self._closing:
+            if self._closing or self._held_back() or self._stalled:
                 return
         self.transport.resume_reading()
 
@@ -224,9 +242,16 @@ class GibsonProtocol(asyncio.Protocol):
 
     def _run_slow(self, frames):
         # One reply at a time, through the fault switches and the delay queue.
+        # As in _run_fast, replies that pile up unsent (in the transport, or
+        # held for a delay) stop the batch until they drain: under a reply
+        # delay, 90 MGET frames would otherwise all be answered into memory.
         execute = self.engine.execute
-        for opcode, payload in frames:
+        for index, (opcode, payload) in enumerate(frames):
             if self._closing or self._mute:
+                return
+            if self._held_back():
+                self._stalled.extend(frames[index:])
+                self.transport.pause_reading()
                 return
             reply = execute(opcode, payload)
             if reply is None:
@@ -262,6 +287,7 @@ class GibsonProtocol(asyncio.Protocol):
             if self._delayed and self._delayed[-1][0] > due:
                 due = self._delayed[-1][0]
             self._delayed.append((due, data, then))
+            self._delayed_bytes += len(data)
             if self._timer is None:
                 self._timer = loop.call_at(self._delayed[0][0], self._flush_delayed)
             return
@@ -273,12 +299,16 @@ class GibsonProtocol(asyncio.Protocol):
         now = self.core.loop.time()
         while queue and queue[0][0] <= now:
             _, data, then = queue.popleft()
+            self._delayed_bytes -= len(data)
             self._transmit(data, then)
             if self._closing:
                 queue.clear()
+                self._delayed_bytes = 0
                 return
         if queue:
             self._timer = self.core.loop.call_at(queue[0][0], self._flush_delayed)
+        if self._stalled:
+            self._run_stalled()
 
     def _transmit(self, data, then):
         if self._closing:
