@@ -21,6 +21,7 @@ holds replies: no task per connection, no await per reply.
 """
 
 import asyncio
+import socket
 from collections import deque
 
 from .exceptions import ConnectionError, ProtocolError, TimeoutError
@@ -295,6 +296,23 @@ class Connection(asyncio.Protocol):
             self._fail(reason, None)
         if self.transport is not None:
             self.transport.close()
+
+    def abandon(self, reason):
+        """Give up a connection whose event loop is closed: its transport
+        cannot be closed through that loop, so the socket is shut down
+        (the server sees it close; the descriptor goes with the transport)."""
+        if self.error is None:
+            try:
+                self._fail(reason, None)
+            except RuntimeError:
+                pass  # a waiter's callback needed the closed loop: nobody awaits it
+        transport, self.transport = self.transport, None
+        sock = transport.get_extra_info("socket") if transport is not None else None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone
 
     def _fail(self, message, first, first_error=None):
         """Mark the connection unusable and fail every waiter: ``first``

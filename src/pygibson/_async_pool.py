@@ -9,11 +9,13 @@ pipeline, a lock held across calls) or several connections to one server.
 import asyncio
 from collections import deque
 
+from ._async_pipeline import AsyncPipeline
 from ._operations import OPERATIONS
 from .exceptions import ArgumentError, PyGibsonError
 from .pool import PoolTimeoutError
 
-__all__ = ["AsyncConnectionPool", "AsyncPooledClient", "PoolTimeoutError"]
+__all__ = ["AsyncConnectionPool", "AsyncPooledClient", "AsyncPooledPipeline",
+           "PoolTimeoutError"]
 
 
 class AsyncConnectionPool:
@@ -250,6 +252,11 @@ class AsyncPooledClient:
     def __init__(self, pool=None, **options):
         self.pool = pool if pool is not None else AsyncConnectionPool(**options)
 
+    def pipeline(self):
+        """An ``AsyncPipeline`` whose ``execute()`` borrows one connection
+        from the pool for its duration."""
+        return AsyncPooledPipeline(self.pool)
+
     async def aclose(self):
         await self.pool.aclose()
 
@@ -261,6 +268,36 @@ class AsyncPooledClient:
 
     def __repr__(self):
         return "<%s %r>" % (type(self).__name__, self.pool)
+
+
+class AsyncPooledPipeline(AsyncPipeline):
+    """An ``AsyncPipeline`` that holds no connection until ``execute()``.
+
+    Operations are checked and encoded as they are queued, as on any
+    pipeline, by a client made with the pool's options that never connects
+    (the frames depend on those options alone); ``execute()`` borrows a
+    connection, runs the frames on it and gives it back.
+    """
+
+    def __init__(self, pool):
+        super().__init__(pool._factory(**pool._client_kwargs))
+        self._pool = pool
+
+    async def execute(self, raise_on_error=True):
+        if not self._ops:
+            return []
+        pool = self._pool
+        client = await pool.acquire()
+        encoder, self._client = self._client, client
+        try:
+            results = await super().execute(raise_on_error)
+        except BaseException as error:
+            await _give_back(pool, client, error)
+            raise
+        finally:
+            self._client = encoder
+        pool.release(client)
+        return results
 
 
 for _op in OPERATIONS:

@@ -139,9 +139,16 @@ class AsyncClient:
 
     async def _connection(self):
         conn = self._conn
+        loop = asyncio.get_running_loop()
+        if conn is not None and conn.loop is not loop:
+            self._leave_loop(conn.loop, loop)
+            conn = None
         if conn is not None and conn.usable:
             return conn
         opening = self._opening
+        if opening is not None and opening.get_loop() is not loop:
+            self._leave_loop(opening.get_loop(), loop)
+            opening = None
         if opening is None:
             opening = self._opening = asyncio.ensure_future(self._open())
             opening.add_done_callback(_retrieved)
@@ -155,6 +162,24 @@ class AsyncClient:
         # sent on it.
         raise ConnectionError(str(conn.error) if conn is not None else
                               "the connection closed while it was being opened")
+
+    def _leave_loop(self, old, new):
+        """The client is used on another event loop than its connection's.
+        A connection is bound to the loop that opened it: if that loop is
+        closed (one asyncio.run() after another, or a test framework's
+        loop per test), the connection is dropped and a new one opens on
+        this loop; if it still runs (another thread), using it from here
+        would mix the loops' callbacks, so that is refused."""
+        if not old.is_closed():
+            raise RuntimeError(
+                "this AsyncClient's connection belongs to another event loop that is still "
+                "running; an AsyncClient serves one loop at a time: make one client per "
+                "loop (or thread), or aclose() it on its own loop first")
+        conn, self._conn = self._conn, None
+        self._opening = None
+        if conn is not None:
+            conn.abandon("the connection was dropped%s because its event loop was closed; "
+                         "the server may have executed this request%s")
 
     async def _open(self):
         try:
@@ -189,7 +214,11 @@ class AsyncClient:
     async def aclose(self):
         """Close the connection; requests still in flight on it fail with
         ConnectionError. The next request opens a new one."""
-        conn, self._conn = self._conn, None
+        conn = self._conn
+        if conn is not None and conn.loop is not asyncio.get_running_loop():
+            self._leave_loop(conn.loop, asyncio.get_running_loop())
+            return
+        self._conn = None
         if conn is not None:
             conn.close("the connection was closed%s by aclose() while this request was in "
                        "flight; the server may have executed it%s")
@@ -213,7 +242,8 @@ async def {name}(self, {params}):
     """{doc}"""
     frame = self._encode({command!r}, {wire})
     conn = self._conn
-    if conn is None or conn.error is not None or conn.ending:
+    if conn is None or conn.error is not None or conn.ending \
+            or conn.loop is not _running_loop():
         return await self._call({opcode}, frame, {key}, {value_size})
 {body}
 '''
@@ -245,7 +275,8 @@ def _define(op):
     else:
         body = (_RETRIED if op.idempotent else _PLAIN).format(**fields)
         source = _METHOD.format(body=body, **fields)
-    namespace = {"ConnectionError": ConnectionError, "_value_size": _value_size}
+    namespace = {"ConnectionError": ConnectionError, "_value_size": _value_size,
+                 "_running_loop": asyncio.get_running_loop}
     exec(source, namespace)  # a real signature for each method, as Client's
     method = namespace[op.name]
     method.__qualname__ = "AsyncClient." + op.name

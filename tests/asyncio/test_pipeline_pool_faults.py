@@ -176,3 +176,48 @@ async def test_pool_health_check_replaces_a_dead_connection(server):
     server.disconnect_clients()
     assert await bounded(client.get("k")) == b"v"
     await client.aclose()
+
+
+async def test_pooled_client_pipeline_borrows_one_connection(server):
+    pool = AsyncConnectionPool(max_size=2, **options_for(server))
+    client = AsyncPooledClient(pool)
+    pipe = client.pipeline().set("pp", "1").inc("pp").get("pp").get("missing")
+    # Queued, not yet sent: no connection is taken until execute().
+    assert len(pipe) == 4 and pool.size == 0
+    results = await bounded(pipe.execute(raise_on_error=False))
+    assert results[:3] == [None, 2, 2] and isinstance(results[3], NotFoundError)
+    assert pool.size == 1 and pool.idle == 1  # given back
+    with pytest.raises(NotFoundError) as info:
+        await client.pipeline().get("pp").get("missing").execute()
+    assert info.value.results[0] == 2
+    assert pool.idle == 1  # a refusal is an answer: the connection is fine
+    assert await client.pipeline().execute() == []
+    await client.aclose()
+
+
+async def test_pooled_client_pipeline_checks_arguments_when_queued(server):
+    client = AsyncPooledClient(max_size=1, **options_for(server))
+    pipe = client.pipeline()
+    with pytest.raises(TypeError):
+        pipe.set("k", {"not": "bytes"})
+    with pytest.raises(Exception, match="space"):
+        pipe.get("a key")
+    assert len(pipe) == 0 and client.pool.size == 0
+    await client.aclose()
+
+
+async def test_pooled_client_pipeline_cancelled_discards_its_connection(server):
+    pool = AsyncConnectionPool(max_size=1, **options_for(server))
+    client = AsyncPooledClient(pool)
+    await client.set("slow", "v")
+    server.faults.delay_replies(0.5)
+    task = asyncio.ensure_future(client.pipeline().get("slow").get("slow").execute())
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    server.faults.delay_replies(0)
+    # Its replies were still due: the connection was closed, not handed on.
+    assert pool.size == 0
+    assert await bounded(client.get("slow")) == b"v"
+    await client.aclose()

@@ -169,3 +169,12 @@ async def test_pooled_servers(make_async):
     with pytest.raises(AttributeError, match="aclose"):
         await client.quit()
 
+
+
+async def test_pooled_servers_pipeline(make_async):
+    client = make_async(pooled=True, max_size=2)
+    await fill(client, 10)
+    pipe = client.pipeline()
+    for i in range(10):
+        pipe.get("p:%d" % i)
+    assert await pipe.execute() == [str(i).encode() for i in range(10)]
