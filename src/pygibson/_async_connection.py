@@ -65,6 +65,14 @@ class Batch:
             self.future.set_exception(error)
 
 
+#: Frames held back at most while woken coroutines run (see data_received).
+#: 100 coroutines on one connection, GET 10 B against the embedded server:
+#: with no limit, the client and the server took turns (0.44x the sync
+#: pipeline's throughput on asyncio's loop, 0.56x on uvloop); with 10-50,
+#: 0.69-0.78x and 1.06-1.14x, for the same client CPU per request.
+_CORK_LIMIT = 32
+
+
 class Connection(asyncio.Protocol):
     """A connection to a Gibson server. Make it with :func:`connect`."""
 
@@ -151,6 +159,12 @@ class Connection(asyncio.Protocol):
             self.transport.write(frame)
         else:
             corked.append(frame)
+            if len(corked) >= _CORK_LIMIT:
+                # Enough for the server to start on while the rest of the
+                # woken coroutines run: client and server then work at the
+                # same time instead of taking turns.
+                self.transport.write(b"".join(corked))
+                corked.clear()
 
     def eof_received(self):
         return False  # close the transport: Gibson never half-closes
