@@ -21,6 +21,7 @@ holds replies: no task per connection, no await per reply.
 """
 
 import asyncio
+import functools
 import socket
 from collections import deque
 
@@ -78,6 +79,14 @@ class Connection(asyncio.Protocol):
 
     def __init__(self, loop, reader, where, timeout):
         self.loop = loop
+        self._time = loop.time
+        # asyncio's own loops make a plain Future; calling the class
+        # directly skips a Python-level method per request. Other loops
+        # (uvloop) keep their own create_future.
+        if type(loop).create_future is asyncio.BaseEventLoop.create_future:
+            self._new_future = functools.partial(asyncio.Future, loop=loop)
+        else:
+            self._new_future = loop.create_future
         self.reader = reader
         #: " (127.0.0.1:10128)": added to messages, as the sync client does.
         self.where = where
@@ -160,11 +169,15 @@ class Connection(asyncio.Protocol):
         else:
             corked.append(frame)
             if len(corked) >= _CORK_LIMIT:
-                # Enough for the server to start on while the rest of the
-                # woken coroutines run: client and server then work at the
-                # same time instead of taking turns.
-                self.transport.write(b"".join(corked))
-                corked.clear()
+                self._write_corked()
+
+    def _write_corked(self):
+        # Enough for the server to start on while the rest of the woken
+        # coroutines run: client and server then work at the same time
+        # instead of taking turns.
+        corked = self._corked
+        self.transport.write(b"".join(corked))
+        corked.clear()
 
     def eof_received(self):
         return False  # close the transport: Gibson never half-closes
@@ -200,12 +213,23 @@ class Connection(asyncio.Protocol):
 
     def send(self, op, frame, key, value_size):
         """Write one request; the future its reply will complete."""
+        # The hot path of every request: _track and _write inlined.
         self.reader.expect(op, key, value_size)
-        future = self.loop.create_future()
+        future = self._new_future()
         self.waiters.append(future)
-        if self.timeout is not None:
-            self._track(1)
-        self._write(frame)
+        timeout = self.timeout
+        if timeout is not None:
+            deadline = self._time() + timeout
+            self.deadlines.append(deadline)
+            if self._timer is None:
+                self._timer = self.loop.call_at(deadline, self._check_deadlines)
+        corked = self._corked
+        if corked is None:
+            self.transport.write(frame)
+        else:
+            corked.append(frame)
+            if len(corked) >= _CORK_LIMIT:
+                self._write_corked()
         return future
 
     def send_batch(self, batch, ops, frames):
