@@ -248,7 +248,7 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
             break;
         }
     }
-    raise_gb_error(st, &err);
+    raise_call_error(st, &err, op);
     return -1;
 }
 

@@ -59,15 +59,14 @@ gb_error_text(const gb_error *err)
     return err->message[0] ? err->message : gb_status_name(err->status);
 }
 
-void
-raise_gb_error(gibson_state *st, const gb_error *err)
+static void
+raise_gb_error_saying(gibson_state *st, const gb_error *err, const char *message)
 {
     if (err->status == GB_ERR_NOMEM) {
         PyErr_NoMemory();
         return;
     }
     PyObject *cls = exception_class_for_status(st, err->status);
-    const char *message = gb_error_text(err);
     PyObject *exc = PyObject_CallFunction(cls, "s", message);
     if (exc == NULL) {
         return;
@@ -83,6 +82,36 @@ raise_gb_error(gibson_state *st, const gb_error *err)
     }
     PyErr_SetObject(cls, exc);
     Py_DECREF(exc);
+}
+
+void
+raise_gb_error(gibson_state *st, const gb_error *err)
+{
+    raise_gb_error_saying(st, err, gb_error_text(err));
+}
+
+void
+raise_call_error(gibson_state *st, const gb_error *err, const op_spec *op)
+{
+    /* The server answers a key-value reply larger than its
+     * max_response_size by closing the connection, without a word (§8.4):
+     * after MGET, KEYS or STATS that is as likely a cause as the ones the
+     * library names, and the one the user can do something about. */
+    if (err->status == GB_ERR_CLOSED && err->request_sent &&
+        (op->result == RES_DICT || op->result == RES_LIST)) {
+        char message[GB_ERROR_MESSAGE_SIZE + 256];
+        PyOS_snprintf(message, sizeof message,
+                      "%s; the reply to this %s may also have been larger than the "
+                      "server's max_response_size, which closes the connection instead "
+                      "of answering: %s",
+                      gb_error_text(err), op->command,
+                      op->prefix ? "match fewer keys (a longer prefix, or mget's limit) "
+                                   "or raise max_response_size on the server"
+                                 : "raise max_response_size on the server");
+        raise_gb_error_saying(st, err, message);
+        return;
+    }
+    raise_gb_error(st, err);
 }
 
 /* The key as Python shows bytes, shortened: messages stay one line. */

@@ -43,6 +43,10 @@ typedef struct {
     unsigned char prefix;             /* the key is a prefix */
 } op_spec;
 
+/* raise_gb_error for a failed call of `op`, adding what the server's
+ * silence after a key-value request may mean (§8.4). */
+void raise_call_error(gibson_state *st, const gb_error *err, const op_spec *op);
+
 /* OP_SET, OP_TTL, ... OP_END, one per line of operations.def. */
 #define GB_OPERATION(NAME, ...) extern const op_spec OP_##NAME;
 #define GB_ALIAS(...)

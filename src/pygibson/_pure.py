@@ -116,6 +116,25 @@ def _public(failure, message=None):
     return error
 
 
+def _call_error(failure, op):
+    """_public for a failed call of ``op`` (``raise_call_error``): the
+    server answers a key-value reply larger than its max_response_size by
+    closing the connection without a word (§8.4), so after MGET, KEYS or
+    STATS that is named as a likely cause."""
+    if failure.status != transport.CLOSED or not failure.request_sent \
+            or op.result not in ("dict", "list"):
+        return _public(failure)
+    advice = ("match fewer keys (a longer prefix, or mget's limit) or raise "
+              "max_response_size on the server" if op.prefix
+              else "raise max_response_size on the server")
+    error = _public(failure)
+    # Not clipped: the library's 255 bytes are the part before this.
+    error.args = ("%s; the reply to this %s may also have been larger than the server's "
+                  "max_response_size, which closes the connection instead of answering: %s"
+                  % (error, op.command, advice),)
+    return error
+
+
 class _Connection:
     """One connection: a socket, the bytes received on it, and what it was
     configured with (the twin of ``gb_client``)."""
@@ -843,7 +862,7 @@ def _client_method(op):
                 conn.broken(failure)
                 if not (reused and idempotent and self._retry_reads) \
                         or failure.status not in (transport.CLOSED, transport.IO):
-                    raise _public(failure) from None
+                    raise _call_error(failure, op) from None
                 reused = False
                 self._ensure_connected(conn)
             if is_value and code == REPL_VAL and encoding == ENC_PLAIN:
