@@ -272,7 +272,8 @@ client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssiz
             break;
         }
         int broken = 0;
-        result = result_from_reply(st, op, &p.req, &reply, self->encoding, &broken);
+        result = result_from_reply(st, op, &p.req, &reply, self->encoding,
+                                   self->empty_when_no_match, &broken);
         if (result != NULL) {
             if (op->result == RES_QUIT) {
                 gb_client_close(&self->conn);
@@ -350,17 +351,18 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
                                "encoding",       "max_key_size",   "max_value_size",
                                "max_request_size", "max_reply_size", "strict_ttl",
                                "retry_reads",    "connect_retries", "connect_backoff",
-                               NULL};
+                               "empty_when_no_match", NULL};
     PyObject *addr = NULL, *host = NULL, *unix_socket = Py_None, *timeout = NULL;
     PyObject *connect_timeout = NULL, *encoding = Py_None;
     PyObject *max_key = NULL, *max_value = NULL, *max_request = NULL, *max_reply = NULL;
     int port = GB_DEFAULT_PORT, strict_ttl = 1, retry_reads = 1;
-    int connect_retries = 2, connect_backoff = 50;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OiOO$OOOOOOOppii:Client", keywords,
+    int connect_retries = 2, connect_backoff = 50, empty_when_no_match = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OiOO$OOOOOOOppiip:Client", keywords,
                                      &addr, &port, &unix_socket, &timeout, &host,
                                      &connect_timeout, &encoding, &max_key, &max_value,
                                      &max_request, &max_reply, &strict_ttl,
-                                     &retry_reads, &connect_retries, &connect_backoff)) {
+                                     &retry_reads, &connect_retries, &connect_backoff,
+                                     &empty_when_no_match)) {
         return -1;
     }
     gibson_state *st = self->state;
@@ -461,6 +463,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     self->conn_ready = 1;
     self->generation = fork_generation;
     self->retry_reads = retry_reads;
+    self->empty_when_no_match = empty_when_no_match;
     self->connect_retries = connect_retries;
     self->connect_backoff_ms = connect_backoff;
     Py_XSETREF(self->encoding, known_encoding == NULL ? NULL : Py_NewRef(known_encoding));
@@ -741,6 +744,13 @@ static PyMethodDef client_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *
+client_get_empty_when_no_match(PyObject *op, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((ClientObject *)op)->empty_when_no_match);
+}
+
 static PyGetSetDef client_getset[] = {
     {"closed", client_get_closed, NULL, "True while no connection is open.", NULL},
     {"addr", client_get_addr, NULL, "The TCP host.", NULL},
@@ -750,6 +760,9 @@ static PyGetSetDef client_getset[] = {
     {"timeout", client_get_timeout, NULL, "Request deadline in ms, or None.", NULL},
     {"connect_timeout", client_get_connect_timeout, NULL, "Connect deadline in ms.", NULL},
     {"encoding", client_get_encoding, NULL, "The encoding values are decoded with.", NULL},
+    {"empty_when_no_match", client_get_empty_when_no_match, NULL,
+     "Whether prefix operations that match nothing return {}, [] or 0 instead of "
+     "raising NotFoundError.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -762,7 +775,8 @@ PyDoc_STRVAR(client_doc,
 "Client(addr='127.0.0.1', port=10128, unix_socket=None, timeout=1000, *, host=None,\n"
 "       connect_timeout=None, encoding=None, max_key_size=512, max_value_size=None,\n"
 "       max_request_size=4194304, max_reply_size=67108864, strict_ttl=True,\n"
-"       retry_reads=True, connect_retries=2, connect_backoff=50)\n"
+"       retry_reads=True, connect_retries=2, connect_backoff=50,\n"
+"       empty_when_no_match=False)\n"
 "--\n\n"
 "A blocking connection to a Gibson server, opened at the first request.\n\n"
 "timeout is the deadline of each whole request in milliseconds (None: wait\n"
@@ -773,7 +787,11 @@ PyDoc_STRVAR(client_doc,
 "set, refuses longer values. strict_ttl refuses TTLs the server would wrap\n"
 "(outside 0..32767). retry_reads lets idempotent reads retry once on a fresh\n"
 "connection when a reused one turns out to be dead. A refused connect is\n"
-"retried connect_retries times, waiting connect_backoff ms, doubled each time.");
+"retried connect_retries times, waiting connect_backoff ms, doubled each time.\n"
+"A prefix operation that matches nothing (or whose matches are all locked)\n"
+"raises NotFoundError, as the server answers and the old pygibson did; with\n"
+"empty_when_no_match=True it returns {}, [] or 0 instead (count() always\n"
+"returns 0).");
 
 static PyType_Slot client_slots[] = {
     {Py_tp_doc, (void *)client_doc},

@@ -20,6 +20,7 @@ typedef struct {
     unsigned long generation; /* forks seen when conn was made ours */
     PyObject *encoding;      /* str, or NULL for bytes */
     int retry_reads;
+    int empty_when_no_match; /* prefix ops give {}/[]/0, not NotFoundError */
     int connect_retries;     /* further attempts after a refused connect */
     int connect_backoff_ms;  /* wait before the first retry; doubles after */
     /* While the lock's owner waits in the library (CLIENT_BLOCKING), its

@@ -148,7 +148,9 @@ reply_code_exception(gibson_state *st, int code, int opcode, const char *key,
     switch (code) {
     case GB_REPL_ERR_NOT_FOUND:
         cls = st->NotFoundError;
-        what = prefix ? "no key matches this prefix"
+        what = prefix ? "no key matches this prefix, or none the operation could apply "
+                        "to (locked, expired or not a number); make the client with "
+                        "empty_when_no_match=True to get an empty result instead"
                       : "no such key (it is missing or has expired)";
         break;
     case GB_REPL_ERR_NAN:

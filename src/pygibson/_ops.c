@@ -276,8 +276,8 @@ truncated_value_error(gibson_state *st, const gb_request *req, size_t stored)
     return exc;
 }
 
-/* A refusal whose meaning is "nothing matched", for the ops that answer it
- * with an empty result rather than an error. */
+/* "Nothing matched" as an empty result, for a client made with
+ * empty_when_no_match=True; NULL (no exception) for ops that have none. */
 static PyObject *
 empty_result(const op_spec *op)
 {
@@ -347,7 +347,8 @@ expected_result(gibson_state *st, const op_spec *op, const gb_request *req,
 
 PyObject *
 result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
-                    const gb_reply *reply, PyObject *encoding, int *broken)
+                    const gb_reply *reply, PyObject *encoding, int empty_when_no_match,
+                    int *broken)
 {
     int code = reply->code;
     PyObject *result;
@@ -355,7 +356,7 @@ result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
         return result;
     }
     if (code >= GB_REPL_ERR && code <= GB_REPL_ERR_LOCKED) {
-        if (code == GB_REPL_ERR_NOT_FOUND) {
+        if (code == GB_REPL_ERR_NOT_FOUND && empty_when_no_match) {
             PyObject *empty = empty_result(op);
             if (empty != NULL || PyErr_Occurred()) {
                 return empty;
@@ -368,9 +369,11 @@ result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
 
 PyObject *
 result_from_reply(gibson_state *st, const op_spec *op, const gb_request *req,
-                  const gb_reply *reply, PyObject *encoding, int *broken)
+                  const gb_reply *reply, PyObject *encoding, int empty_when_no_match,
+                  int *broken)
 {
-    PyObject *result = result_or_exception(st, op, req, reply, encoding, broken);
+    PyObject *result =
+        result_or_exception(st, op, req, reply, encoding, empty_when_no_match, broken);
     if (result != NULL && PyExceptionInstance_Check(result)) {
         PyErr_SetObject((PyObject *)Py_TYPE(result), result);
         Py_DECREF(result);

@@ -119,21 +119,26 @@ value_result(const op_spec *op, const gb_reply *reply, PyObject *encoding, PyObj
  * an exception set; *broken is set to 1 when the reply does not fit the
  * operation (the stream can no longer be trusted).
  * `sent_value_len` is the length of the value sent (for RES_SET).
+ * With `empty_when_no_match`, a prefix operation's "not found" is its empty
+ * result ({}, [] or 0) instead of NotFoundError.
  */
 PyObject *result_from_reply(gibson_state *st, const op_spec *op, const gb_request *req,
-                            const gb_reply *reply, PyObject *encoding, int *broken);
+                            const gb_reply *reply, PyObject *encoding,
+                            int empty_when_no_match, int *broken);
 
 /* As result_from_reply, but a server refusal becomes the exception instance,
  * returned instead of raised (for pipelines run with raise_on_error=False). */
 PyObject *result_or_exception(gibson_state *st, const op_spec *op, const gb_request *req,
-                              const gb_reply *reply, PyObject *encoding, int *broken);
+                              const gb_reply *reply, PyObject *encoding,
+                              int empty_when_no_match, int *broken);
 
 /* result_or_exception for a reply whose request is known only by what a
  * queue keeps of it (Pipeline, Reader): its key, for messages, and the
  * length of the value it sent, for SET's truncation check. */
 static inline PyObject *
 queued_result(gibson_state *st, const op_spec *op, const void *key, size_t key_len,
-              size_t value_len, const gb_reply *reply, PyObject *encoding, int *broken)
+              size_t value_len, const gb_reply *reply, PyObject *encoding,
+              int empty_when_no_match, int *broken)
 {
     gb_request req;
     memset(&req, 0, sizeof(req));
@@ -141,7 +146,7 @@ queued_result(gibson_state *st, const op_spec *op, const void *key, size_t key_l
     req.key = key;
     req.key_len = key_len;
     req.value_len = value_len;
-    return result_or_exception(st, op, &req, reply, encoding, broken);
+    return result_or_exception(st, op, &req, reply, encoding, empty_when_no_match, broken);
 }
 
 #endif /* PYGIBSON_OPS_H */

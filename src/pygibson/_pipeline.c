@@ -200,7 +200,8 @@ other_result(PipelineObject *self, gibson_state *st, const queued_op *q, const g
              int *broken)
 {
     return queued_result(st, q->op, self->frames.data + q->key_offset, q->key_len,
-                         q->value_len, reply, self->client->encoding, broken);
+                         q->value_len, reply, self->client->encoding,
+                         self->client->empty_when_no_match, broken);
 }
 
 /* Send the queue and fill `results`; with the client's lock held.

@@ -477,7 +477,10 @@ def refusal(code, op=None, key=None):
     operation and its key when known."""
     if code == REPL_ERR_NOT_FOUND:
         cls = NotFoundError
-        what = ("no key matches this prefix" if op is not None and op.prefix
+        what = ("no key matches this prefix, or none the operation could apply to "
+                "(locked, expired or not a number); make the client with "
+                "empty_when_no_match=True to get an empty result instead"
+                if op is not None and op.prefix
                 else "no such key (it is missing or has expired)")
     else:
         cls, what = _REFUSALS.get(code, (ServerError, "the server refused the request "
@@ -523,11 +526,12 @@ def _list(payload, encoding):
 _EMPTY = {"count": lambda: 0, "dict": dict, "list": list}
 
 
-def interpret(op, reply, key=None, value_len=0, encoding=None):
+def interpret(op, reply, key=None, value_len=0, encoding=None, empty_when_no_match=False):
     """What ``Client`` returns for ``reply`` to ``op`` (``key`` and
     ``value_len`` are the request's, for messages and SET's truncation
     check). A server refusal comes back as the exception instance, not
-    raised; the prefix operations answered "not found" give 0, {} or []. A
+    raised; with ``empty_when_no_match`` the prefix operations answered
+    "not found" give 0, {} or []. A
     reply that does not fit the operation raises :class:`Unexpected`; a
     garbled key-value set ProtocolError; a value the encoding cannot decode
     UnicodeDecodeError."""
@@ -548,7 +552,7 @@ def interpret(op, reply, key=None, value_len=0, encoding=None):
                     % (key, len(reply.data), value_len), value_len, len(reply.data))
             return None
     elif code <= REPL_ERR_LOCKED:
-        if code == REPL_ERR_NOT_FOUND and result in _EMPTY:
+        if code == REPL_ERR_NOT_FOUND and empty_when_no_match and result in _EMPTY:
             return _EMPTY[result]()
         return refusal(code, op, key)
     elif code == REPL_OK:
@@ -626,7 +630,7 @@ def _ssize(obj, name):
 
 
 class Reader:
-    """Reader(encoding=None, *, typed=True, max_reply_size=67108864)
+    """Reader(encoding=None, *, typed=True, max_reply_size=67108864, empty_when_no_match=False)
 
     Decodes Gibson replies from bytes you feed it; does no I/O.
 
@@ -637,10 +641,13 @@ class Reader:
     int, key-value sets a flat list [key, value, ...].
     """
 
-    __slots__ = ("_replies", "_expected", "_encoding", "_typed", "_broken")
+    __slots__ = ("_replies", "_expected", "_encoding", "_typed", "_broken",
+                 "_empty_when_no_match")
 
-    def __init__(self, encoding=None, *, typed=True, max_reply_size=DEFAULT_MAX_REPLY_SIZE):
+    def __init__(self, encoding=None, *, typed=True, max_reply_size=DEFAULT_MAX_REPLY_SIZE,
+                 empty_when_no_match=False):
         typed = bool(typed)
+        self._empty_when_no_match = bool(empty_when_no_match)
         max_reply_size = _ssize(max_reply_size, "max_reply_size")
         self._encoding = _known_encoding(encoding)
         if max_reply_size < 1:
@@ -670,6 +677,12 @@ class Reader:
     def encoding(self):
         """The encoding values are decoded with."""
         return self._encoding
+
+    @property
+    def empty_when_no_match(self):
+        """Whether a typed Reader gives prefix operations that match nothing
+        {}, [] or 0 instead of NotFoundError."""
+        return self._empty_when_no_match
 
     def feed(self, data):
         """Add received bytes (any bytes-like object, any split)."""
@@ -753,7 +766,7 @@ class Reader:
                 "out of step; call expect() before each request is sent"
                 % (reply.code, len(reply.data)))
         op, key, value_len = self._expected.popleft()
-        return interpret(op, reply, key, value_len, self._encoding)
+        return interpret(op, reply, key, value_len, self._encoding, self._empty_when_no_match)
 
 
 _EXPECT_PARAMS = ("operation", "key", "value_size")

@@ -289,11 +289,15 @@ class Client:
     wrap (outside 0..32767). retry_reads lets idempotent reads retry once on
     a fresh connection when a reused one turns out to be dead. A refused
     connect is retried connect_retries times, waiting connect_backoff ms,
-    doubled each time.
+    doubled each time. A prefix operation that matches nothing (or whose
+    matches are all locked) raises NotFoundError, as the server answers and
+    the old pygibson did; with empty_when_no_match=True it returns {}, [] or
+    0 instead (count() always returns 0).
     """
 
     __slots__ = ("_conn", "_lock", "_generation", "_encoding", "_retry_reads",
-                 "_connect_retries", "_connect_backoff", "__weakref__")
+                 "_connect_retries", "_connect_backoff", "_empty_when_no_match",
+                 "__weakref__")
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
@@ -310,7 +314,7 @@ class Client:
                  max_key_size=DEFAULT_MAX_KEY_SIZE, max_value_size=None,
                  max_request_size=DEFAULT_MAX_REQUEST_SIZE,
                  max_reply_size=DEFAULT_MAX_REPLY_SIZE, strict_ttl=True, retry_reads=True,
-                 connect_retries=2, connect_backoff=50):
+                 connect_retries=2, connect_backoff=50, empty_when_no_match=False):
         # Checked in the extension's order, so that the first bad option is
         # the one reported.
         port, connect_retries, connect_backoff = (
@@ -349,6 +353,7 @@ class Client:
         self._connect_retries = connect_retries
         self._connect_backoff = connect_backoff
         self._encoding = encoding
+        self._empty_when_no_match = bool(empty_when_no_match)
 
     # ---- the lock, forks and connecting --------------------------------------
 
@@ -474,6 +479,12 @@ class Client:
     def encoding(self):
         """The encoding values are decoded with."""
         return self._encoding
+
+    @property
+    def empty_when_no_match(self):
+        """Whether prefix operations that match nothing return {}, [] or 0
+        instead of raising NotFoundError."""
+        return self._empty_when_no_match
 
     def __repr__(self):
         name = _repr_name(self, Client)
@@ -656,6 +667,7 @@ def _take_replies(client, conn, queue, results, received, ended, ends, written):
     """Every complete reply buffered, into its result's place."""
     replies = conn.replies
     encoding = client._encoding
+    empty = client._empty_when_no_match
     count = len(queue)
     while received < count:
         try:
@@ -667,7 +679,7 @@ def _take_replies(client, conn, queue, results, received, ended, ends, written):
             break
         op, key, value_len = queue[received]
         try:
-            result = interpret(op, reply, key, value_len, encoding)
+            result = interpret(op, reply, key, value_len, encoding, empty)
         except Unexpected as error:
             raise ProtocolError("%s; the connection was closed" % error) from None
         except MemoryError:
@@ -874,7 +886,8 @@ def _client_method(op):
                 conn.close()
             try:
                 result = interpret(op, make_reply(code, encoding, data), key,
-                                   len(value) if value else 0, self._encoding)
+                                   len(value) if value else 0, self._encoding,
+                                   self._empty_when_no_match)
             except Unexpected as error:
                 conn.close()
                 raise ProtocolError("%s; the connection was closed" % error) from None

@@ -36,7 +36,10 @@ class Client:
         retry_reads: bool = True,
         connect_retries: int = 2,
         connect_backoff: int = 50,
+        empty_when_no_match: bool = False,
     ) -> None: ...
+    @property
+    def empty_when_no_match(self) -> bool: ...
     @property
     def closed(self) -> bool: ...
     @property
@@ -128,7 +131,10 @@ class Reader:
         *,
         typed: bool = True,
         max_reply_size: int = 67108864,
+        empty_when_no_match: bool = False,
     ) -> None: ...
+    @property
+    def empty_when_no_match(self) -> bool: ...
     @property
     def buffered(self) -> int: ...
     @property

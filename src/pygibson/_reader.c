@@ -26,6 +26,7 @@ typedef struct {
     gb_reader reader;
     PyObject *encoding; /* str, or NULL for bytes */
     int typed;
+    int empty_when_no_match; /* as Client's option */
     int broken; /* a garbled reply was met: unusable until reset() */
     expectation *due; /* due[head..tail) in order */
     size_t head;
@@ -69,13 +70,15 @@ make_room(ReaderObject *self)
 static PyObject *
 reader_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"encoding", "typed", "max_reply_size", NULL};
+    static char *keywords[] = {"encoding", "typed", "max_reply_size", "empty_when_no_match",
+                               NULL};
     PyObject *encoding_arg = Py_None;
-    int typed = 1;
+    int typed = 1, empty_when_no_match = 0;
     Py_ssize_t max_reply_size = GB_DEFAULT_MAX_REPLY_SIZE;
     gibson_state *st = gibson_state_from_type(type);
-    if (st == NULL || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O$pn:Reader", keywords,
-                                                   &encoding_arg, &typed, &max_reply_size)) {
+    if (st == NULL || !PyArg_ParseTupleAndKeywords(args, kwargs, "|O$pnp:Reader", keywords,
+                                                   &encoding_arg, &typed, &max_reply_size,
+                                                   &empty_when_no_match)) {
         return NULL;
     }
     PyObject *encoding;
@@ -95,6 +98,7 @@ reader_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     gb_reader_init(&self->reader, (size_t)max_reply_size);
     self->encoding = encoding == NULL ? NULL : Py_NewRef(encoding);
     self->typed = typed;
+    self->empty_when_no_match = empty_when_no_match;
     self->broken = 0;
     self->due = NULL;
     self->head = self->tail = self->capacity = 0;
@@ -274,7 +278,7 @@ typed_result(ReaderObject *self, const gb_reply *reply, int raise_on_error)
     PyObject *result = queued_result(
         st, e.op, e.key == NULL ? NULL : PyBytes_AS_STRING(e.key),
         e.key == NULL ? 0 : (size_t)PyBytes_GET_SIZE(e.key), e.value_len, reply,
-        self->encoding, &broken);
+        self->encoding, self->empty_when_no_match, &broken);
     Py_XDECREF(e.key);
     if (result == NULL) {
         /* A reply that does not fit its operation, or a garbled key-value
@@ -373,6 +377,13 @@ reader_get_encoding(PyObject *op, void *closure)
     return Py_NewRef(encoding == NULL ? Py_None : encoding);
 }
 
+static PyObject *
+reader_get_empty_when_no_match(PyObject *op, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(((ReaderObject *)op)->empty_when_no_match);
+}
+
 static PyMethodDef reader_methods[] = {
     {"feed", reader_feed, METH_O,
      "feed($self, data, /)\n--\n\nAdd received bytes (any bytes-like object, any split)."},
@@ -399,15 +410,20 @@ static PyGetSetDef reader_getset[] = {
     {"typed", reader_get_typed, NULL, "Whether replies are decoded by their operation.",
      NULL},
     {"encoding", reader_get_encoding, NULL, "The encoding values are decoded with.", NULL},
+    {"empty_when_no_match", reader_get_empty_when_no_match, NULL,
+     "Whether a typed Reader gives prefix operations that match nothing {}, [] or 0 "
+     "instead of NotFoundError.", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 PyDoc_STRVAR(reader_doc,
-"Reader(encoding=None, *, typed=True, max_reply_size=67108864)\n"
+"Reader(encoding=None, *, typed=True, max_reply_size=67108864,\n"
+"       empty_when_no_match=False)\n"
 "--\n\n"
 "Decodes Gibson replies from bytes you feed it; does no I/O.\n\n"
 "A typed Reader decodes each reply as the operation expect()ed for it, with\n"
-"the same results and exceptions as Client. typed=False decodes by code\n"
+"the same results and exceptions as Client (empty_when_no_match as Client's\n"
+"option). typed=False decodes by code\n"
 "alone, as aiogibson's Reader: OK is True, not found None, other refusals\n"
 "exception instances, values bytes (str with an encoding) or int, key-value\n"
 "sets a flat list [key, value, ...].");

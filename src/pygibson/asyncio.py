@@ -45,8 +45,8 @@ class AsyncClient:
     timeout=1000, *, host=None, connect_timeout=None, encoding=None,
     max_key_size=512, max_value_size=None, max_request_size=4194304,
     max_reply_size=67108864, strict_ttl=True, retry_reads=True,
-    connect_retries=2, connect_backoff=50)``: the options of ``Client``, with
-    the same meaning and checks. ``timeout`` (ms, None for no limit) bounds
+    connect_retries=2, connect_backoff=50, empty_when_no_match=False)``: the
+    options of ``Client``, with the same meaning and checks. ``timeout`` (ms, None for no limit) bounds
     the wait for each reply; when it passes the connection is closed (the
     late reply could otherwise be taken for the next request's) and the
     other requests on it fail with ``ConnectionError``, reads being retried
@@ -57,7 +57,8 @@ class AsyncClient:
     def __init__(self, addr="127.0.0.1", port=10128, unix_socket=None, timeout=1000, *,
                  host=None, connect_timeout=None, encoding=None, max_key_size=512,
                  max_value_size=None, max_request_size=4194304, max_reply_size=67108864,
-                 strict_ttl=True, retry_reads=True, connect_retries=2, connect_backoff=50):
+                 strict_ttl=True, retry_reads=True, connect_retries=2, connect_backoff=50,
+                 empty_when_no_match=False):
         given = {"host": host} if host is not None else {"addr": addr}
         if connect_timeout is not None:
             # Left out otherwise: Client's own default is the timeout.
@@ -70,7 +71,8 @@ class AsyncClient:
             port=port, unix_socket=unix_socket, timeout=timeout, encoding=encoding, max_key_size=max_key_size,
             max_value_size=max_value_size, max_request_size=max_request_size,
             max_reply_size=max_reply_size, strict_ttl=strict_ttl, retry_reads=retry_reads,
-            connect_retries=connect_retries, connect_backoff=connect_backoff, **given)
+            connect_retries=connect_retries, connect_backoff=connect_backoff,
+            empty_when_no_match=empty_when_no_match, **given)
         self._validator = validator
         self._encode = make_encoder(
             validator, (max_key_size, max_value_size, max_request_size, bool(strict_ttl)))
@@ -111,6 +113,12 @@ class AsyncClient:
     @property
     def encoding(self):
         return self._encoding
+
+    @property
+    def empty_when_no_match(self):
+        """Whether prefix operations that match nothing return {}, [] or 0
+        instead of raising NotFoundError."""
+        return self._validator.empty_when_no_match
 
     @property
     def closed(self):
@@ -187,7 +195,8 @@ class AsyncClient:
             connect_timeout = self.connect_timeout
             conn = await connect(
                 asyncio.get_running_loop(),
-                Reader(self._encoding, max_reply_size=self._max_reply_size),
+                Reader(self._encoding, max_reply_size=self._max_reply_size,
+                       empty_when_no_match=self._validator.empty_when_no_match),
                 self.addr, self.port, self.unix_socket,
                 None if timeout is None else timeout / 1000.0,
                 None if connect_timeout is None else connect_timeout / 1000.0,

@@ -33,7 +33,10 @@ class AsyncClient:
         retry_reads: bool = True,
         connect_retries: int = 2,
         connect_backoff: int = 50,
+        empty_when_no_match: bool = False,
     ) -> None: ...
+    @property
+    def empty_when_no_match(self) -> bool: ...
     @property
     def addr(self) -> Optional[str]: ...
     @property

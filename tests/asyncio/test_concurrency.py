@@ -77,7 +77,9 @@ async def test_cancelled_mid_reply(client):
 async def test_wait_for_timeouts_keep_the_connection_in_step(client, server):
     for i in range(20):
         await client.set("k%d" % i, "v%d" % i)
-    server.faults.delay_replies(0.05)
+    # Far longer than the wait: a busy machine (the server thread shares
+    # the GIL) must not let a delayed reply beat the 1 ms timeout.
+    server.faults.delay_replies(0.5)
     for i in range(20):
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(client.get("k%d" % i), 0.001)

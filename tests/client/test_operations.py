@@ -145,15 +145,35 @@ def test_mset_counts_replaced_keys(client):
     assert client.get("q") == b"3"
 
 
-def test_prefix_operations_without_match_return_zero(client):
-    for method in ("mdl", "minc", "mdec", "munlock"):
-        assert getattr(client, method)("none:") == 0
-    assert client.mset("none:", "v") == 0
-    assert client.mttl("none:", 5) == 0
-    assert client.mlock("none:", 5) == 0
+#: Every prefix operation the server answers "not found" when nothing
+#: matches (count answers 0), with its arguments after the prefix.
+NO_MATCH_CALLS = [("mset", ("v",)), ("mttl", (5,)), ("mget", ()), ("mdl", ()),
+                  ("minc", ()), ("mdec", ()), ("mlock", (5,)), ("munlock", ()),
+                  ("keys", ())]
+EMPTY = {"mget": {}, "keys": []}
+
+
+@pytest.mark.parametrize("method, args", NO_MATCH_CALLS)
+def test_prefix_operations_without_match_raise_not_found(client, method, args):
+    # As the server answers (REPL_ERR_NOT_FOUND) and the old pygibson raised.
+    with pytest.raises(NotFoundError) as info:
+        getattr(client, method)("none:", *args)
+    message = str(info.value)
+    assert "no key matches this prefix" in message, message
+    assert "empty_when_no_match=True" in message, message
+    assert client.count("none:") == 0  # COUNT answers a number, 0
+
+
+@pytest.mark.parametrize("method, args", NO_MATCH_CALLS)
+def test_prefix_operations_without_match_empty_when_asked(make_client, method, args):
+    client = make_client(empty_when_no_match=True)
+    assert client.empty_when_no_match is True
+    assert getattr(client, method)("none:", *args) == EMPTY.get(method, 0)
     assert client.count("none:") == 0
-    assert client.mget("none:") == {}
-    assert client.keys("none:") == []
+
+
+def test_empty_when_no_match_is_off_by_default(client):
+    assert client.empty_when_no_match is False
 
 
 def test_mttl(client):
@@ -203,9 +223,24 @@ def test_mlock_munlock(client):
     assert client.mlock("l:", 100) == 2
     with pytest.raises(LockedError):
         client.set("l:a", "x")
-    assert client.mset("l:", "x") == 0  # locked items are skipped
+    # Locked items are skipped; when all are, the server answers "not
+    # found" (not "locked"), for MLOCK too.
+    with pytest.raises(NotFoundError):
+        client.mset("l:", "x")
+    with pytest.raises(NotFoundError):
+        client.mlock("l:", 100)
     assert client.munlock("l:") == 2
     assert client.mset("l:", "x") == 2
+
+
+def test_all_matches_locked_empty_when_asked(make_client):
+    client = make_client(empty_when_no_match=True)
+    client.set("l:a", "1")
+    assert client.mlock("l:", 100) == 1
+    assert client.mset("l:", "x") == 0
+    assert client.mlock("l:", 100) == 0
+    assert client.mdl("l:") == 0
+    assert client.munlock("l:") == 1
 
 
 def test_count(client):

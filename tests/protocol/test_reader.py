@@ -241,13 +241,14 @@ TYPED = [
     ("stats", None, "R21", {}),
     ("get", b"foo", "R22", b""),
     ("get", b"cnt", "R23", 1),
-    # The prefix operations answered "not found" give an empty result.
-    ("mget", b"f", "R3", {}),
-    ("keys", b"f", "R3", []),
-    ("mdl", b"f", "R3", 0),
-    ("minc", b"f", "R3", 0),
-    ("mlock", b"f", "R3", 0),
-    ("stats", None, "R3", {}),
+    # The prefix operations answered "not found" raise, as Client does
+    # (an empty result with empty_when_no_match=True: EMPTY_WHEN_ASKED).
+    ("mget", b"f", "R3", NotFoundError),
+    ("keys", b"f", "R3", NotFoundError),
+    ("mdl", b"f", "R3", NotFoundError),
+    ("minc", b"f", "R3", NotFoundError),
+    ("mlock", b"f", "R3", NotFoundError),
+    ("stats", None, "R3", NotFoundError),
     ("mget", b"f", "R4", NaNError),
     ("meta", b"foo", "R3", NotFoundError),
 ]
@@ -275,6 +276,25 @@ def test_typed_replies_are_what_client_returns(request, protocol, op, key, reply
     assert reader.gets() is False
 
 
+EMPTY_WHEN_ASKED = [("mget", {}), ("keys", []), ("mdl", 0), ("minc", 0), ("mlock", 0),
+                    ("mset", 0), ("munlock", 0), ("stats", {}), ("get", NotFoundError),
+                    ("count", NotFoundError)]
+
+
+@pytest.mark.parametrize("op, expected", EMPTY_WHEN_ASKED)
+def test_not_found_is_an_empty_result_when_asked(protocol, op, expected):
+    reader = protocol.Reader(empty_when_no_match=True)
+    assert reader.empty_when_no_match is True
+    reader.expect(op, b"f")
+    reader.feed(R["R3"])
+    if isinstance(expected, type):
+        with pytest.raises(expected):
+            reader.gets()
+    else:
+        assert reader.gets() == expected
+    assert protocol.Reader().empty_when_no_match is False
+
+
 def test_refusal_messages_are_the_clients(protocol):
     reader = protocol.Reader()
     for op, key in (("get", b"nope"), ("get", "nope"), ("mget", b"p"), ("ping", None),
@@ -284,8 +304,9 @@ def test_refusal_messages_are_the_clients(protocol):
     assert [str(e) for e in drain(reader, raise_on_error=False)] == [
         "GET b'nope': no such key (it is missing or has expired)",
         "GET b'nope': no such key (it is missing or has expired)",
-        # mget answered "not found" is an empty dict, not an error
-        "{}",
+        "MGET b'p': no key matches this prefix, or none the operation could apply to "
+        "(locked, expired or not a number); make the client with empty_when_no_match=True "
+        "to get an empty result instead",
         "PING: the server refused the request (REPL_ERR)",
         "GET %r... (100 bytes): no such key (it is missing or has expired)" % (b"k" * 60),
     ]

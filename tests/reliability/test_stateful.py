@@ -244,7 +244,8 @@ class Model:
         item.access = self.now
         return value
 
-    # prefix operations (§6, §7); the client turns NOT_FOUND into 0/{}/[]
+    # prefix operations (§6, §7): "nothing matched" is 0/{}/[] here, and
+    # Op.expect turns it into the client's NotFoundError
 
     def writable(self, prefix):
         """(key, item) for the matches neither locked nor expired; the lock
@@ -409,9 +410,19 @@ class Op:
     def call(self, target):
         return getattr(target, self.name)(*self.args)
 
-    def expect(self, model, strict_ttl, in_pipeline=False):
+    def expect(self, model, strict_ttl, in_pipeline=False, empty_when_no_match=False):
         """Apply the operation to ``model``: the client's expected result,
         or :class:`Refused`, raised, with the expected exception type."""
+        result = self.answer(model, strict_ttl, in_pipeline)
+        # The server answers NOT_FOUND when a prefix operation other than
+        # COUNT finds nothing it may apply to (§7); the client raises it
+        # unless made with empty_when_no_match=True.
+        if (self.name in _NOT_FOUND_WHEN_EMPTY and not empty_when_no_match
+                and result in (0, {}, [])):
+            raise Refused(NotFoundError)
+        return result
+
+    def answer(self, model, strict_ttl, in_pipeline):
         name, args = self.name, self.args
         name = {"delete": "dl", "mdelete": "mdl"}.get(name, name)
         if name in ("ping", "stats"):
@@ -436,6 +447,9 @@ class Op:
             return model.mget(key, args[1] if len(args) > 1 else None, retry=not in_pipeline)
         return getattr(model, name)(key, *args[1:])
 
+
+_NOT_FOUND_WHEN_EMPTY = frozenset(("mset", "mttl", "mget", "mdl", "mdelete", "minc", "mdec",
+                                   "mlock", "munlock", "keys"))
 
 keys = st.sampled_from(KEYS) | st.sampled_from(KEYS).map(str.encode)
 prefixes = st.sampled_from(PREFIXES) | st.sampled_from(PREFIXES).map(str.encode)
@@ -528,17 +542,19 @@ class GibsonMachine(RuleBasedStateMachine):
     Client = None  # the implementation's, set by the test
 
     @initialize(strict_ttl=st.booleans(), encoding=st.sampled_from([None, None, "utf-8"]),
-                items=st.lists(set_with_ttl, max_size=6))
-    def connect(self, strict_ttl, encoding, items):
+                empty_when_no_match=st.booleans(), items=st.lists(set_with_ttl, max_size=6))
+    def connect(self, strict_ttl, encoding, empty_when_no_match, items):
         server = self.server
         server.flush()
         self.model = Model(int(server.clock.time()), server.config.mget_count_bug)
         self.strict_ttl = strict_ttl
         self.encoding = encoding
+        self.empty_when_no_match = empty_when_no_match
         # A generous timeout: on a loaded machine a request to the server
         # thread of this process was once seen to take over 1 s (the
         # default), and timeouts are not what this test is about.
-        options = dict(strict_ttl=strict_ttl, encoding=encoding, timeout=10_000)
+        options = dict(strict_ttl=strict_ttl, encoding=encoding, timeout=10_000,
+                       empty_when_no_match=empty_when_no_match)
         if server.unix_socket:
             self.client = self.Client(unix_socket=server.unix_socket, **options)
         else:
@@ -554,7 +570,8 @@ class GibsonMachine(RuleBasedStateMachine):
             client.close()
 
     def expect(self, op, in_pipeline=False):
-        return outcome(lambda: op.expect(self.model, self.strict_ttl, in_pipeline))
+        return outcome(lambda: op.expect(self.model, self.strict_ttl, in_pipeline,
+                                         self.empty_when_no_match))
 
     @rule(op=operations)
     def call(self, op):

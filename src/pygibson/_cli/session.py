@@ -75,6 +75,10 @@ class Session:
     (``Client`` keyword arguments), replaced when a call is cancelled."""
 
     def __init__(self, **client_options):
+        # A prefix that matches nothing shows "(empty)" or "(integer) 0", as
+        # redis-cli shows an empty KEYS or a DEL of nothing, rather than an
+        # error line.
+        client_options.setdefault("empty_when_no_match", True)
         self._options = client_options
         self.client = Client(**client_options)
 
