@@ -353,12 +353,13 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
                                "retry_reads",    "connect_retries", "connect_backoff",
                                "empty_when_no_match", NULL};
     PyObject *addr = NULL, *host = NULL, *unix_socket = Py_None, *timeout = NULL;
+    PyObject *port_arg = NULL;
     PyObject *connect_timeout = NULL, *encoding = Py_None;
     PyObject *max_key = NULL, *max_value = NULL, *max_request = NULL, *max_reply = NULL;
     int port = GB_DEFAULT_PORT, strict_ttl = 1, retry_reads = 1;
     int connect_retries = 2, connect_backoff = 50, empty_when_no_match = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OiOO$OOOOOOOppiip:Client", keywords,
-                                     &addr, &port, &unix_socket, &timeout, &host,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOOO$OOOOOOOppiip:Client", keywords,
+                                     &addr, &port_arg, &unix_socket, &timeout, &host,
                                      &connect_timeout, &encoding, &max_key, &max_value,
                                      &max_request, &max_reply, &strict_ttl,
                                      &retry_reads, &connect_retries, &connect_backoff,
@@ -393,9 +394,26 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
             return -1;
         }
     }
-    if (port < 1 || port > 65535) {
-        PyErr_Format(st->ArgumentError, "port must be between 1 and 65535, not %d", port);
-        return -1;
+    if (port_arg != NULL) {
+        /* Checked here rather than by the argument parser, whose TypeError
+         * does not say which argument was wrong. */
+        if (PyBool_Check(port_arg) || !PyLong_Check(port_arg)) {
+            PyErr_Format(PyExc_TypeError,
+                         "port must be an int between 1 and 65535, not %.100s",
+                         TYPE_NAME(Py_TYPE(port_arg)));
+            return -1;
+        }
+        int overflow = 0;
+        long value = PyLong_AsLongAndOverflow(port_arg, &overflow);
+        if (value == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        if (overflow || value < 1 || value > 65535) {
+            PyErr_Format(st->ArgumentError, "port must be between 1 and 65535, not %R",
+                         port_arg);
+            return -1;
+        }
+        port = (int)value;
     }
     config.port = port;
 

@@ -146,7 +146,17 @@ arg_timeout_ms(gibson_state *st, PyObject *obj, const char *name, int *out)
                      name);
         return -1;
     }
-    *out = ms < 1.0 ? 1 : (int)ms;
+    /* A fraction is most likely seconds meant (redis-py's and this
+     * project's pools take seconds): refused, not cut to whole ms. */
+    if (ms != (double)(int)ms) {
+        PyErr_Format(st->ArgumentError,
+                     "%s is in whole milliseconds, and %R is not one: for %R seconds pass "
+                     "%lld (the pools' acquire_timeout and idle_timeout are in seconds; "
+                     "the client's timeouts are in ms)",
+                     name, obj, obj, (long long)(ms * 1000.0 + 0.5));
+        return -1;
+    }
+    *out = (int)ms;
     return 0;
 }
 

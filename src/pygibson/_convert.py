@@ -99,7 +99,7 @@ def int64(obj, name):
 
 def timeout_ms(obj, name):
     """A timeout option in milliseconds: None (no deadline, -1) or a
-    positive number, whole milliseconds kept (at least 1)."""
+    positive whole number of them (an int, or a float without a fraction)."""
     if obj is None:
         return -1
     if isinstance(obj, bool) or not isinstance(obj, (int, float)):
@@ -109,7 +109,14 @@ def timeout_ms(obj, name):
     if not ms > 0 or ms != ms or ms > 2147483647.0:
         raise ArgumentError("%s must be a positive number of milliseconds (at most "
                             "2147483647), or None to wait forever" % name)
-    return 1 if ms < 1.0 else int(ms)
+    # A fraction is most likely seconds meant (redis-py's and this
+    # project's pools take seconds): refused, not cut to whole ms.
+    if ms != int(ms):
+        raise ArgumentError("%s is in whole milliseconds, and %r is not one: for %r seconds "
+                            "pass %d (the pools' acquire_timeout and idle_timeout are in "
+                            "seconds; the client's timeouts are in ms)"
+                            % (name, obj, obj, int(ms * 1000.0 + 0.5)))
+    return int(ms)
 
 
 def bind(op, args, kwargs):

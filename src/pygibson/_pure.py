@@ -317,8 +317,7 @@ class Client:
                  connect_retries=2, connect_backoff=50, empty_when_no_match=False):
         # Checked in the extension's order, so that the first bad option is
         # the one reported.
-        port, connect_retries, connect_backoff = (
-            _c_int(port), _c_int(connect_retries), _c_int(connect_backoff))
+        connect_retries, connect_backoff = _c_int(connect_retries), _c_int(connect_backoff)
         strict_ttl, retry_reads = bool(strict_ttl), bool(retry_reads)
         if addr is not _UNSET and host is not _UNSET:
             raise TypeError("Client() takes addr or its alias host, not both")
@@ -328,8 +327,14 @@ class Client:
             raise ArgumentError("connect_retries must be 0..100 and connect_backoff 0..60000 ms")
         if addr is not None and not isinstance(addr, str):
             raise TypeError("addr must be a str, not %.100s" % type_name(type(addr)))
+        # Checked here rather than as the other ints, so that the error
+        # names the argument.
+        if isinstance(port, bool) or not isinstance(port, int):
+            raise TypeError("port must be an int between 1 and 65535, not %.100s"
+                            % type_name(type(port)))
         if not 1 <= port <= 65535:
-            raise ArgumentError("port must be between 1 and 65535, not %d" % port)
+            raise ArgumentError("port must be between 1 and 65535, not %r" % port)
+        port = int(port)
         unix_path = None if unix_socket is None else _unix_path(unix_socket)
         timeout = timeout_ms(timeout, "timeout")
         connect_timeout = (timeout if connect_timeout is _UNSET

@@ -165,8 +165,25 @@ def test_bad_constructor_types(Client):
         Client(addr=5)
     with pytest.raises(TypeError):
         Client(timeout="1000")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="^port must be an int between 1 and 65535, not str"):
         Client(port="10128")
+
+
+@pytest.mark.parametrize("timeout", [1.5, 0.5, 2.25])
+def test_a_timeout_with_a_fraction_is_refused_not_cut(Client, timeout):
+    # 1.5 became 1 ms: most likely 1.5 seconds was meant (the pools and
+    # redis-py take seconds), and nothing was said.
+    for name in ("timeout", "connect_timeout"):
+        with pytest.raises(ArgumentError) as info:
+            Client(**{name: timeout})
+        message = str(info.value)
+        assert message.startswith("%s is in whole milliseconds" % name), message
+        assert "pass %d" % round(timeout * 1000) in message and "seconds" in message
+
+
+def test_a_whole_float_timeout_is_taken(Client):
+    assert Client(timeout=1500.0).timeout == 1500
+    assert Client(timeout=1500.0, connect_timeout=20.0).connect_timeout == 20
 
 
 class _StrKey(str):

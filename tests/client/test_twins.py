@@ -204,7 +204,8 @@ def test_pipelines_give_the_same_results_and_errors(twins, server):
     dict(max_key_size=None), dict(max_value_size=True), dict(max_request_size=2 ** 33),
     dict(max_reply_size="1"), dict(addr=5), dict(addr="h", host="h"), dict(addr=None, host="h"),
     dict(unix_socket=5), dict(unix_socket="a\x00b"), dict(connect_retries=101),
-    dict(connect_backoff=-1),
+    dict(connect_backoff=-1), dict(timeout=1.5), dict(timeout=0.5), dict(connect_timeout=2.25),
+    dict(port="10128"), dict(port=True), dict(port=2**70), dict(port=1.0),
 ])
 def test_constructor_refusals_are_the_same(options):
     assert outcome(lambda: _pure.Client(**options)) == \
@@ -213,7 +214,7 @@ def test_constructor_refusals_are_the_same(options):
 
 @pytest.mark.parametrize("options", [
     dict(), dict(addr="10.0.0.1", port=99, timeout=None), dict(host="example.org"),
-    dict(unix_socket="/tmp/x.sock", timeout=2.9), dict(timeout=0.5, connect_timeout=None),
+    dict(unix_socket="/tmp/x.sock", timeout=2900.0), dict(timeout=1, connect_timeout=None),
     dict(connect_timeout=250), dict(encoding="latin-1"), dict(addr=""), dict(unix_socket=""),
     dict(unix_socket=b"/tmp/b.sock"),
 ])
