@@ -7,7 +7,7 @@ address the same way. Standard library only: the plugin must not need the
 extension, and the command line must not need pytest.
 """
 
-__all__ = ["ADDRESS_ENV", "GibsonAddress", "parse_address"]
+__all__ = ["ADDRESS_ENV", "GibsonAddress", "client_address", "parse_address"]
 
 #: Environment variable naming an existing server: the plugin's
 #: ``gibson_noproc`` fixture and gibson-cli's default address.
@@ -44,3 +44,38 @@ def parse_address(text):
     if not sep or not port.isdigit():
         raise ValueError("expected HOST:PORT or a unix socket path, got %r" % text)
     return GibsonAddress(host=host.strip("[]") or "127.0.0.1", port=int(port))
+
+
+def client_address(addr, port_given):
+    """``Client(addr)`` as people write it: ``(host, port, unix_path)``.
+
+    ``"HOST:PORT"`` and ``"[v6]:PORT"`` carry a port (``port`` is then None
+    unless written), anything with ``/`` is a unix socket path, and a bare
+    IPv6 literal (two colons or more) is a host. ``port_given`` says whether
+    a port other than the default was passed too, which is refused for an
+    address with a port rather than one silently winning. Called by both implementations of
+    Client, only for an addr holding ``:``, ``/`` or ``[``.
+    """
+    from .exceptions import ArgumentError  # not at import: the plugin reads this module
+
+    if "/" in addr:
+        return None, None, addr
+    if addr.startswith("["):
+        host, sep, rest = addr[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ArgumentError("addr %r: expected [IPV6]:PORT, [IPV6], HOST:PORT, a host or "
+                                "a unix socket path" % addr)
+        port = rest[1:] or None
+    elif addr.count(":") == 1:
+        host, _, port = addr.partition(":")
+    else:
+        return addr, None, None  # a host, or a bare IPv6 literal
+    if port is None:
+        return host, None, None
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ArgumentError("addr %r: the port after ':' must be a number between 1 and "
+                            "65535" % addr)
+    if port_given:
+        raise TypeError("addr %r already names a port; pass port= or a port in addr, not "
+                        "both" % addr)
+    return host, int(port), None

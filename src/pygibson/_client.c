@@ -342,6 +342,26 @@ size_option(gibson_state *st, PyObject *obj, const char *name, int none_ok, size
     return 0;
 }
 
+/* pygibson._address.client_address(addr, port_given): a (host, port,
+ * unix_path) tuple, or NULL with its exception (ArgumentError, TypeError). */
+static PyObject *
+client_address(PyObject *addr, int port_given)
+{
+    PyObject *module = PyImport_ImportModule("pygibson._address");
+    if (module == NULL) {
+        return NULL;
+    }
+    PyObject *split = PyObject_CallMethod(module, "client_address", "OO", addr,
+                                          port_given ? Py_True : Py_False);
+    Py_DECREF(module);
+    if (split != NULL && !(PyTuple_Check(split) && PyTuple_GET_SIZE(split) == 3)) {
+        Py_DECREF(split);
+        PyErr_SetString(PyExc_SystemError, "client_address() must return a 3-tuple");
+        return NULL;
+    }
+    return split;
+}
+
 static int
 client_init(PyObject *op, PyObject *args, PyObject *kwargs)
 {
@@ -418,6 +438,29 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     config.port = port;
 
     PyObject *path = NULL; /* keeps unix_path alive until gb_client_init copies it */
+    PyObject *split = NULL; /* the same for a host taken out of addr */
+    if (addr != NULL && addr != Py_None && unix_socket == Py_None &&
+        strpbrk(config.host, ":/[") != NULL) {
+        /* "host:port", "[v6]:port" or a unix socket path, read by the one
+         * address parser (pygibson._address); a bare IPv6 literal comes
+         * back as it is. Only for such an addr, so not on the usual path. */
+        split = client_address(addr, port != GB_DEFAULT_PORT);
+        if (split == NULL) {
+            return -1;
+        }
+        PyObject *split_host = PyTuple_GET_ITEM(split, 0);
+        PyObject *split_port = PyTuple_GET_ITEM(split, 1);
+        if (split_host != Py_None) {
+            config.host = PyUnicode_AsUTF8(split_host);
+            if (config.host == NULL) {
+                goto error;
+            }
+        }
+        if (split_port != Py_None) {
+            config.port = (int)PyLong_AsLong(split_port);
+        }
+        unix_socket = PyTuple_GET_ITEM(split, 2);
+    }
     if (unix_socket != Py_None) {
         path = PyOS_FSPath(unix_socket);
         if (path == NULL) {
@@ -485,9 +528,11 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     self->connect_retries = connect_retries;
     self->connect_backoff_ms = connect_backoff;
     Py_XSETREF(self->encoding, known_encoding == NULL ? NULL : Py_NewRef(known_encoding));
+    Py_XDECREF(split);
     Py_XDECREF(path);
     return 0;
 error:
+    Py_XDECREF(split);
     Py_XDECREF(path);
     return -1;
 }

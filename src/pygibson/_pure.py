@@ -22,6 +22,7 @@ import threading
 import time
 
 from . import _transport as transport
+from ._address import client_address
 from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
 from ._protocol import (
@@ -335,6 +336,13 @@ class Client:
         if not 1 <= port <= 65535:
             raise ArgumentError("port must be between 1 and 65535, not %r" % port)
         port = int(port)
+        if addr and unix_socket is None and ("/" in addr or ":" in addr or "[" in addr):
+            # "host:port", "[v6]:port" or a unix socket path (the extension
+            # calls the same parser for such an addr).
+            host, addr_port, unix_socket = client_address(addr, port != DEFAULT_PORT)
+            addr = addr if host is None else host
+            if addr_port is not None:
+                port = addr_port
         unix_path = None if unix_socket is None else _unix_path(unix_socket)
         timeout = timeout_ms(timeout, "timeout")
         connect_timeout = (timeout if connect_timeout is _UNSET

@@ -1,6 +1,8 @@
 """Arguments refused before anything is sent: each with its own exception and
 a message that says what to do, and the client usable afterwards."""
 
+import re
+
 import pytest
 
 from pygibson import ArgumentError, PyGibsonError
@@ -217,3 +219,43 @@ def test_space_refused_in_converted_keys(client, key):
     with pytest.raises(ArgumentError):
         pipe.get(key)
     assert len(pipe) == 0
+
+
+@pytest.mark.parametrize("addr, host, port, unix_socket", [
+    ("localhost:10200", "localhost", 10200, None),
+    ("127.0.0.1:1", "127.0.0.1", 1, None),
+    ("[::1]:10200", "::1", 10200, None),
+    ("[::1]", "::1", 10128, None),
+    ("::1", "::1", 10128, None),
+    ("/tmp/gibson.sock", "127.0.0.1", 10128, "/tmp/gibson.sock"),
+    ("localhost", "localhost", 10128, None),
+])
+def test_addr_as_people_write_it(Client, addr, host, port, unix_socket):
+    # Client("localhost:10128") used to look up a host named
+    # "localhost:10128".
+    client = Client(addr)
+    assert (client.port, client.unix_socket) == (port, unix_socket)
+    if unix_socket is None:
+        assert client.addr == host
+
+
+@pytest.mark.parametrize("addr", ["host:port", "host:0", "host:70000", "[::1]x", "[::1"])
+def test_addr_with_a_bad_port_is_refused(Client, addr):
+    with pytest.raises(ArgumentError, match="addr %s" % re.escape(repr(addr))):
+        Client(addr)
+
+
+def test_a_port_in_addr_and_in_port_is_refused(Client):
+    with pytest.raises(TypeError, match="not both"):
+        Client("localhost:10200", port=10300)
+    assert Client("localhost:10200", port=10128).port == 10200
+
+
+def test_addr_with_a_port_reaches_the_server(Client, server):
+    if server.unix_socket:
+        client = Client(server.unix_socket)
+    else:
+        client = Client("%s:%d" % (server.host, server.port))
+    client.set("addr", "ok")
+    assert client.get("addr") == b"ok"
+    client.close()

@@ -206,6 +206,7 @@ def test_pipelines_give_the_same_results_and_errors(twins, server):
     dict(unix_socket=5), dict(unix_socket="a\x00b"), dict(connect_retries=101),
     dict(connect_backoff=-1), dict(timeout=1.5), dict(timeout=0.5), dict(connect_timeout=2.25),
     dict(port="10128"), dict(port=True), dict(port=2**70), dict(port=1.0),
+    dict(addr="h:x"), dict(addr="h:1", port=2), dict(addr="[::1"),
 ])
 def test_constructor_refusals_are_the_same(options):
     assert outcome(lambda: _pure.Client(**options)) == \
