@@ -39,8 +39,10 @@ def _text(kind, obj):
         # 0x80..0xFF, so that keys read back undecodable round-trip.
         return obj.encode("utf-8", "surrogateescape")
     if isinstance(obj, (int, float)):
-        # A value's decimal text is str(obj), as Client sends it.
-        return str(obj).encode("ascii")
+        # A value's decimal text, as Client sends it: the number's, not a
+        # subclass's own __str__.
+        return (int.__repr__(obj) if isinstance(obj, int) else float.__repr__(obj)).encode(
+            "ascii")
     return bytes(memoryview(obj))
 
 

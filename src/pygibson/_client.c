@@ -295,6 +295,9 @@ client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssiz
         break;
     }
     client_release(self);
+    if (result == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        name_key_in_decode_error(op, p.req.key, p.req.key_len);
+    }
     prepared_release(&p);
     return result;
 }

@@ -46,6 +46,15 @@ buffer_bytes(PyObject *obj, const char *name, const char *accepted, arg_bytes *o
         return -1;
     }
     if (PyObject_GetBuffer(obj, &out->view, PyBUF_SIMPLE) < 0) {
+        if (PyErr_ExceptionMatches(PyExc_BufferError)) {
+            /* A strided view: the documented TypeError, saying what to do. */
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError,
+                         "%s must be a contiguous bytes-like object; this %.100s has no "
+                         "single run of bytes (a strided view such as m[::2]): pass "
+                         "bytes(...) of it",
+                         name, TYPE_NAME(Py_TYPE(obj)));
+        }
         return -1;
     }
     out->has_view = 1;
@@ -82,8 +91,22 @@ arg_value(gibson_state *st, PyObject *obj, const char *name, arg_bytes *out)
         return -1;
     }
     if (PyLong_Check(obj) || PyFloat_Check(obj)) {
-        /* The decimal text, as the server stores numbers (§6 SET). */
-        PyObject *text = PyObject_Str(obj);
+        /* The decimal text, as the server stores numbers (§6 SET). A
+         * subclass's own __str__ is not the number: int.__repr__ or
+         * float.__repr__ of it is. */
+        PyObject *text;
+        if (PyLong_CheckExact(obj) || PyFloat_CheckExact(obj)) {
+            text = PyObject_Str(obj);
+        } else {
+            PyObject *base_repr = PyObject_GetAttrString(
+                PyLong_Check(obj) ? (PyObject *)&PyLong_Type : (PyObject *)&PyFloat_Type,
+                "__repr__");
+            if (base_repr == NULL) {
+                return -1;
+            }
+            text = PyObject_CallOneArg(base_repr, obj);
+            Py_DECREF(base_repr);
+        }
         if (text == NULL) {
             return -1;
         }

@@ -43,7 +43,9 @@ def _buffer_bytes(obj, name, accepted):
         # PyBUF_SIMPLE, as the extension asks: a strided view has no one
         # run of bytes to send.
         if not view.c_contiguous:
-            raise BufferError("memoryview: underlying buffer is not C-contiguous")
+            raise TypeError("%s must be a contiguous bytes-like object; this %.100s has no "
+                            "single run of bytes (a strided view such as m[::2]): pass "
+                            "bytes(...) of it" % (name, type_name(type(obj))))
         return view.tobytes()
 
 
@@ -82,8 +84,11 @@ def value_bytes(obj, name):
     if isinstance(obj, bool):
         raise TypeError("%s must be str, bytes-like, int or float, not bool; store b'1'/b'0' "
                         "or an int explicitly" % name)
-    if isinstance(obj, (int, float)):
-        return str(obj).encode("utf-8")
+    if isinstance(obj, int):
+        # int.__repr__: the number, whatever a subclass's __str__ says.
+        return int.__repr__(obj).encode("ascii")
+    if isinstance(obj, float):
+        return float.__repr__(obj).encode("ascii")
     return _buffer_bytes(obj, name, "str, bytes-like, int or float")
 
 

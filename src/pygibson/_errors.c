@@ -236,3 +236,26 @@ raise_unexpected_reply(gibson_state *st, int opcode, const gb_reply *reply)
                  "connection was closed",
                  opcode_name(opcode), reply->code, reply->encoding, reply->size);
 }
+
+void
+name_key_in_decode_error(const op_spec *op, const char *key, size_t key_len)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyErr_NormalizeException(&type, &value, &tb);
+    PyObject *reason = value == NULL ? NULL : PyUnicodeDecodeError_GetReason(value);
+    PyObject *shown = reason == NULL ? NULL : key_repr(key, key_len);
+    PyObject *longer =
+        shown == NULL ? NULL
+        : PyUnicode_FromFormat("%U, in the reply to %s%s%U; make the client with "
+                               "encoding=None to get bytes",
+                               reason, op->command, key == NULL ? "" : " ", shown);
+    if (longer == NULL || PyUnicodeDecodeError_SetReason(value, PyUnicode_AsUTF8(longer)) < 0) {
+        /* The original error is worth more than this one. */
+        PyErr_Clear();
+    }
+    Py_XDECREF(longer);
+    Py_XDECREF(shown);
+    Py_XDECREF(reason);
+    PyErr_Restore(type, value, tb);
+}

@@ -43,6 +43,10 @@ typedef struct {
     unsigned char prefix;             /* the key is a prefix */
 } op_spec;
 
+/* The UnicodeDecodeError being raised for a reply to `op` on `key` says
+ * which value failed and what to do (its class and fields unchanged). */
+void name_key_in_decode_error(const op_spec *op, const char *key, size_t key_len);
+
 /* raise_gb_error for a failed call of `op`, adding what the server's
  * silence after a key-value request may mean (§8.4). */
 void raise_call_error(gibson_state *st, const gb_error *err, const op_spec *op);

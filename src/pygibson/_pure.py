@@ -27,6 +27,7 @@ from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
 from ._protocol import (
     _FRAME_HEAD,
+    _shown_key,
     _HEADER,
     _NUMBER_WIDTHS,
     _SPACE,
@@ -115,6 +116,14 @@ def _public(failure, message=None):
     if cls is not ProtocolError:
         error.request_sent = bool(failure.request_sent)
     return error
+
+
+def _name_key_in_decode_error(error, op, key):
+    """The UnicodeDecodeError says which value failed and what to do
+    (``name_key_in_decode_error``); its class and fields stay."""
+    error.reason = "%s, in the reply to %s%s%s; make the client with encoding=None to get " \
+                   "bytes" % (error.reason, op.command, "" if key is None else " ",
+                              "" if key is None else _shown_key(key))
 
 
 def _call_error(failure, op):
@@ -892,7 +901,13 @@ def _client_method(op):
                 self._ensure_connected(conn)
             if is_value and code == REPL_VAL and encoding == ENC_PLAIN:
                 # A value, as interpret() gives it: the common case.
-                return data if self._encoding is None else data.decode(self._encoding)
+                if self._encoding is None:
+                    return data
+                try:
+                    return data.decode(self._encoding)
+                except UnicodeDecodeError as error:
+                    _name_key_in_decode_error(error, op, key)
+                    raise
             if is_end:
                 # The server hangs up after END's reply: close first, so that
                 # the next call reconnects instead of failing.
@@ -908,6 +923,9 @@ def _client_method(op):
                 # A garbled key-value set did not break the framing, but a
                 # server that sends one is not to be trusted with the next.
                 conn.close()
+                raise
+            except UnicodeDecodeError as error:
+                _name_key_in_decode_error(error, op, key)
                 raise
         finally:
             lock.release()

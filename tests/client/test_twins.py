@@ -48,6 +48,8 @@ CALLS = [
     ("get", ("k" * 513,), {}),
     ("get", ("a\ud800b",), {}),
     ("get", (1.5,), {}),
+    ("get", (memoryview(b"abcdef")[::2],), {}),
+    ("set", ("k", memoryview(b"abcdef")[::2]), {}),
     ("get", (None,), {}),
     ("get", (Odd(),), {}),
     ("get", (array.array("i", [1]),), {}),

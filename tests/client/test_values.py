@@ -145,3 +145,40 @@ def test_keys_that_are_not_utf8_survive_an_encoding(make_client):
     assert key == "a\udcff"
     assert client.get(key) == "v"
     assert list(client.mget("a")) == [key]
+
+
+def test_a_value_that_does_not_decode_names_its_key(make_client):
+    make_client().set("raw", b"\xff\xfe")
+    text = make_client(encoding="utf-8")
+    for call in (lambda: text.get("raw"), lambda: text.mget("raw")):
+        with pytest.raises(UnicodeDecodeError) as info:
+            call()
+        message = str(info.value)
+        assert "b'raw'" in message and "encoding=None" in message, message
+        assert info.value.encoding == "utf-8" and info.value.object == b"\xff\xfe"
+    assert text.set("fine", "ok") is None and text.get("fine") == "ok"  # still usable
+
+
+class _Int(int):
+    def __str__(self):
+        return "not a number"
+
+
+class _Float(float):
+    def __str__(self):
+        return "nor this"
+
+
+def test_number_subclasses_are_stored_as_their_value(client):
+    # Their own __str__ used to be sent.
+    client.set("i", _Int(41))
+    assert client.inc("i") == 42
+    client.set("f", _Float(2.5))
+    assert client.get("f") == b"2.5"
+
+
+def test_a_strided_view_is_a_type_error_that_says_what_to_do(client):
+    strided = memoryview(b"abcdef")[::2]
+    for call in (lambda: client.set("k", strided), lambda: client.get(strided)):
+        with pytest.raises(TypeError, match=r"contiguous bytes-like.*bytes\(\.\.\.\)"):
+            call()
