@@ -52,6 +52,9 @@ class AsyncConnectionPool:
         self.health_check_interval = health_check_interval
         self._factory = client_factory
         self._client_kwargs = client_kwargs
+        # A client made now checks the options (a misspelt one, a bad
+        # value) here rather than at the first call; it does not connect.
+        client_factory(**client_kwargs)
         self._idle = deque()  # (client, loop time it came back), newest on the right
         self._waiters = deque()  # futures, first come first served
         self._open = 0

@@ -73,6 +73,9 @@ class ConnectionPool:
         self.health_check_interval = health_check_interval
         self._factory = client_factory
         self._client_kwargs = client_kwargs
+        # A client made now checks the options (a misspelt one, a bad
+        # value) here rather than at the first call; it does not connect.
+        client_factory(**client_kwargs).close()
         self._reset_state()
 
     def _reset_state(self):

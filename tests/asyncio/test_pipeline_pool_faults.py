@@ -221,3 +221,10 @@ async def test_pooled_client_pipeline_cancelled_discards_its_connection(server):
     assert pool.size == 0
     assert await bounded(client.get("slow")) == b"v"
     await client.aclose()
+
+
+async def test_a_misspelt_option_fails_when_the_async_pool_is_made():
+    with pytest.raises(TypeError, match="adr"):
+        AsyncPooledClient(adr="127.0.0.1")
+    with pytest.raises(TypeError, match="adr"):
+        AsyncConnectionPool(adr="127.0.0.1")

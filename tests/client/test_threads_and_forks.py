@@ -221,7 +221,7 @@ def test_pool_client_factory_failure_frees_the_slot(server, Client):
 
     def factory(**options):
         calls.append(options)
-        if len(calls) == 1:
+        if len(calls) == 2:  # the first checks the options, in the constructor
             raise OSError("no client today")
         return Client(**options)
 
@@ -264,3 +264,13 @@ def test_client_for_helper_closes(server, implementation):
     client.ping()
     client.close()
     assert client.closed
+
+
+def test_a_misspelt_option_fails_when_the_pool_is_made(server, Client):
+    # PooledClient(adr=...) used to fail only at the first call.
+    with pytest.raises(TypeError, match="adr"):
+        PooledClient(adr="127.0.0.1", client_factory=Client)
+    with pytest.raises(TypeError, match="adr"):
+        ConnectionPool(adr="127.0.0.1", client_factory=Client)
+    with pytest.raises(ValueError, match="timeout"):
+        PooledClient(timeout=1.5, client_factory=Client)
