@@ -302,10 +302,61 @@ client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssiz
     return result;
 }
 
+/* get(key, default): the default for a missing or expired key (the server
+ * answers not found), the value otherwise; the cache-aside idiom. Taken
+ * apart here, so that the table's GET stays one parameter everywhere else
+ * (pipelines, the Reader) and a plain get(key) never comes this way. */
+static PyObject *
+client_get_or_default(ClientObject *self, PyObject *const *args, Py_ssize_t nargs,
+                      PyObject *kwnames)
+{
+    if (nargs > 2) {
+        PyErr_Format(PyExc_TypeError, "get() takes at most 2 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    PyObject *key = nargs >= 1 ? args[0] : NULL;
+    PyObject *default_value = nargs >= 2 ? args[1] : NULL;
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, i);
+        PyObject **slot;
+        if (PyUnicode_CompareWithASCIIString(name, "key") == 0) {
+            slot = &key;
+        } else if (PyUnicode_CompareWithASCIIString(name, "default") == 0) {
+            slot = &default_value;
+        } else {
+            PyErr_Format(PyExc_TypeError, "get() got an unexpected keyword argument '%U'",
+                         name);
+            return NULL;
+        }
+        if (*slot != NULL) {
+            PyErr_Format(PyExc_TypeError, "get() got multiple values for argument '%U'",
+                         name);
+            return NULL;
+        }
+        *slot = args[nargs + i];
+    }
+    if (key == NULL) {
+        PyErr_SetString(PyExc_TypeError, "get() missing required argument 'key'");
+        return NULL;
+    }
+    PyObject *result = client_run(self, &OP_GET, &key, 1, NULL);
+    if (result == NULL && default_value != NULL &&
+        PyErr_ExceptionMatches(self->state->NotFoundError)) {
+        PyErr_Clear();
+        return Py_NewRef(default_value);
+    }
+    return result;
+}
+
+/* &SPEC == &OP_GET is decided when compiling: only get() has the test. */
 #define CLIENT_METHOD(NAME, SPEC)                                                    \
     static PyObject *client_##NAME(PyObject *self, PyObject *const *args,            \
                                    Py_ssize_t nargs, PyObject *kwnames)               \
     {                                                                                \
+        if (&SPEC == &OP_GET && (nargs > 1 || kwnames != NULL)) {                    \
+            return client_get_or_default((ClientObject *)self, args, nargs, kwnames); \
+        }                                                                            \
         return client_run((ClientObject *)self, &SPEC, args, nargs, kwnames);        \
     }
 
@@ -785,6 +836,14 @@ client_repr(PyObject *op)
     {NAME, (PyCFunction)(void (*)(void))FUNC, METH_FASTCALL | METH_KEYWORDS, DOC}
 
 static PyMethodDef client_methods[] = {
+    /* get() takes a default besides the table's key (client_get_or_default).
+     * Listed before the table's entries: of two entries with one name, the
+     * type keeps the first. */
+    FASTMETHOD("get", client_get,
+               "get(key, default=...)\n--\n\n"
+               "The key's value: bytes (str with an encoding), or int for a number. Raises "
+               "NotFoundError for a missing or expired key, or returns default when one "
+               "is given."),
     /* One method per operation, and the aliases, from operations.def; the
      * signature line makes inspect.signature() and help() show the
      * parameters. */

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 
-from . import _transport as transport
+from . import _client_extras, _transport as transport
 from ._address import client_address
 from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
@@ -54,6 +54,7 @@ from ._protocol import (
 from .exceptions import (
     ArgumentError,
     ConnectionError,
+    NotFoundError,
     ProtocolError,
     PyGibsonError,
     TimeoutError,
@@ -748,6 +749,31 @@ def _parts_maker(op):
     return parts
 
 
+def _get_or_default(client, get, args, kwargs):
+    """get(key, default): the default for a missing or expired key, the
+    value otherwise (``client_get_or_default``); a plain get(key) never
+    comes here."""
+    if len(args) > 2:
+        raise TypeError("get() takes at most 2 arguments (%d given)" % len(args))
+    slots = {"key": args[0]} if args else {}
+    if len(args) == 2:
+        slots["default"] = args[1]
+    for name, obj in kwargs.items():
+        if name not in ("key", "default"):
+            raise TypeError("get() got an unexpected keyword argument '%s'" % name)
+        if name in slots:
+            raise TypeError("get() got multiple values for argument '%s'" % name)
+        slots[name] = obj
+    if "key" not in slots:
+        raise TypeError("get() missing required argument 'key'")
+    if "default" not in slots:
+        return get(client, slots["key"])
+    try:
+        return get(client, slots["key"])
+    except NotFoundError:
+        return slots["default"]
+
+
 def _client_method(op):
     """The Client method for op: the whole request, from the call's
     arguments to its result.
@@ -774,6 +800,8 @@ def _client_method(op):
             if type(key) is not bytes:
                 key = key_bytes(key, name)
         else:
+            if is_value and (len(args) > 1 or kwargs):
+                return _get_or_default(self, method, args, kwargs)
             key, value, number = prepare(op, args, kwargs)
         conn = self._conn
         lock = self._lock
@@ -964,6 +992,15 @@ def _install_operations():
             for cls, make in ((Client, _client_method), (Pipeline, _pipeline_method)):
                 _install(cls, make, op, alias, "Alias of %s." % op.name,
                          inspect.Signature.empty)
+    # Client.get takes a default besides the table's key, as the extension's.
+    get = Client.get
+    get.__doc__ = ("The key's value: bytes (str with an encoding), or int for a number. Raises "
+                   "NotFoundError for a missing or expired key, or returns default when one "
+                   "is given.")
+    get.__signature__ = get.__signature__.replace(parameters=list(
+        get.__signature__.parameters.values()) + [inspect.Parameter(
+            "default", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=...)])
 
 
 _install_operations()
+_client_extras.install(Client)

@@ -73,6 +73,17 @@ module_exec(PyObject *module)
     if (PyModule_AddStringConstant(module, "LIBRARY_VERSION", GB_VERSION) < 0) {
         return -1;
     }
+    /* from_url() and exists(), written once in Python for both Clients. */
+    PyObject *extras = PyImport_ImportModule("pygibson._client_extras");
+    if (extras == NULL) {
+        return -1;
+    }
+    PyObject *installed = PyObject_CallMethod(extras, "install", "O", st->client_type);
+    Py_DECREF(extras);
+    if (installed == NULL) {
+        return -1;
+    }
+    Py_DECREF(installed);
     if (PyModule_AddIntConstant(module, "DEFAULT_PORT", GB_DEFAULT_PORT) < 0 ||
         PyModule_AddIntConstant(module, "TTL_MAX", GB_TTL_MAX) < 0 ||
         PyModule_AddIntConstant(module, "DEFAULT_MAX_KEY_SIZE", GB_DEFAULT_MAX_KEY_SIZE) < 0 ||

@@ -346,7 +346,7 @@ class PooledClient:
     def __init__(self, pool=None, **options):
         self.pool = pool if pool is not None else ConnectionPool(**options)
 
-    for _name in _OPERATIONS:
+    for _name in _OPERATIONS + ("exists",):
         locals()[_name] = _pooled(_name)
     del _name
 

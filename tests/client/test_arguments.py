@@ -124,7 +124,7 @@ def test_wrong_number_of_arguments(client):
     with pytest.raises(TypeError):
         client.get()
     with pytest.raises(TypeError):
-        client.get("a", "b")
+        client.get("a", "b", "c")  # get("a", "b") is a key and its default
     with pytest.raises(TypeError):
         client.set("a", "b", 1, 2)
     with pytest.raises(TypeError):

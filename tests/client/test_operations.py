@@ -1,8 +1,11 @@
 """Every operation, and every reply code it can get, over TCP and unix."""
 
+import re
+
 import pytest
 
 from pygibson import (
+    ArgumentError,
     LockedError,
     NaNError,
     NoMemoryError,
@@ -357,3 +360,81 @@ def test_garbled_key_value_set_is_a_protocol_error(client, server):
         client.mget("k")
     assert client.closed
     client.ping()
+
+
+def test_get_with_a_default_for_the_cache_aside_idiom(client, server):
+    assert client.get("cold", None) is None
+    assert client.get("cold", default=b"fallback") == b"fallback"
+    assert client.get(key="cold", default=0) == 0
+    client.set("warm", "v", 1)
+    assert client.get("warm", None) == b"v"
+    server.clock.advance(2)  # expired: the default, like a missing key
+    assert client.get("warm", "gone") == "gone"
+    with pytest.raises(NotFoundError):  # without a default it raises, as before
+        client.get("warm")
+
+
+def test_get_default_does_not_hide_other_errors(client):
+    client.set("locked", "v")
+    with pytest.raises(ArgumentError):
+        client.get("a key", None)
+    with pytest.raises(TypeError, match=r"at most 2 arguments \(3 given\)"):
+        client.get("k", 1, 2)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'dflt'"):
+        client.get("k", dflt=1)
+    with pytest.raises(TypeError, match="multiple values for argument 'default'"):
+        client.get("k", 1, default=2)
+
+
+def test_exists(client, server):
+    assert client.exists("nothing") is False
+    client.set("there", "v", 1)
+    assert client.exists("there") is True
+    server.clock.advance(2)
+    assert client.exists("there") is False
+    with pytest.raises(ArgumentError):
+        client.exists("a key")
+
+
+def test_from_url(Client, server):
+    if server.unix_socket:
+        url = "unix://%s?timeout=2500&encoding=utf-8" % server.unix_socket
+    else:
+        url = "gibson://%s:%d?timeout=2500&encoding=utf-8" % (server.host, server.port)
+    client = Client.from_url(url, empty_when_no_match=True)
+    assert type(client) is Client
+    assert client.timeout == 2500 and client.encoding == "utf-8"
+    assert client.empty_when_no_match is True
+    client.set("url", "é")
+    assert client.get("url") == "é"
+    client.close()
+
+
+@pytest.mark.parametrize("url, options", [
+    ("gibson://localhost", dict(addr="localhost", port=10128, unix_socket=None)),
+    ("gibson://localhost:1234/", dict(addr="localhost", port=1234)),
+    ("gibson://[::1]:1234", dict(addr="::1", port=1234)),
+    ("gibson://", dict(addr="127.0.0.1", port=10128)),
+    ("unix:///tmp/g.sock", dict(unix_socket="/tmp/g.sock")),
+    ("gibson://h?timeout=none&strict_ttl=false&retry_reads=0",
+     dict(timeout=None)),
+])
+def test_from_url_forms(Client, url, options):
+    client = Client.from_url(url)
+    for name, value in options.items():
+        assert getattr(client, name) == value, name
+
+
+@pytest.mark.parametrize("url, fragment", [
+    ("redis://localhost", "unknown scheme"),
+    ("gibson://h:99999", "port"),
+    ("gibson://h/db", "no path"),
+    ("unix://relative/sock", "three slashes"),
+    ("gibson://h?timeuot=5", "unknown option 'timeuot'"),
+    ("gibson://h?timeout=soon", "whole number"),
+    ("gibson://h?strict_ttl=maybe", "true or false"),
+    ("gibson://h?timeout=1.5", "whole number"),
+])
+def test_from_url_refusals_say_what_is_wrong(Client, url, fragment):
+    with pytest.raises(ArgumentError, match=re.escape(fragment)):
+        Client.from_url(url)
