@@ -260,6 +260,11 @@ class AsyncPooledClient:
         from the pool for its duration."""
         return AsyncPooledPipeline(self.pool)
 
+    async def exists(self, key):
+        """Whether ``key`` is stored and not expired (``AsyncClient.exists``)."""
+        async with self.pool.connection() as client:
+            return await client.exists(key)
+
     async def aclose(self):
         await self.pool.aclose()
 

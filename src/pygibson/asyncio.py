@@ -25,7 +25,9 @@ from ._async_connection import connect
 from ._async_encode import make_encoder, value_size as _value_size
 from ._compat import Client, Reader
 from ._operations import OPERATIONS
-from .exceptions import ConnectionError
+from . import _client_extras
+from ._compat import Client as _SyncClient
+from .exceptions import ConnectionError, NotFoundError
 
 __all__ = ["AsyncClient", "AsyncPipeline", "AsyncConnectionPool", "AsyncPooledClient",
            "PoolTimeoutError"]
@@ -243,6 +245,21 @@ class AsyncClient:
         """An ``AsyncPipeline`` on this client's connection."""
         return AsyncPipeline(self)
 
+    @classmethod
+    def from_url(cls, url, **options):
+        """``gibson://HOST:PORT?timeout=500`` or ``unix:///PATH``, as
+        ``Client.from_url``."""
+        return _client_extras.from_url(cls, url, **options)
+
+    async def exists(self, key):
+        """Whether ``key`` is stored and not expired, as ``Client.exists``:
+        one META request; may be out of date by the time it is used."""
+        try:
+            await self.meta(key, "size")
+        except NotFoundError:
+            return False
+        return True
+
 
 # ---- the operations, generated from the table -------------------------------
 
@@ -265,11 +282,27 @@ _RETRIED = '''    try:
         if not self._retry_reads:
             raise
         return await self._call({opcode}, frame, {key}, {value_size})'''
+# get(key, default): the same body under a try that turns NotFoundError into
+# the default when one is given (no cost on the way through in 3.11+).
+_GET = '''
+async def get(self, key, default=_NO_DEFAULT):
+    """{doc}"""
+    try:
+{body}
+    except NotFoundError:
+        if default is _NO_DEFAULT:
+            raise
+        return default
+'''
 _QUIT = '''
 async def quit(self):
     """{doc}"""
     return await self._quit({opcode}, self._encode({command!r}))
 '''
+
+
+#: Client.get's docstring, which says what default does.
+_GET_DOC = _SyncClient.get.__doc__.split("--\n\n", 1)[-1]
 
 
 def _define(op):
@@ -284,8 +317,13 @@ def _define(op):
     else:
         body = (_RETRIED if op.idempotent else _PLAIN).format(**fields)
         source = _METHOD.format(body=body, **fields)
+        if op.result == "value":
+            inner = source.split('"""\n', 1)[1].rstrip("\n")
+            source = _GET.format(doc=_GET_DOC, body="\n".join(
+                "    " + line for line in inner.split("\n")))
     namespace = {"ConnectionError": ConnectionError, "_value_size": _value_size,
-                 "_running_loop": asyncio.get_running_loop}
+                 "_running_loop": asyncio.get_running_loop, "NotFoundError": NotFoundError,
+                 "_NO_DEFAULT": ...}
     exec(source, namespace)  # a real signature for each method, as Client's
     method = namespace[op.name]
     method.__qualname__ = "AsyncClient." + op.name

@@ -21,7 +21,7 @@ BAD_CALLS = [
 ]
 #: Calls with the wrong number of arguments: Python binds the coroutine's
 #: arguments, so the TypeError is Python's own wording.
-ARITY = [("get", ()), ("get", ("a", "b")), ("set", ("k",))]
+ARITY = [("get", ()), ("get", ("a", "b", "c")), ("set", ("k",))]  # get("a", "b"): a default
 
 
 def refusal(call):

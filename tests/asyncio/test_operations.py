@@ -100,8 +100,9 @@ async def test_every_operation_is_a_coroutine_with_clients_signature():
             method = getattr(AsyncClient, name)
             assert inspect.iscoroutinefunction(method), name
             params = list(inspect.signature(method).parameters)[1:]
-            assert params == [p.name for p in op.params], name
-            assert method.__doc__ == op.doc
+            extra = ["default"] if op.result == "value" else []  # get(key, default)
+            assert params == [p.name for p in op.params] + extra, name
+            assert method.__doc__ == getattr(Client, op.name).__doc__.split("--\n\n")[-1]
 
 
 async def test_keyword_arguments(client):
@@ -132,3 +133,29 @@ async def test_properties_mirror_client(server):
     for name in ("addr", "host", "port", "unix_socket", "timeout", "connect_timeout",
                  "encoding"):
         assert getattr(client, name) == getattr(sync, name), name
+
+
+async def test_get_with_a_default_exists_and_from_url(client, server):
+    from pygibson.asyncio import AsyncClient, AsyncPooledClient
+
+    assert await client.get("cold", None) is None
+    assert await client.get("cold", default=0) == 0
+    with pytest.raises(NotFoundError):
+        await client.get("cold")
+    assert await client.exists("cold") is False
+    await client.set("warm", "v")
+    assert await client.get("warm", None) == b"v"
+    assert await client.exists("warm") is True
+    if server.unix_socket:
+        url = "unix://%s?timeout=3000" % server.unix_socket
+    else:
+        url = "gibson://%s:%d?timeout=3000" % (server.host, server.port)
+    other = AsyncClient.from_url(url, empty_when_no_match=True)
+    assert other.timeout == 3000 and other.empty_when_no_match
+    assert await other.mget("none:") == {}
+    await other.aclose()
+    pooled = AsyncPooledClient(max_size=1, **{k: v for k, v in (
+        ("unix_socket", server.unix_socket), ("addr", server.host), ("port", server.port))
+        if v is not None and not (server.unix_socket and k != "unix_socket")})
+    assert await pooled.get("cold", "d") == "d" and await pooled.exists("warm")
+    await pooled.aclose()
