@@ -18,6 +18,7 @@ out to be dead.
 import bisect
 import inspect
 import os
+import socket
 import threading
 import time
 
@@ -107,6 +108,9 @@ _SEND_FLAGS = transport.SEND_FLAGS
 _monotonic = time.monotonic
 
 _CLASSES = {transport.TIMEOUT: TimeoutError, transport.PROTOCOL: ProtocolError}
+#: A connection idle this long (seconds) is peeked at before reuse.
+_IDLE_PEEK = 0.001
+_PEEK_FLAGS = socket.MSG_PEEK | socket.MSG_DONTWAIT
 _UNSET = object()
 
 
@@ -151,7 +155,8 @@ class _Connection:
     configured with (the twin of ``gb_client``)."""
 
     __slots__ = ("sock", "host", "port", "unix_path", "timeout_ms", "connect_timeout_ms",
-                 "may_block", "limits", "key_room", "replies", "read_cap", "small_run")
+                 "may_block", "limits", "key_room", "replies", "read_cap", "small_run",
+                 "last_request")
 
     def __init__(self, host, port, unix_path, timeout, connect_timeout, limits,
                  max_reply_size):
@@ -176,6 +181,22 @@ class _Connection:
         # _SMALL_READ), and how many small replies came in a row while not.
         self.read_cap = _SMALL_READ
         self.small_run = 0
+        # When the last request began (monotonic seconds): a connection idle
+        # since for a millisecond or more is looked at before it is reused
+        # (stray), as the library does; 0.0 after a pipeline, so that the
+        # next request always looks.
+        self.last_request = 0.0
+
+    def stray(self):
+        """Whether the idle connection holds bytes nobody asked for, or the
+        server closed it (EOF, reset): it must not be reused, or a request
+        would get a reply that is not its own (gb_client's peek)."""
+        try:
+            return self.sock.recv(1, _PEEK_FLAGS) is not None
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True
 
     @property
     def connected(self):
@@ -249,7 +270,10 @@ class _Connection:
             replies.feed(transport.recv_some(sock, _READ, deadline, False))
 
     def pipeline_begin(self):
-        if self.sock is not None and self.replies.buffered:
+        # As a single request does: nothing stray may be taken for a reply.
+        if self.sock is not None and (
+                self.replies.buffered
+                or (_monotonic() - self.last_request >= _IDLE_PEEK and self.stray())):
             self.close()
         self.connect()
 
@@ -682,6 +706,9 @@ def _exchange(client, conn, frames, queue, results):
         # Whatever stopped it, replies are still due on this connection.
         conn.close()
         raise
+    # A reply sent after the pipeline's last one cannot be told from a late
+    # part of it: the next request looks first, however soon it comes.
+    conn.last_request = 0.0
     if ended:
         conn.close()
 
@@ -823,17 +850,23 @@ def _client_method(op):
                 frame = encode_request(op, key, value, number, conn.limits)
             while True:
                 replies = conn.replies
+                now = _monotonic()
                 # Bytes nobody asked for mean the stream is out of step:
-                # start over (replies.buffered, without a property's cost).
-                if len(replies._buf) != replies._pos:
+                # start over (replies.buffered, without a property's cost);
+                # the same for bytes (or an EOF) waiting on a connection idle
+                # for a millisecond or more, or first used after a pipeline.
+                if len(replies._buf) != replies._pos or (
+                        now - conn.last_request >= _IDLE_PEEK and conn.sock is not None
+                        and conn.stray()):
                     conn.close()
                     try:
                         conn.connect()
                     except transport.Failure as failure:
                         raise _public(failure) from None
                 sock = conn.sock
+                conn.last_request = now
                 timeout = conn.timeout_ms
-                deadline = None if timeout < 0 else _monotonic() * 1000.0 + timeout
+                deadline = None if timeout < 0 else now * 1000.0 + timeout
                 # The exchange, as the library makes it: one send() that
                 # takes the whole frame, one recv() that sleeps in the kernel
                 # until the reply comes (gb_socket_recv_blocking), and a
