@@ -28,6 +28,7 @@ from .exceptions import (
     NaNError,
     NoMemoryError,
     NotFoundError,
+    PartialResultError,
     ProtocolError,
     ServerError,
     ValueTruncatedError,
@@ -507,20 +508,37 @@ def _plain(data, encoding):
     return data if encoding is None else data.decode(encoding)
 
 
-def _dict(payload, encoding):
+def _dict(pairs, encoding):
     # Keys as str, as the old pygibson gave them; bytes that are not UTF-8
     # survive as surrogates and encode back to the same key.
     return {key.decode("utf-8", "surrogateescape"):
             value if type(value) is int or encoding is None else value.decode(encoding)
-            for key, value in iter_pairs(payload)}
+            for key, value in pairs}
 
 
-def _list(payload, encoding):
+def _list(pairs, encoding):
     # KEYS lists key names: like mget()'s keys, they survive bytes the
     # encoding cannot decode.
     return [value if type(value) is int or encoding is None
             else value.decode(encoding, "surrogateescape")
-            for _, value in iter_pairs(payload)]
+            for _, value in pairs]
+
+
+def _key_value_result(op, payload, key, encoding):
+    """The dict or list of a key-value set, or, when it carried fewer pairs
+    than it announced (§3.4), the PartialResultError holding them: never a
+    short result in silence."""
+    pairs = list(iter_pairs(payload))
+    result = (_dict if op.result == "dict" else _list)(pairs, encoding)
+    (announced,) = _U32.unpack_from(payload, 0)
+    if len(pairs) == announced:
+        return result
+    return PartialResultError(
+        "%s%s%s: the server announced %d pairs but sent %d; Gibson 1.2.1 stops at an "
+        "expired item it has not freed yet (section 3.4 of docs/protocol.md). .partial "
+        "holds the pairs that arrived"
+        % (op.command, "" if key is None else " ", "" if key is None else _shown_key(key),
+           announced, len(pairs)), result, announced, len(pairs))
 
 
 _EMPTY = {"count": lambda: 0, "dict": dict, "list": list}
@@ -558,10 +576,8 @@ def interpret(op, reply, key=None, value_len=0, encoding=None, empty_when_no_mat
     elif code == REPL_OK:
         if result in ("none", "quit"):
             return None
-    elif result == "dict":  # REPL_KVAL
-        return _dict(reply.data, encoding)
-    elif result == "list":
-        return _list(reply.data, encoding)
+    elif result == "dict" or result == "list":  # REPL_KVAL
+        return _key_value_result(op, reply.data, key, encoding)
     raise _unexpected(op, reply)
 
 

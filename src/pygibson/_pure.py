@@ -56,6 +56,7 @@ from .exceptions import (
     ArgumentError,
     ConnectionError,
     NotFoundError,
+    PartialResultError,
     ProtocolError,
     PyGibsonError,
     TimeoutError,
@@ -848,146 +849,155 @@ def _client_method(op):
                          else encode_request(op, key, value, number, conn.limits))
             else:
                 frame = encode_request(op, key, value, number, conn.limits)
-            while True:
-                replies = conn.replies
-                now = _monotonic()
-                # Bytes nobody asked for mean the stream is out of step:
-                # start over (replies.buffered, without a property's cost);
-                # the same for bytes (or an EOF) waiting on a connection idle
-                # for a millisecond or more, or first used after a pipeline.
-                if len(replies._buf) != replies._pos or (
-                        now - conn.last_request >= _IDLE_PEEK and conn.sock is not None
-                        and conn.stray()):
-                    conn.close()
+            partial_retried = False
+            while True:  # once more after a short key-value set (below)
+                while True:
+                    replies = conn.replies
+                    now = _monotonic()
+                    # Bytes nobody asked for mean the stream is out of step:
+                    # start over (replies.buffered, without a property's cost);
+                    # the same for bytes (or an EOF) waiting on a connection idle
+                    # for a millisecond or more, or first used after a pipeline.
+                    if len(replies._buf) != replies._pos or (
+                            now - conn.last_request >= _IDLE_PEEK and conn.sock is not None
+                            and conn.stray()):
+                        conn.close()
+                        try:
+                            conn.connect()
+                        except transport.Failure as failure:
+                            raise _public(failure) from None
+                    sock = conn.sock
+                    conn.last_request = now
+                    timeout = conn.timeout_ms
+                    deadline = None if timeout < 0 else now * 1000.0 + timeout
+                    # The exchange, as the library makes it: one send() that
+                    # takes the whole frame, one recv() that sleeps in the kernel
+                    # until the reply comes (gb_socket_recv_blocking), and a
+                    # reply that came whole cut from what came, not buffered.
+                    # count == size once the whole frame is sent.
+                    count = 0
+                    size = len(frame)
                     try:
-                        conn.connect()
-                    except transport.Failure as failure:
-                        raise _public(failure) from None
-                sock = conn.sock
-                conn.last_request = now
-                timeout = conn.timeout_ms
-                deadline = None if timeout < 0 else now * 1000.0 + timeout
-                # The exchange, as the library makes it: one send() that
-                # takes the whole frame, one recv() that sleeps in the kernel
-                # until the reply comes (gb_socket_recv_blocking), and a
-                # reply that came whole cut from what came, not buffered.
-                # count == size once the whole frame is sent.
-                count = 0
-                size = len(frame)
-                try:
-                    if size <= _IO_CHUNK:
-                        try:
-                            count = sock.send(frame, _SEND_FLAGS)
-                        except BlockingIOError:
-                            pass
-                        except OSError as error:
-                            raise transport.io_error(error.errno,
-                                                     "while sending the request") from None
-                    # The first wait may sleep in recv() while SO_RCVTIMEO is
-                    # sure to end before the deadline (may_block_first): with
-                    # a timeout of 100 ms or more, SO_RCVTIMEO at 7/8 of it,
-                    # and at most a sixteenth of it gone. A send that took the
-                    # whole frame at once did not wait: the clock is read
-                    # again only after one that did.
-                    block = conn.may_block
-                    if count != size:
-                        transport.send_all(sock, frame, deadline, count)
-                        count = size
-                        block = block and (deadline is None or (
-                            deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
-                    cap = conn.read_cap
-                    if block:
-                        # Until bytes come or SO_RCVTIMEO runs out; then poll()
-                        # waits out what is left of the deadline. (A signal
-                        # whose handler returns restarts this recv() with the
-                        # whole SO_RCVTIMEO (PEP 475), where the library goes
-                        # on with poll(): only a server that stalls while
-                        # signals keep coming sees the difference.)
-                        try:
-                            data = sock.recv(cap)
-                        except (BlockingIOError, InterruptedError):
+                        if size <= _IO_CHUNK:
+                            try:
+                                count = sock.send(frame, _SEND_FLAGS)
+                            except BlockingIOError:
+                                pass
+                            except OSError as error:
+                                raise transport.io_error(error.errno,
+                                                         "while sending the request") from None
+                        # The first wait may sleep in recv() while SO_RCVTIMEO is
+                        # sure to end before the deadline (may_block_first): with
+                        # a timeout of 100 ms or more, SO_RCVTIMEO at 7/8 of it,
+                        # and at most a sixteenth of it gone. A send that took the
+                        # whole frame at once did not wait: the clock is read
+                        # again only after one that did.
+                        block = conn.may_block
+                        if count != size:
+                            transport.send_all(sock, frame, deadline, count)
+                            count = size
+                            block = block and (deadline is None or (
+                                deadline - _monotonic() * 1000.0) * 16 >= timeout * 15)
+                        cap = conn.read_cap
+                        if block:
+                            # Until bytes come or SO_RCVTIMEO runs out; then poll()
+                            # waits out what is left of the deadline. (A signal
+                            # whose handler returns restarts this recv() with the
+                            # whole SO_RCVTIMEO (PEP 475), where the library goes
+                            # on with poll(): only a server that stalls while
+                            # signals keep coming sees the difference.)
+                            try:
+                                data = sock.recv(cap)
+                            except (BlockingIOError, InterruptedError):
+                                data = transport.recv_some(sock, cap, deadline)
+                            except OSError as error:
+                                raise transport.io_error(error.errno,
+                                                         "while reading the reply") from None
+                            if not data:
+                                raise transport.eof_error("before its reply was complete")
+                        else:
                             data = transport.recv_some(sock, cap, deadline)
-                        except OSError as error:
-                            raise transport.io_error(error.errno,
-                                                     "while reading the reply") from None
-                        if not data:
-                            raise transport.eof_error("before its reply was complete")
-                    else:
-                        data = transport.recv_some(sock, cap, deadline)
-                    got = len(data) - REPLY_HEADER_SIZE
-                    if got >= 0:
-                        code, encoding, announced = _unpack_reply_head(data)
-                    # One whole reply, and a header that needs no closer look
-                    # (ReplyBuffer.head): the common case.
-                    if got >= 0 and announced == got and code <= REPL_KVAL and (
-                            encoding == ENC_PLAIN
-                            or (encoding == ENC_NUMBER and code == REPL_VAL
-                                and got in _NUMBER_WIDTHS)) \
-                            and got <= replies.max_reply_size:
-                        data = data[REPLY_HEADER_SIZE:]
-                        if cap != _SMALL_READ and got <= _SMALL_PAYLOAD:
-                            # A small reply on a connection that met a larger
-                            # one: after enough of them, small first receives
-                            # again.
-                            conn.small_run += 1
-                            if conn.small_run >= _SMALL_RUN:
-                                conn.read_cap = _SMALL_READ
-                    else:
-                        if got >= 0 and announced > cap - REPLY_HEADER_SIZE:
-                            # A reply larger than the first receive: larger
-                            # first receives for the next requests.
-                            conn.read_cap = _READ
-                            conn.small_run = 0
-                        replies.feed(data)
-                        code, encoding, data = conn.receive(sock, deadline)
-                    break
-                except transport.Failure as error:
-                    failure = error
-                    failure.request_sent = count == size or getattr(failure, "written", 0) > 0
-                except ProtocolError as error:
-                    failure = transport.Failure(transport.PROTOCOL, str(error))
-                except BaseException:
-                    # A signal's exception, say: the reply is still due.
+                        got = len(data) - REPLY_HEADER_SIZE
+                        if got >= 0:
+                            code, encoding, announced = _unpack_reply_head(data)
+                        # One whole reply, and a header that needs no closer look
+                        # (ReplyBuffer.head): the common case.
+                        if got >= 0 and announced == got and code <= REPL_KVAL and (
+                                encoding == ENC_PLAIN
+                                or (encoding == ENC_NUMBER and code == REPL_VAL
+                                    and got in _NUMBER_WIDTHS)) \
+                                and got <= replies.max_reply_size:
+                            data = data[REPLY_HEADER_SIZE:]
+                            if cap != _SMALL_READ and got <= _SMALL_PAYLOAD:
+                                # A small reply on a connection that met a larger
+                                # one: after enough of them, small first receives
+                                # again.
+                                conn.small_run += 1
+                                if conn.small_run >= _SMALL_RUN:
+                                    conn.read_cap = _SMALL_READ
+                        else:
+                            if got >= 0 and announced > cap - REPLY_HEADER_SIZE:
+                                # A reply larger than the first receive: larger
+                                # first receives for the next requests.
+                                conn.read_cap = _READ
+                                conn.small_run = 0
+                            replies.feed(data)
+                            code, encoding, data = conn.receive(sock, deadline)
+                        break
+                    except transport.Failure as error:
+                        failure = error
+                        failure.request_sent = count == size or getattr(failure, "written", 0) > 0
+                    except ProtocolError as error:
+                        failure = transport.Failure(transport.PROTOCOL, str(error))
+                    except BaseException:
+                        # A signal's exception, say: the reply is still due.
+                        conn.close()
+                        raise
+                    # A connection that failed is never used again. A read is sent
+                    # again, once, on a fresh connection when a connection that
+                    # had served earlier requests is found dead (a server
+                    # restart); writes never are.
+                    conn.broken(failure)
+                    if not (reused and idempotent and self._retry_reads) \
+                            or failure.status not in (transport.CLOSED, transport.IO):
+                        raise _call_error(failure, op) from None
+                    reused = False
+                    self._ensure_connected(conn)
+                if is_value and code == REPL_VAL and encoding == ENC_PLAIN:
+                    # A value, as interpret() gives it: the common case.
+                    if self._encoding is None:
+                        return data
+                    try:
+                        return data.decode(self._encoding)
+                    except UnicodeDecodeError as error:
+                        _name_key_in_decode_error(error, op, key)
+                        raise
+                if is_end:
+                    # The server hangs up after END's reply: close first, so that
+                    # the next call reconnects instead of failing.
+                    conn.close()
+                try:
+                    result = interpret(op, make_reply(code, encoding, data), key,
+                                       len(value) if value else 0, self._encoding,
+                                       self._empty_when_no_match)
+                except Unexpected as error:
+                    conn.close()
+                    raise ProtocolError("%s; the connection was closed" % error) from None
+                except ProtocolError:
+                    # A garbled key-value set did not break the framing, but a
+                    # server that sends one is not to be trusted with the next.
                     conn.close()
                     raise
-                # A connection that failed is never used again. A read is sent
-                # again, once, on a fresh connection when a connection that
-                # had served earlier requests is found dead (a server
-                # restart); writes never are.
-                conn.broken(failure)
-                if not (reused and idempotent and self._retry_reads) \
-                        or failure.status not in (transport.CLOSED, transport.IO):
-                    raise _call_error(failure, op) from None
-                reused = False
-                self._ensure_connected(conn)
-            if is_value and code == REPL_VAL and encoding == ENC_PLAIN:
-                # A value, as interpret() gives it: the common case.
-                if self._encoding is None:
-                    return data
-                try:
-                    return data.decode(self._encoding)
                 except UnicodeDecodeError as error:
                     _name_key_in_decode_error(error, op, key)
                     raise
-            if is_end:
-                # The server hangs up after END's reply: close first, so that
-                # the next call reconnects instead of failing.
-                conn.close()
-            try:
-                result = interpret(op, make_reply(code, encoding, data), key,
-                                   len(value) if value else 0, self._encoding,
-                                   self._empty_when_no_match)
-            except Unexpected as error:
-                conn.close()
-                raise ProtocolError("%s; the connection was closed" % error) from None
-            except ProtocolError:
-                # A garbled key-value set did not break the framing, but a
-                # server that sends one is not to be trusted with the next.
-                conn.close()
-                raise
-            except UnicodeDecodeError as error:
-                _name_key_in_decode_error(error, op, key)
-                raise
+                if result.__class__ is PartialResultError and idempotent \
+                        and not partial_retried:
+                    # Short of pairs (§3.4): the first answer freed the expired
+                    # items that cut it, so the read is asked once more.
+                    partial_retried = True
+                    continue
+                break
         finally:
             lock.release()
         if isinstance(result, BaseException):

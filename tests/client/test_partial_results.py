@@ -13,7 +13,6 @@ from pygibson.server import GibsonServer, ManualClock
 from .conftest import client_for
 
 
-SHORT = "never return a short key-value reply: ask again, then raise PartialResultError"
 
 
 def kv_reply(count, pairs):
@@ -39,9 +38,7 @@ def expire_one_before_a_live_one(client, server):
     server.clock.advance(1)
 
 
-def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy, implementation,
-                                                                 twin_pending):
-    twin_pending(SHORT)
+def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy, implementation):
     client = client_for(buggy, implementation)
     expire_one_before_a_live_one(client, buggy)
     # The server's first answer announces 1 pair and carries none; the
@@ -56,8 +53,7 @@ def test_mget_after_an_unswept_expiry_is_asked_again_and_complete(buggy, impleme
     ("keys", (b"0", b"fb"), [b"fb"], [b"fb"]),
 ])
 def test_short_twice_raises_with_what_arrived(make_client, server, method, pair, partial,
-                                              complete, twin_pending):
-    twin_pending(SHORT)
+                                              complete):
     client = make_client()
     client.set("fb", "y")
     for _ in range(2):
@@ -74,17 +70,14 @@ def test_short_twice_raises_with_what_arrived(make_client, server, method, pair,
     assert getattr(client, method)("f") == complete
 
 
-def test_mget_short_once_returns_the_second_answer(make_client, server, twin_pending):
-    twin_pending(SHORT)
+def test_mget_short_once_returns_the_second_answer(make_client, server):
     client = make_client()
     client.set("fb", "y")
     server.faults.replace_next_reply(kv_reply(1, []))
     assert client.mget("f") == {"fb": b"y"}
 
 
-def test_a_pipeline_puts_the_error_in_place_without_resending(buggy, implementation,
-                                                             twin_pending):
-    twin_pending(SHORT)
+def test_a_pipeline_puts_the_error_in_place_without_resending(buggy, implementation):
     client = client_for(buggy, implementation)
     expire_one_before_a_live_one(client, buggy)
     results = client.pipeline().mget("f").ping().execute(raise_on_error=False)
@@ -100,11 +93,7 @@ def test_a_pipeline_puts_the_error_in_place_without_resending(buggy, implementat
     client.close()
 
 
-def test_the_typed_reader_raises_it_and_the_untyped_one_gives_the_raw_pairs(protocol,
-                                                                          request):
-    if protocol.__name__ == "pygibson._protocol":
-        request.node.add_marker(pytest.mark.xfail(
-            reason="the pure-Python twin does not yet: %s (issue 17)" % SHORT, strict=False))
+def test_the_typed_reader_raises_it_and_the_untyped_one_gives_the_raw_pairs(protocol):
     typed, untyped = protocol.Reader(), protocol.Reader(typed=False)
     typed.expect("mget", key="f")
     for reader in (typed, untyped):

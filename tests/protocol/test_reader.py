@@ -256,11 +256,7 @@ TYPED = [
 
 @pytest.mark.parametrize("op, key, reply, expected", TYPED,
                          ids=["%s-%s" % (t[0], t[2]) for t in TYPED])
-def test_typed_replies_are_what_client_returns(request, protocol, op, key, reply, expected):
-    if expected is PartialResultError and protocol.__name__ == "pygibson._protocol":
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "the pure-Python twin does not yet raise PartialResultError for a short "
-            "key-value reply (issue 17)")))
+def test_typed_replies_are_what_client_returns(protocol, op, key, reply, expected):
     reader = protocol.Reader()
     reader.expect(op, key, 3 if op == "set" else 0)
     reader.feed(R[reply])

@@ -55,11 +55,7 @@ def test_untyped_readers_agree(name, data, encoding):
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=[op.command for op in OPERATIONS])
 @pytest.mark.parametrize("name, data", INPUTS, ids=[i[0] for i in INPUTS])
-def test_typed_readers_agree(request, name, data, op):
-    if name in ("R19", "kv-1-of-3") and op.command in ("MGET", "KEYS", "STATS"):
-        request.applymarker(pytest.mark.xfail(strict=False, reason=(
-            "the pure-Python twin does not yet raise PartialResultError for a key-value "
-            "reply short of its count (issue 17)")))
+def test_typed_readers_agree(name, data, op):
 
     def setup(reader):
         reader.expect(op.name, b"the-key" if op.params else None, 2)

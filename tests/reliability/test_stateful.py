@@ -662,10 +662,6 @@ def gibson(request, tmp_path_factory):
 
 
 def test_client_and_server_follow_the_model(implementation, gibson):
-    if gibson.config.mget_count_bug and implementation.__name__ == "pygibson._pure":
-        # Not run: Hypothesis would spend a minute shrinking the failure.
-        pytest.xfail("the pure-Python twin does not yet ask a short MGET again, nor put "
-                     "PartialResultError in a pipeline (issue 17)")
     GibsonMachine.server = gibson
     GibsonMachine.Client = implementation.Client
     run_state_machine_as_test(GibsonMachine, settings=settings(
