@@ -107,8 +107,14 @@ _unpack_reply_head = _HEADER.unpack_from
 _IO_CHUNK = transport.IO_CHUNK
 _SEND_FLAGS = transport.SEND_FLAGS
 _monotonic = time.monotonic
+_get_ident = threading.get_ident
 
 _CLASSES = {transport.TIMEOUT: TimeoutError, transport.PROTOCOL: ProtocolError}
+#: How long close() waits for a call it cancelled to let go of the lock.
+_CLOSE_WAIT = 0.02
+#: What a call ended by close() says (gb_error_text for GB_ERR_CANCELLED).
+_CANCELLED = ("the client was closed (close() from another thread or a signal handler) "
+              "while this call was under way; the next call reconnects")
 #: A connection idle this long (seconds) is peeked at before reuse.
 _IDLE_PEEK = 0.001
 _PEEK_FLAGS = socket.MSG_PEEK | socket.MSG_DONTWAIT
@@ -157,7 +163,7 @@ class _Connection:
 
     __slots__ = ("sock", "host", "port", "unix_path", "timeout_ms", "connect_timeout_ms",
                  "may_block", "limits", "key_room", "replies", "read_cap", "small_run",
-                 "last_request")
+                 "last_request", "cancelled")
 
     def __init__(self, host, port, unix_path, timeout, connect_timeout, limits,
                  max_reply_size):
@@ -187,6 +193,20 @@ class _Connection:
         # (stray), as the library does; 0.0 after a pipeline, so that the
         # next request always looks.
         self.last_request = 0.0
+        # close() ended the call under way (cancel): its failure says so.
+        self.cancelled = False
+
+    def cancel(self):
+        """End the call under way from outside it, without its lock: the
+        socket is shut down, so that its wait ends at once (as
+        gb_client_cancel); the call then closes the connection."""
+        self.cancelled = True
+        sock = self.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already gone: the call fails all the same
 
     def stray(self):
         """Whether the idle connection holds bytes nobody asked for, or the
@@ -208,6 +228,7 @@ class _Connection:
             return
         # A new connection starts from a clean byte stream.
         self.replies.reset()
+        self.cancelled = False
         # SO_RCVTIMEO runs on the kernel's timer wheel, which rounds it up by
         # as much as an eighth: 7/8 of the request timeout ends before the
         # deadline, and poll(), which is precise, waits out the rest.
@@ -333,13 +354,16 @@ class Client:
 
     __slots__ = ("_conn", "_lock", "_generation", "_encoding", "_retry_reads",
                  "_connect_retries", "_connect_backoff", "_empty_when_no_match",
-                 "__weakref__")
+                 "_owner", "__weakref__")
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         self._conn = None
         self._lock = None
         self._encoding = None
+        # The thread whose call holds the lock (None between calls): a
+        # signal handler running inside that call must not wait for it.
+        self._owner = None
         # No fork count: until __init__ sets it, every call goes through
         # _acquire(), which refuses an uninitialised client.
         self._generation = -1
@@ -419,10 +443,24 @@ class Client:
                 self._lock = threading.Lock()
             conn.abandon()
             self._generation = _forks
-        self._lock.acquire()
+        lock = self._lock
+        if not lock.acquire(False):
+            self._wait_for_lock(lock)
+        self._owner = _get_ident()
         return conn
 
+    def _wait_for_lock(self, lock):
+        """The lock is taken: wait for it, unless this very thread holds it,
+        which is a signal handler running inside the call it interrupted
+        (client_wait_for_lock)."""
+        if self._owner == _get_ident():
+            raise RuntimeError("this Client is busy with the call that the running signal "
+                               "handler interrupted; a handler may close() it, or use another "
+                               "client")
+        lock.acquire()
+
     def _release(self):
+        self._owner = None
         self._lock.release()
 
     def _ensure_connected(self, conn):
@@ -452,10 +490,25 @@ class Client:
             self._release()
 
     def close(self):
-        """Close the connection; the next call reconnects."""
-        if self._conn is None:
+        """Close the connection; the next call reconnects. A call under way
+        in another thread (or interrupted by the signal handler calling
+        close()) ends at once with ConnectionError."""
+        conn = self._conn
+        if conn is None:
             return
-        conn = self._acquire()
+        lock = self._lock
+        if self._generation == _forks and not lock.acquire(False):
+            # A call holds the connection: end it now (client_cancel_call),
+            # then wait a moment for the lock so that the connection is
+            # closed here; a handler inside that very call cannot wait.
+            conn.cancel()
+            if self._owner == _get_ident() or not lock.acquire(True, _CLOSE_WAIT):
+                return
+            self._owner = _get_ident()
+        elif self._generation != _forks:
+            conn = self._acquire()  # a forked child: sets the lock and socket right
+        else:
+            self._owner = _get_ident()
         conn.close()
         self._release()
 
@@ -700,6 +753,8 @@ def _exchange(client, conn, frames, queue, results):
             try:
                 written = conn.pump(data, ends, written, deadline)
             except transport.Failure as failure:
+                if conn.cancelled:  # close() ended it: say so, as the library does
+                    failure.message = _CANCELLED
                 raise _pipeline_failure(failure, ends, count, written, received) from None
             received, ended = _take_replies(client, conn, queue, results, received, ended,
                                             ends, written)
@@ -838,7 +893,9 @@ def _client_method(op):
             conn = self._acquire()
             lock = self._lock
         else:
-            lock.acquire()
+            if not lock.acquire(False):
+                self._wait_for_lock(lock)
+            self._owner = _get_ident()
         try:
             reused = conn.sock is not None
             if not reused:
@@ -958,6 +1015,11 @@ def _client_method(op):
                     # had served earlier requests is found dead (a server
                     # restart); writes never are.
                     conn.broken(failure)
+                    if conn.cancelled:
+                        conn.cancelled = False
+                        error = ConnectionError(_CANCELLED)
+                        error.request_sent = bool(failure.request_sent)
+                        raise error from None
                     if not (reused and idempotent and self._retry_reads) \
                             or failure.status not in (transport.CLOSED, transport.IO):
                         raise _call_error(failure, op) from None
@@ -999,6 +1061,7 @@ def _client_method(op):
                     continue
                 break
         finally:
+            self._owner = None
             lock.release()
         if isinstance(result, BaseException):
             raise result

@@ -82,21 +82,3 @@ def make_client(implementation, server):
 @pytest.fixture
 def client(make_client):
     return make_client()
-
-
-@pytest.fixture
-def twin_pending(request, implementation):
-    """Call with what the test checks that the pure-Python twin does not do
-    yet: on the twin the test is an expected failure (it still runs, and
-    shows as XPASS once the twin does it; run=False for a test that would
-    hang there)."""
-
-    def pending(what, run=True):
-        if implementation.__name__ != "pygibson._pure":
-            return
-        reason = "the pure-Python twin does not yet: %s (issue 17)" % what
-        if not run:
-            pytest.xfail(reason)
-        request.node.add_marker(pytest.mark.xfail(reason=reason, strict=False))
-
-    return pending

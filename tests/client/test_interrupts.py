@@ -170,9 +170,7 @@ def test_a_handler_that_does_not_raise_runs_at_once_and_the_call_goes_on(impleme
 
 
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
-def test_a_handler_calling_the_busy_client_raises_instead_of_deadlocking(implementation, scenario,
-                                                                          twin_pending):
-    twin_pending("refuse a call from a signal handler on the client it interrupted", run=False)
+def test_a_handler_calling_the_busy_client_raises_instead_of_deadlocking(implementation, scenario):
     # The handler runs inside the call it interrupted, which holds the
     # client: a call on the same client from there would wait for itself.
     report = run_child(implementation, scenario + "-reentrant", 0, None, sig=signal.SIGUSR1)
@@ -181,9 +179,7 @@ def test_a_handler_calling_the_busy_client_raises_instead_of_deadlocking(impleme
 
 
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
-def test_close_from_another_thread_ends_a_hung_call(implementation, scenario, silent_port,
-                                                     twin_pending):
-    twin_pending("end a call under way on close() from another thread", run=False)
+def test_close_from_another_thread_ends_a_hung_call(implementation, scenario, silent_port):
     report = run_child(implementation, scenario + "-close-from-thread", silent_port, None, sig=None)
     assert_ended(report, "ConnectionError", "the client was closed")
     assert report["close_took"] < PROMPT
@@ -191,18 +187,14 @@ def test_close_from_another_thread_ends_a_hung_call(implementation, scenario, si
 
 
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
-def test_close_from_another_thread_leaves_the_client_usable(implementation, scenario,
-                                                            twin_pending):
-    twin_pending("end a call under way on close() from another thread", run=False)
+def test_close_from_another_thread_leaves_the_client_usable(implementation, scenario):
     report = run_child(implementation, scenario + "-close-from-thread", 0, 10_000, sig=None)
     assert_ended(report, "ConnectionError")
     assert report["after"] == "v"
 
 
 @pytest.mark.parametrize("scenario", ["get", "pipeline"])
-def test_a_signal_handler_may_close_the_client_to_end_the_call(implementation, scenario,
-                                                               twin_pending):
-    twin_pending("end the interrupted call when a signal handler calls close()", run=False)
+def test_a_signal_handler_may_close_the_client_to_end_the_call(implementation, scenario):
     report = run_child(implementation, scenario + "-close-in-handler", 0, None, sig=signal.SIGUSR1)
     assert_ended(report, "ConnectionError", "the client was closed")
     assert report["after"] == "v"
