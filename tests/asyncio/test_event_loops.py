@@ -9,6 +9,7 @@ import time
 import pytest
 
 from pygibson.asyncio import AsyncClient
+from pygibson.server import GibsonServer
 
 from .conftest import options_for
 
@@ -21,7 +22,16 @@ def _wait_for_connections(server, count):
     return False
 
 
-def test_a_client_outlives_its_event_loop(server):
+@pytest.fixture
+def own_server():
+    # Its own server, so that the connection count is this test's alone
+    # (on PyPy, other tests' dropped clients close only when collected).
+    with GibsonServer() as server:
+        yield server
+
+
+def test_a_client_outlives_its_event_loop(own_server):
+    server = own_server
     client = AsyncClient(**options_for(server))
 
     async def use(value):
