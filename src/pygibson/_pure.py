@@ -107,7 +107,6 @@ _unpack_reply_head = _HEADER.unpack_from
 _IO_CHUNK = transport.IO_CHUNK
 _SEND_FLAGS = transport.SEND_FLAGS
 _monotonic = time.monotonic
-_get_ident = threading.get_ident
 
 _CLASSES = {transport.TIMEOUT: TimeoutError, transport.PROTOCOL: ProtocolError}
 #: How long close() waits for a call it cancelled to let go of the lock.
@@ -136,6 +135,13 @@ def _name_key_in_decode_error(error, op, key):
     error.reason = "%s, in the reply to %s%s%s; make the client with encoding=None to get " \
                    "bytes" % (error.reason, op.command, "" if key is None else " ",
                               "" if key is None else _shown_key(key))
+
+
+def _refuse_reentry():
+    """A signal handler called the client whose call it interrupted, which
+    holds the lock (client_wait_for_lock)."""
+    raise RuntimeError("this Client is busy with the call that the running signal handler "
+                       "interrupted; a handler may close() it, or use another client")
 
 
 def _call_error(failure, op):
@@ -354,16 +360,18 @@ class Client:
 
     __slots__ = ("_conn", "_lock", "_generation", "_encoding", "_retry_reads",
                  "_connect_retries", "_connect_backoff", "_empty_when_no_match",
-                 "_owner", "__weakref__")
+                 "_busy", "__weakref__")
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         self._conn = None
         self._lock = None
         self._encoding = None
-        # The thread whose call holds the lock (None between calls): a
-        # signal handler running inside that call must not wait for it.
-        self._owner = None
+        # Whether a call holds the lock. The lock is reentrant so that the
+        # one thread that can find it taken by itself, a signal handler's
+        # inside the call it interrupted, gets in and sees this flag set
+        # (instead of waiting for itself: client_wait_for_lock).
+        self._busy = False
         # No fork count: until __init__ sets it, every call goes through
         # _acquire(), which refuses an uninitialised client.
         self._generation = -1
@@ -415,7 +423,7 @@ class Client:
         max_reply_size = size_option(max_reply_size, "max_reply_size")
         encoding = _known_encoding(encoding)
         if self._lock is None:
-            self._lock = threading.Lock()
+            self._lock = threading.RLock()
         if self._conn is not None:
             self._conn.close()
         self._conn = _Connection(DEFAULT_HOST if addr is None else addr, port, unix_path,
@@ -440,27 +448,19 @@ class Client:
             if self._lock.acquire(False):
                 self._lock.release()
             else:
-                self._lock = threading.Lock()
+                self._lock = threading.RLock()
             conn.abandon()
             self._generation = _forks
         lock = self._lock
-        if not lock.acquire(False):
-            self._wait_for_lock(lock)
-        self._owner = _get_ident()
+        lock.acquire()
+        if self._busy:
+            lock.release()
+            _refuse_reentry()
+        self._busy = True
         return conn
 
-    def _wait_for_lock(self, lock):
-        """The lock is taken: wait for it, unless this very thread holds it,
-        which is a signal handler running inside the call it interrupted
-        (client_wait_for_lock)."""
-        if self._owner == _get_ident():
-            raise RuntimeError("this Client is busy with the call that the running signal "
-                               "handler interrupted; a handler may close() it, or use another "
-                               "client")
-        lock.acquire()
-
     def _release(self):
-        self._owner = None
+        self._busy = False
         self._lock.release()
 
     def _ensure_connected(self, conn):
@@ -497,18 +497,23 @@ class Client:
         if conn is None:
             return
         lock = self._lock
-        if self._generation == _forks and not lock.acquire(False):
-            # A call holds the connection: end it now (client_cancel_call),
-            # then wait a moment for the lock so that the connection is
-            # closed here; a handler inside that very call cannot wait.
-            conn.cancel()
-            if self._owner == _get_ident() or not lock.acquire(True, _CLOSE_WAIT):
-                return
-            self._owner = _get_ident()
-        elif self._generation != _forks:
+        if self._generation != _forks:
             conn = self._acquire()  # a forked child: sets the lock and socket right
         else:
-            self._owner = _get_ident()
+            if not lock.acquire(False):
+                # Another thread's call holds the connection: end it now
+                # (client_cancel_call), then wait a moment for the lock so
+                # that the connection is closed here.
+                conn.cancel()
+                if not lock.acquire(True, _CLOSE_WAIT):
+                    return
+            elif self._busy:
+                # A signal handler inside this thread's own call: end that
+                # call; it closes the connection as it fails.
+                lock.release()
+                conn.cancel()
+                return
+            self._busy = True
         conn.close()
         self._release()
 
@@ -893,9 +898,12 @@ def _client_method(op):
             conn = self._acquire()
             lock = self._lock
         else:
-            if not lock.acquire(False):
-                self._wait_for_lock(lock)
-            self._owner = _get_ident()
+            lock.acquire()
+            if self._busy:
+                # Reentered: a signal handler inside the call it interrupted.
+                lock.release()
+                _refuse_reentry()
+            self._busy = True
         try:
             reused = conn.sock is not None
             if not reused:
@@ -1061,7 +1069,7 @@ def _client_method(op):
                     continue
                 break
         finally:
-            self._owner = None
+            self._busy = False
             lock.release()
         if isinstance(result, BaseException):
             raise result
