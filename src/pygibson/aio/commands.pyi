@@ -2,14 +2,13 @@
 tests/asyncio/test_aio.py keeps this list and the class in step."""
 
 import asyncio
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .connection import Address, GibsonConnection
 
 Key = Union[str, bytes, bytearray, memoryview]
 Value = Union[str, bytes, bytearray, memoryview, int, float]
 # aiogibson's commands return the connection's future, not a coroutine.
-_Reply = "asyncio.Future[Any]"
 
 class Gibson:
     def __init__(self, connection: GibsonConnection) -> None: ...
