@@ -4,9 +4,10 @@ The pure-Python twin has the same interface (tests/client/test_twins.py
 holds them together), so _compat.pyi and _pure.pyi take these classes too.
 
 Every client's operations are written once, in _Operations (a blocking
-client's methods) and _Queue (a pipeline's): Client, Pipeline, PooledClient
-and the pooled pipeline derive from them here, so that an operation or an
-option added to the table is one line in this file. They are stub-only
+client's methods) and _Queue (a pipeline's, blocking or not): Client,
+Pipeline, PooledClient, PooledPipeline and the asyncio pipelines derive from
+them, so that an operation added to the table is one line in this file (and
+one in asyncio.pyi for the coroutines). They are stub-only
 (@type_check_only): at run time the methods are made from operations.def.
 """
 
@@ -92,8 +93,8 @@ class _Operations(Generic[_V]):
 
 @type_check_only
 class _Queue(Generic[_V]):
-    """A pipeline's methods: each queues its operation and returns the
-    pipeline, so that calls chain; execute() returns the results."""
+    """A pipeline's methods, the asyncio ones' too: each queues its
+    operation and returns the pipeline, so that calls chain."""
 
     def set(self, key: _Key, value: _Value, ttl: int = 0) -> Self: ...
     def ttl(self, key: _Key, ttl: int) -> Self: ...
@@ -119,13 +120,18 @@ class _Queue(Generic[_V]):
     def meta(self, key: _Key, field: str) -> Self: ...
     def keys(self, prefix: _Key) -> Self: ...
     def quit(self) -> Self: ...
-    # The results in the order queued, each typed as the Client method's;
-    # with raise_on_error=False a refused operation's exception in its place.
-    def execute(self, raise_on_error: bool = True) -> List[Any]: ...
     def reset(self) -> None: ...
     def __len__(self) -> int: ...
     # True even when empty: "if pipe:" is not "if len(pipe):".
     def __bool__(self) -> bool: ...
+
+@type_check_only
+class _BlockingQueue(_Queue[_V]):
+    """What a blocking pipeline adds: execute() and with."""
+
+    # The results in the order queued, each as the Client method returns it;
+    # with raise_on_error=False a refused operation's exception in its place.
+    def execute(self, raise_on_error: bool = True) -> List[Any]: ...
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
 
@@ -205,7 +211,7 @@ class Client(_Operations[_V]):
     def __exit__(self, *exc_info: object) -> None: ...
 
 @disjoint_base
-class Pipeline(_Queue[_V]):
+class Pipeline(_BlockingQueue[_V]):
     # The extension makes it in __new__ (the pure twin in __init__).
     def __new__(cls, client: Client[_V]) -> Self: ...
     @property

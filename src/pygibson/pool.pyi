@@ -1,12 +1,13 @@
 """Type stubs for pygibson.pool, whose PooledClient and PooledPipeline
 methods are made from the operation table at import time: they take their
-types from _pygibson.pyi's _Operations and _Queue, as Client and Pipeline."""
+types from _pygibson.pyi's _Operations and _BlockingQueue, as Client and
+Pipeline do."""
 
 from typing import Any, Callable, ContextManager, Generic, Optional, overload
 
 from typing_extensions import Self
 
-from ._pygibson import Client, _Operations, _Queue, _V
+from ._pygibson import Client, _BlockingQueue, _Operations, _V
 from .exceptions import TimeoutError
 
 __all__ = ["ConnectionPool", "PooledClient", "PooledPipeline", "PoolTimeoutError"]
@@ -74,5 +75,5 @@ class PooledClient(_Operations[_V]):
     def __enter__(self) -> Self: ...
     def __exit__(self, *exc_info: object) -> None: ...
 
-class PooledPipeline(_Queue[_V]):
+class PooledPipeline(_BlockingQueue[_V]):
     def __init__(self, pool: ConnectionPool[_V]) -> None: ...
