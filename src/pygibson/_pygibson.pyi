@@ -12,9 +12,9 @@ one in asyncio.pyi for the coroutines). They are stub-only
 """
 
 import os
-from typing import Any, Dict, Generic, List, Optional, TypeVar, Union, overload
+from typing import Any, Dict, Generic, List, Optional, TypeVar, Union, overload, type_check_only
 
-from typing_extensions import Self, TypedDict, Unpack, disjoint_base, type_check_only
+from typing_extensions import Self, TypedDict, disjoint_base
 from typing_extensions import TypeVar as _DefaultTypeVar
 
 # What a key or a value may be given as. int and float values are sent as

@@ -5,9 +5,9 @@ _AsyncOperations, for AsyncClient and AsyncPooledClient; the pipelines take
 their queueing methods from _pygibson.pyi's _Queue, as the blocking ones."""
 
 import os
-from typing import Any, Dict, Generic, List, Optional, Union, overload
+from typing import Any, Dict, Generic, List, Optional, Union, overload, type_check_only
 
-from typing_extensions import Self, type_check_only
+from typing_extensions import Self
 
 from ._async_pipeline import AsyncPipeline
 from ._async_pool import AsyncConnectionPool as AsyncConnectionPool
