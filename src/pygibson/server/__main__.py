@@ -13,14 +13,15 @@ import asyncio
 import logging
 import signal
 import sys
+from typing import Dict, Optional, Sequence
 
 from .clock import RealClock
 from .commands import Engine
-from .config import DIRECTIVES, Config, ConfigError, parse_value, read_config_file
+from .config import DIRECTIVES, Config, ConfigError, Value, parse_value, read_config_file
 from .core import ServerCore
 from .faults import Faults
 
-log = logging.getLogger("pygibson.server")
+log: logging.Logger = logging.getLogger("pygibson.server")
 
 # gibson.conf's loglevel is 0=DEBUG .. 4=CRITICAL.
 _LEVELS = {
@@ -58,7 +59,8 @@ _HELP = {
 }
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
+    """The command line's options: one flag per directive."""
     parser = argparse.ArgumentParser(
         prog="pygibson-server",
         description="A Gibson-compatible cache server (pure Python). The data "
@@ -80,9 +82,9 @@ def build_parser():
     return parser
 
 
-def load_config(args, parser):
+def load_config(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Config:
     """Defaults, then the config file, then the flags."""
-    values = {}
+    values: Dict[str, Value] = {}
     if args.config:
         try:
             values.update(read_config_file(args.config, warn=log.warning))
@@ -106,15 +108,16 @@ def load_config(args, parser):
         parser.error(str(exc))
 
 
-async def serve(config, stop_signals=(signal.SIGINT, signal.SIGTERM)):
+async def serve(config: Config,
+                stop_signals: Sequence[int] = (signal.SIGINT, signal.SIGTERM)) -> None:
     """Run a server until one of ``stop_signals`` arrives."""
     engine = Engine(config)
     core = ServerCore(engine, RealClock(), Faults())
     await core.start()
     loop = asyncio.get_running_loop()
-    stopping = loop.create_future()
+    stopping: "asyncio.Future[int]" = loop.create_future()
 
-    def on_signal(signum):
+    def on_signal(signum: int) -> None:
         log.info("signal %d received, stopping", signum)
         if not stopping.done():
             stopping.set_result(signum)
@@ -129,7 +132,9 @@ async def serve(config, stop_signals=(signal.SIGINT, signal.SIGTERM)):
         await core.close()
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """pygibson-server: run until SIGINT or SIGTERM; 1 if the address
+    cannot be served."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

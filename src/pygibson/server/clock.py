@@ -8,18 +8,32 @@ sees it expire on the next request, without sleeping.
 
 import threading
 import time
+from typing import Optional, Union
 
-__all__ = ["RealClock", "ManualClock"]
+try:
+    from typing import Protocol
+except ImportError:  # pragma: no cover - Python 3.7
+    Protocol = object  # type: ignore[assignment]
+
+__all__ = ["Clock", "RealClock", "ManualClock"]
+
+
+class Clock(Protocol):
+    """What the server needs of a clock: any object with this method."""
+
+    def time(self) -> float:
+        """The current time in Unix seconds."""
+        ...
 
 
 class RealClock:
     """The wall clock (``time.time()``)."""
 
-    def time(self):
+    def time(self) -> float:
         """The current time in Unix seconds, as a float."""
         return time.time()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "RealClock()"
 
 
@@ -32,18 +46,18 @@ class ManualClock:
     thread before each batch of requests.
     """
 
-    def __init__(self, start=None):
+    def __init__(self, start: Optional[float] = None) -> None:
         if start is None:
             start = float(int(time.time()))
         self._now = float(start)
         self._lock = threading.Lock()
 
-    def time(self):
+    def time(self) -> float:
         """The current time in Unix seconds, as a float."""
         with self._lock:
             return self._now
 
-    def advance(self, seconds):
+    def advance(self, seconds: float) -> float:
         """Move the clock forward by ``seconds`` (negative moves it back,
         which the real server never sees; use with care). Returns the new
         time."""
@@ -51,10 +65,10 @@ class ManualClock:
             self._now += seconds
             return self._now
 
-    def set(self, now):
+    def set(self, now: float) -> None:
         """Set the clock to the Unix time ``now``."""
         with self._lock:
             self._now = float(now)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ManualClock(%r)" % (self.time(),)

@@ -9,19 +9,21 @@ connection code in ``core.py`` (and can be driven directly in tests).
 
 import logging
 import time
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 from . import protocol as p
 from .lzf import compressed_size
+from .config import Config
 from .store import Item, Store
 
 __all__ = ["Engine", "STATS_FIELDS"]
 
-log = logging.getLogger("pygibson.server")
+log: logging.Logger = logging.getLogger("pygibson.server")
 
-SERVER_VERSION = b"1.2.1"
+SERVER_VERSION: bytes = b"1.2.1"
 
 # The 27 STATS fields in the order the real server sends them (§9.2).
-STATS_FIELDS = (
+STATS_FIELDS: Tuple[str, ...] = (
     "server_version", "server_build_datetime", "server_allocator", "server_arch",
     "server_started", "server_time", "first_item_seen", "last_item_seen",
     "total_items", "total_compressed_items", "total_clients", "total_cron_done",
@@ -34,7 +36,7 @@ STATS_FIELDS = (
 
 # META fields in the order the real server tries them (§6 META): each is
 # matched on the first min(len(asked), len(name)) bytes.
-META_FIELDS = (b"size", b"encoding", b"access", b"created", b"ttl", b"left", b"lock")
+META_FIELDS: Tuple[bytes, ...] = (b"size", b"encoding", b"access", b"created", b"ttl", b"left", b"lock")
 
 _ERR = p.reply_code(p.REPL_ERR)
 _NOT_FOUND = p.reply_code(p.REPL_ERR_NOT_FOUND)
@@ -54,25 +56,25 @@ _POOL_MAX_BLOCK = 131072
 _STATS_TEMPORARIES = 26
 
 
-def _int16(n):
+def _int16(n: int) -> int:
     """Store ``n`` in a C ``short``: the real server's TTL field (§5)."""
     n &= 0xFFFF
     return n - 0x10000 if n & 0x8000 else n
 
 
-def _count_reply(count):
+def _count_reply(count: int) -> bytes:
     # The M* commands answer NOT_FOUND rather than a count of 0 (§7).
     return p.reply_number(count) if count else _NOT_FOUND
 
 
-def _kv_key(key):
+def _kv_key(key: bytes) -> bytes:
     # The prefix walk rebuilds keys as C strings, so a key holding a NUL
     # byte comes back cut at it (§7).
     nul = key.find(b"\0")
     return key if nul < 0 else key[:nul]
 
 
-def _kv_value(item):
+def _kv_value(item: Item) -> Tuple[int, bytes]:
     """``(encoding, bytes)`` of an item inside a key-value reply: numbers as
     8 bytes, everything else (LZF included: it is decompressed) as PLAIN."""
     if item.encoding == p.ENC_NUMBER:
@@ -80,7 +82,7 @@ def _kv_value(item):
     return p.ENC_PLAIN, item.value
 
 
-def _value_reply(item):
+def _value_reply(item: Item) -> bytes:
     if item.encoding == p.ENC_NUMBER:
         return p.reply_number(item.value)
     return p.reply_plain(item.value)
@@ -95,27 +97,28 @@ class Engine:
     its clock once per cron tick). Counters for STATS live here too.
     """
 
-    def __init__(self, config, now=0):
-        self.config = config
-        self.store = Store()
-        self.now = now
-        self.started = now
-        self.build_datetime = time.strftime("%m/%d/%Y %H:%M:%S").encode()
-        self.clients = 0
-        self.total_connections = 0
-        self.total_requests = 0
-        self.cron_done = 0
-        self.compression_average = 0.0
+    def __init__(self, config: Config, now: int = 0) -> None:
+        self.config: Config = config
+        self.store: Store = Store()
+        #: The current whole Unix second, as the requests see it.
+        self.now: int = now
+        self.started: int = now
+        self.build_datetime: bytes = time.strftime("%m/%d/%Y %H:%M:%S").encode()
+        self.clients: int = 0
+        self.total_connections: int = 0
+        self.total_requests: int = 0
+        self.cron_done: int = 0
+        self.compression_average: float = 0.0
         self._key_size = config.max_key_size
         self._value_size = config.max_value_size
         # One handler per operation of the table, op_<wire name>.
-        self.handlers = {
+        self.handlers: Dict[int, Callable[[bytes], Optional[bytes]]] = {
             opcode: getattr(self, "op_" + name.lower()) for opcode, name in p.OPCODES.items()
         }
 
     # -- helpers ---------------------------------------------------------
 
-    def execute(self, opcode, payload):
+    def execute(self, opcode: int, payload: bytes) -> Optional[bytes]:
         """Run one request. Returns the reply bytes, or None when the
         connection must be closed without a reply (unknown opcode, or a
         key-value reply over ``max_response_size``)."""
@@ -131,12 +134,12 @@ class Engine:
             log.exception("internal error in %s %r", p.OPCODES[opcode], payload[:100])
             return _ERR
 
-    def over_memory(self):
+    def over_memory(self) -> bool:
         """True while the modelled memory use exceeds the limit, when SET
         and MSET answer REPL_ERR_MEM."""
         return self.store.memory_used > self.config.memory_usable
 
-    def _live(self, key):
+    def _live(self, key: bytes) -> Optional[Item]:
         """The unexpired item under ``key``, freeing it if it has expired."""
         item = self.store.items.get(key)
         if item is not None and item.expired(self.now):
@@ -144,7 +147,7 @@ class Engine:
             return None
         return item
 
-    def _new_item(self, value):
+    def _new_item(self, value: bytes) -> Item:
         """A fresh PLAIN item, compressed the way the real server would."""
         size = len(value)
         threshold = self.config.compression
@@ -157,7 +160,8 @@ class Engine:
                 return Item(value, p.ENC_LZF, packed, self.now)
         return Item(value, p.ENC_PLAIN, size, self.now)
 
-    def _kv_reply(self, count, pairs):
+    def _kv_reply(self, count: int, pairs: Iterable[Tuple[bytes, int, bytes]]
+                  ) -> Optional[bytes]:
         payload = p.kv_payload(count, pairs)
         if len(payload) > self.config.max_response_size:
             return None
@@ -169,7 +173,7 @@ class Engine:
 
     # -- single-key operations --------------------------------------------
 
-    def op_set(self, payload):
+    def op_set(self, payload: bytes) -> bytes:
         if self.over_memory():
             return _MEM
         parts = p.split_ttl_key_value(payload, self._key_size, self._value_size)
@@ -205,7 +209,7 @@ class Engine:
             return None, _NAN
         return item, number
 
-    def op_ttl(self, payload):
+    def op_ttl(self, payload: bytes) -> bytes:
         item, ttl = self._live_and_number(payload)
         if item is None:
             return ttl  # the refusal
@@ -213,7 +217,7 @@ class Engine:
         item.ttl = self._ttl_value(ttl)
         return _OK
 
-    def op_get(self, payload):
+    def op_get(self, payload: bytes) -> bytes:
         key = p.split_key(payload, self._key_size)
         if key is None:
             return _ERR
@@ -223,7 +227,7 @@ class Engine:
         item.access = self.now
         return _value_reply(item)
 
-    def op_del(self, payload):
+    def op_del(self, payload: bytes) -> bytes:
         key = p.split_key(payload, self._key_size)
         if key is None:
             return _ERR
@@ -236,10 +240,10 @@ class Engine:
         store.remove(key)
         return _NOT_FOUND if item.expired(self.now) else _OK
 
-    def op_inc(self, payload):
+    def op_inc(self, payload: bytes) -> bytes:
         return self._incdec(payload, 1)
 
-    def op_dec(self, payload):
+    def op_dec(self, payload: bytes) -> bytes:
         return self._incdec(payload, -1)
 
     def _incdec(self, payload, delta):
@@ -282,7 +286,7 @@ class Engine:
         item.value = p.to_long(current + delta)
         return item.value
 
-    def op_lock(self, payload):
+    def op_lock(self, payload: bytes) -> bytes:
         item, seconds = self._live_and_number(payload)
         if item is None:
             return seconds  # the refusal
@@ -295,7 +299,7 @@ class Engine:
         item.time = now
         return _OK
 
-    def op_unlock(self, payload):
+    def op_unlock(self, payload: bytes) -> bytes:
         key = p.split_key(payload, self._key_size)
         if key is None:
             return _ERR
@@ -306,7 +310,7 @@ class Engine:
         item.access = self.now
         return _OK
 
-    def op_meta(self, payload):
+    def op_meta(self, payload: bytes) -> bytes:
         parts = p.split_key_value(payload, self._key_size, self._value_size)
         if parts is None:
             return _ERR
@@ -348,7 +352,7 @@ class Engine:
         """The prefix of a ``KEY``-shaped request, or None."""
         return p.split_key(payload, self._key_size)
 
-    def op_mset(self, payload):
+    def op_mset(self, payload: bytes) -> bytes:
         if self.over_memory():
             return _MEM
         parts = p.split_key_value(payload, self._key_size, self._value_size)
@@ -391,7 +395,7 @@ class Engine:
                 continue
             yield item
 
-    def op_mttl(self, payload):
+    def op_mttl(self, payload: bytes) -> bytes:
         parts = p.split_key_value(payload, self._key_size, self._value_size)
         if parts is None:
             return _ERR
@@ -408,21 +412,22 @@ class Engine:
             count += 1
         return _count_reply(count)
 
-    def op_mget(self, payload):
+    def op_mget(self, payload: bytes) -> Optional[bytes]:
         parts = p.split_key_option(payload, self._key_size, self._value_size)
         if parts is None:
             return _ERR
         prefix, text = parts
         limit = 0
         if text is not None:
-            limit = p.parse_number(text)
-            if limit is None:
+            parsed = p.parse_number(text)
+            if parsed is None:
                 return _NAN
+            limit = parsed
         store = self.store
         now = self.now
         # The limit counts matches before expired ones are dropped.
         keys = store.prefix(prefix, limit if limit > 0 else 0)
-        live = []
+        live: List[Tuple[bytes, Item]] = []
         first_dropped = None
         for key in keys:
             item = store.items[key]
@@ -444,7 +449,7 @@ class Engine:
             (_kv_key(key),) + _kv_value(item) for key, item in pairs
         ])
 
-    def op_mdel(self, payload):
+    def op_mdel(self, payload: bytes) -> bytes:
         prefix = self._prefix(payload)
         if prefix is None:
             return _ERR
@@ -460,10 +465,10 @@ class Engine:
                 count += 1
         return _count_reply(count)
 
-    def op_minc(self, payload):
+    def op_minc(self, payload: bytes) -> bytes:
         return self._mincdec(payload, 1)
 
-    def op_mdec(self, payload):
+    def op_mdec(self, payload: bytes) -> bytes:
         return self._mincdec(payload, -1)
 
     def _mincdec(self, payload, delta):
@@ -481,7 +486,7 @@ class Engine:
                 count += 1
         return _count_reply(count)
 
-    def op_mlock(self, payload):
+    def op_mlock(self, payload: bytes) -> bytes:
         parts = p.split_key_value(payload, self._key_size, self._value_size)
         if parts is None:
             return _ERR
@@ -499,7 +504,7 @@ class Engine:
             count += 1
         return _count_reply(count)
 
-    def op_munlock(self, payload):
+    def op_munlock(self, payload: bytes) -> bytes:
         prefix = self._prefix(payload)
         if prefix is None:
             return _ERR
@@ -511,7 +516,7 @@ class Engine:
             count += 1
         return _count_reply(count)
 
-    def op_count(self, payload):
+    def op_count(self, payload: bytes) -> bytes:
         prefix = self._prefix(payload)
         if prefix is None:
             return _ERR
@@ -524,7 +529,7 @@ class Engine:
         # NOT_FOUND.
         return p.reply_number(count)
 
-    def op_keys(self, payload):
+    def op_keys(self, payload: bytes) -> Optional[bytes]:
         prefix = self._prefix(payload)
         if prefix is None:
             return _ERR
@@ -543,13 +548,13 @@ class Engine:
 
     # -- server operations --------------------------------------------------
 
-    def op_ping(self, payload):
+    def op_ping(self, payload: bytes) -> bytes:
         return _OK
 
     # END is answered as PING is; the connection closes after the reply.
     op_end = op_ping
 
-    def op_stats(self, payload):
+    def op_stats(self, payload: bytes) -> Optional[bytes]:
         # The real server takes one temporary pool item per field before
         # the counters are read (so a first STATS shows them), and frees
         # them once the reply is built.
@@ -566,7 +571,7 @@ class Engine:
             for name, value in fields.items()
         ])
 
-    def stats(self):
+    def stats(self) -> Dict[str, Union[int, bytes]]:
         """The 27 STATS fields by name, in wire order: ints for NUMBER
         fields, bytes for PLAIN ones."""
         store = self.store
@@ -611,11 +616,11 @@ class Engine:
 
     # -- cron ----------------------------------------------------------------
 
-    def expire(self):
+    def expire(self) -> int:
         """The periodic expiry sweep. Returns how many items were freed."""
         return self.store.sweep(self.now)
 
-    def collect_garbage(self):
+    def collect_garbage(self) -> int:
         """The memory GC: while over the limit, free items idle for
         ``gc_ratio`` seconds. Returns how many were freed."""
         if not self.over_memory():

@@ -8,6 +8,7 @@ A setting has one name everywhere: the directive name in ``gibson.conf``
 """
 
 import os
+from typing import Callable, Dict, Optional, Tuple, Union
 
 __all__ = [
     "COMPILED_DEFAULTS",
@@ -29,7 +30,11 @@ class ConfigError(ValueError):
 
 # Each directive: (kind, compiled default). Kinds decide how text is parsed:
 # sizes take B/K/M/G, times s/m/h/d, "int" is a bare integer, "str" as is.
-DIRECTIVES = {
+#: What a directive's value may be, by kind: int for sizes, times, ints and
+#: modes, str (or None) for strings, bool for "bool".
+Value = Union[int, str, bool, None]
+
+DIRECTIVES: Dict[str, Tuple[str, Value]] = {
     "unix_socket": ("str", None),
     # Not a real directive (the real server makes its socket 0777): the
     # permissions of the unix socket, octal; owner only by default.
@@ -65,14 +70,14 @@ DIRECTIVES = {
     "max_unfinished_bytes": ("size", 64 * 1024 * 1024),
 }
 
-COMPILED_DEFAULTS = {name: default for name, (_, default) in DIRECTIVES.items()}
+COMPILED_DEFAULTS: Dict[str, Value] = {name: default for name, (_, default) in DIRECTIVES.items()}
 
 # What installed servers run with: started without -c, the real binary
 # reads the gibson.conf its package installs (docs/protocol.md §9.1), so
 # these, not the compiled values, are the limits clients meet in practice.
 # Left out: unix_socket (/var/run/gibson.sock: the embedded server serves
 # TCP unless told otherwise), daemonize, pidfile and logfile.
-PACKAGED = {
+PACKAGED: Dict[str, Value] = {
     "max_idletime": 30,
     "max_clients": 255,
     "max_request_size": 2 * 1024 * 1024,
@@ -84,13 +89,13 @@ PACKAGED = {
     "expired_cron": 15,
 }
 
-DEFAULTS = dict(COMPILED_DEFAULTS, **PACKAGED)
+DEFAULTS: Dict[str, Value] = dict(COMPILED_DEFAULTS, **PACKAGED)
 
 _SIZE_UNITS = {"b": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3}
 _TIME_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def _parse_with_units(text, units):
+def _parse_with_units(text: str, units: Dict[str, int]) -> int:
     text = text.strip()
     if not text:
         raise ValueError("empty value")
@@ -103,18 +108,18 @@ def _parse_with_units(text, units):
     return int(text) * factor
 
 
-def parse_size(text):
+def parse_size(text: str) -> int:
     """``"4K"`` -> 4096: an integer with an optional B/K/M/G suffix (binary
     multiples, either case)."""
     return _parse_with_units(text, _SIZE_UNITS)
 
 
-def parse_time(text):
+def parse_time(text: str) -> int:
     """``"15m"`` -> 900: seconds, with an optional s/m/h/d suffix."""
     return _parse_with_units(text, _TIME_UNITS)
 
 
-def parse_mode(text):
+def parse_mode(text: str) -> int:
     """``"0700"`` or ``"700"`` -> 0o700: permission bits, in octal."""
     text = text.strip()
     if text[:2].lower() == "0o":
@@ -125,7 +130,7 @@ def parse_mode(text):
     return value
 
 
-def parse_value(name, text):
+def parse_value(name: str, text: str) -> Value:
     """Parse the text of directive ``name``. Raises ValueError if it does
     not parse and ConfigError if the directive is unknown."""
     try:
@@ -150,7 +155,8 @@ def parse_value(name, text):
     return text
 
 
-def read_config_file(path, warn=None):
+def read_config_file(path: str, warn: Optional[Callable[[str], object]] = None
+                     ) -> Dict[str, Value]:
     """Read a ``gibson.conf`` file into a dict of directive -> value.
 
     The real format: one ``key value`` per line, the value ending at the
@@ -165,7 +171,7 @@ def read_config_file(path, warn=None):
             lines = handle.read().splitlines()
     except OSError as exc:
         raise ConfigError("cannot read configuration file %s: %s" % (path, exc)) from exc
-    values = {}
+    values: Dict[str, Value] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip() or line.startswith("#"):
             continue
@@ -185,7 +191,7 @@ def read_config_file(path, warn=None):
     return values
 
 
-def physical_memory():
+def physical_memory() -> Optional[int]:
     """Total RAM in bytes, or None where the platform does not say."""
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -207,7 +213,37 @@ class Config:
     or the compiled ones with ``compiled_defaults=True``.
     """
 
-    def __init__(self, compiled_defaults=False, **values):
+    # The directives (set from DIRECTIVES in __init__), for type checkers.
+    unix_socket: Optional[str]
+    unix_socket_mode: int
+    address: str
+    port: int
+    max_idletime: int
+    max_clients: int
+    max_request_size: int
+    max_key_size: int
+    max_value_size: int
+    max_response_size: int
+    max_item_ttl: int
+    max_memory: int
+    compression: int
+    cron_period: int
+    expired_cron: int
+    max_mem_cron: int
+    gc_ratio: int
+    daemonize: int
+    pidfile: Optional[str]
+    logfile: Optional[str]
+    loglevel: int
+    logflushrate: int
+    mget_count_bug: bool
+    max_unfinished_bytes: int
+    #: The machine's RAM in bytes (0 where unknown).
+    memory_available: int
+    #: The memory the server lets items use.
+    memory_usable: int
+
+    def __init__(self, compiled_defaults: bool = False, **values: Value) -> None:
         unknown = sorted(set(values) - set(DIRECTIVES))
         if unknown:
             raise TypeError("unknown server option(s): %s" % ", ".join(unknown))
@@ -227,6 +263,6 @@ class Config:
         if self.memory_available and self.max_memory > self.memory_available:
             self.memory_usable = self.memory_available // 2
 
-    def as_dict(self):
+    def as_dict(self) -> Dict[str, Value]:
         """The directives and their values."""
         return {name: getattr(self, name) for name in DIRECTIVES}

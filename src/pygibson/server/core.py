@@ -15,13 +15,18 @@ import socket
 import stat
 import struct
 from collections import deque
+from typing import Any, Deque, Optional, Set, Tuple, Union
 
 from . import faults as _faults
+from .clock import Clock
+from .commands import Engine
+from .config import Config
+from .faults import Faults
 from .protocol import OP_END, parse_frames
 
 __all__ = ["GibsonProtocol", "ServerCore"]
 
-log = logging.getLogger("pygibson.server")
+log: logging.Logger = logging.getLogger("pygibson.server")
 
 _LINGER_RESET = struct.pack("ii", 1, 0)
 
@@ -36,12 +41,15 @@ _BACKLOG = 511
 class GibsonProtocol(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, core):
-        self.core = core
-        self.engine = core.engine
-        self.faults = core.faults
-        self.transport = None
-        self.peer = None
+    def __init__(self, core: "ServerCore") -> None:
+        self.core: ServerCore = core
+        self.engine: Engine = core.engine
+        self.faults: Faults = core.faults
+        # The connection's transport (set by connection_made), typed Any
+        # rather than Optional: every method but that one runs with it set.
+        self.transport: Any = None
+        #: The client's address, as the transport gives it.
+        self.peer: Any = None
         self._buf = bytearray()
         self._need = 4
         self._max_request = core.engine.config.max_request_size
@@ -49,20 +57,20 @@ class GibsonProtocol(asyncio.Protocol):
         self._mute = False
         # Replies waiting for their delay: (due, bytes, then), and their
         # total size, bounded like the transport's buffer (see _run_slow).
-        self._delayed = deque()
+        self._delayed: Deque[Tuple[float, bytes, Any]] = deque()
         self._delayed_bytes = 0
         self._timer = None
         self._registered = False
         # Frames parsed but not yet run because the client is not reading
         # its replies (see _run_fast); run when the transport drains.
-        self._stalled = deque()
+        self._stalled: Deque[Tuple[int, bytes]] = deque()
         self._held = 0
         self._last_active = 0.0
         self._write_paused = False
 
     # -- lifecycle ------------------------------------------------------
 
-    def connection_made(self, transport):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
         core = self.core
         engine = self.engine
@@ -88,7 +96,7 @@ class GibsonProtocol(asyncio.Protocol):
         _tune_socket(transport, engine.config.max_idletime)
         log.debug("connection from %s", self.peer)
 
-    def connection_lost(self, exc):
+    def connection_lost(self, exc: Optional[BaseException]) -> None:
         self._closing = True
         if self._timer is not None:
             self._timer.cancel()
@@ -104,11 +112,11 @@ class GibsonProtocol(asyncio.Protocol):
     # The real server stops reading while a reply is being written; pausing
     # reads while the transport's buffer is full gives the same back-pressure
     # to a client that pipelines without reading.
-    def pause_writing(self):
+    def pause_writing(self) -> None:
         self._write_paused = True
         self.transport.pause_reading()
 
-    def resume_writing(self):
+    def resume_writing(self) -> None:
         self._write_paused = False
         self._run_stalled()
 
@@ -117,7 +125,7 @@ class GibsonProtocol(asyncio.Protocol):
         delay) are enough that no more requests should run yet."""
         return self._write_paused or self._delayed_bytes > _FLUSH_BYTES
 
-    def held_reply_bytes(self):
+    def held_reply_bytes(self) -> int:
         """Bytes of replies this connection holds but has not sent."""
         transport = self.transport
         buffered = transport.get_write_buffer_size() if transport is not None else 0
@@ -142,7 +150,7 @@ class GibsonProtocol(asyncio.Protocol):
 
     # -- input ------------------------------------------------------------
 
-    def data_received(self, data):
+    def data_received(self, data: Union[bytes, bytearray]) -> None:
         if self._closing or self._mute:
             return
         self._last_active = self.core.loop.time()
@@ -275,7 +283,8 @@ class GibsonProtocol(asyncio.Protocol):
         if not (self._closing or self._mute):
             self._send(data, None)
 
-    def send_unsolicited(self, data):
+    def send_unsolicited(self, data: bytes) -> None:
+        """Write data now, as a reply nobody asked for (faults)."""
         if not (self._closing or self._mute):
             self._transmit(data, None)
 
@@ -428,29 +437,31 @@ class ServerCore:
     ``faults`` is a :class:`~pygibson.server.faults.Faults`.
     """
 
-    def __init__(self, engine, clock, faults):
-        self.engine = engine
-        self.config = engine.config
-        self.clock = clock
-        self.faults = faults
-        self.loop = None
-        self.connections = set()
-        self.host = None
-        self.port = None
-        self.unix_socket = None
+    def __init__(self, engine: Engine, clock: Clock, faults: Faults) -> None:
+        self.engine: Engine = engine
+        self.config: Config = engine.config
+        self.clock: Clock = clock
+        self.faults: Faults = faults
+        # The running loop (set by start()), typed Any rather than Optional:
+        # every method but start() runs with it set.
+        self.loop: Any = None
+        self.connections: Set[GibsonProtocol] = set()
+        self.host: Optional[str] = None
+        self.port: Optional[int] = None
+        self.unix_socket: Optional[str] = None
         self._server = None
         self._placeholder = None
         self._cron_handle = None
         self._last_expire = 0
         self._last_gc = 0
-        self._drained = None
+        self._drained: "Optional[asyncio.Future[None]]" = None
         # Bytes held in unfinished frames across all connections, and the
         # bound on them (never below one whole request).
-        self.unfinished_bytes = 0
-        self.unfinished_limit = max(self.config.max_unfinished_bytes,
+        self.unfinished_bytes: int = 0
+        self.unfinished_limit: int = max(self.config.max_unfinished_bytes,
                                     self.config.max_request_size)
 
-    def evict_idle(self):
+    def evict_idle(self) -> bool:
         """At max_clients, make room by closing the connection idle the
         longest, if it has been idle max_idletime or more. The real server
         never closes idle clients (§8.2), so this happens only when a new
@@ -473,13 +484,13 @@ class ServerCore:
         return True
 
     @property
-    def address(self):
+    def address(self) -> Union[str, Tuple[Optional[str], Optional[int]]]:
         """``(host, port)``, or the unix socket path."""
         if self.unix_socket is not None:
             return self.unix_socket
         return (self.host, self.port)
 
-    async def start(self):
+    async def start(self) -> None:
         """Bind and listen (on the unix socket if one is configured, else on
         TCP), and start the cron."""
         self.loop = asyncio.get_running_loop()
@@ -506,10 +517,11 @@ class ServerCore:
         self._cron_handle = self.loop.call_later(config.cron_period / 1000.0, self._cron)
         log.info("Gibson-compatible server listening on %s", self.describe())
 
-    def describe(self):
+    def describe(self) -> str:
+        """Where the server listens, for logs: host:port or unix:path."""
         if self.unix_socket is not None:
             return "unix:%s" % self.unix_socket
-        return "%s:%d" % (self.host, self.port)
+        return "%s:%s" % (self.host, self.port)
 
     def _bind(self, listen):
         """A socket bound to our address: listening, or (to refuse
@@ -561,7 +573,7 @@ class ServerCore:
             self._server.close()
             self._server = None
 
-    async def set_connection_mode(self, mode):
+    async def set_connection_mode(self, mode: str) -> None:
         """Follow a change of ``faults.connection_mode``: stop listening
         (keeping the address bound) to refuse, listen again otherwise."""
         if mode == _faults.REFUSE:
@@ -595,7 +607,7 @@ class ServerCore:
         self.run_cron()
         self._cron_handle = self.loop.call_later(self.config.cron_period / 1000.0, self._cron)
 
-    def run_cron(self):
+    def run_cron(self) -> None:
         """One cron tick: refresh the clock, and run the expiry sweep and
         the memory GC when their periods have passed."""
         engine = self.engine
@@ -613,18 +625,19 @@ class ServerCore:
             if freed:
                 log.info("memory GC: %d idle items freed", freed)
 
-    def disconnect_all(self):
+    def disconnect_all(self) -> None:
         """Close every client connection now (pending replies are dropped)."""
         for connection in list(self.connections):
             connection._closing = True
             connection.transport.abort()
 
-    def connection_closed(self, connection):
+    def connection_closed(self, connection: GibsonProtocol) -> None:
+        """Called by a connection once it is closed (close() waits for all)."""
         if self._drained is not None and not self.connections:
             if not self._drained.done():
                 self._drained.set_result(None)
 
-    async def close(self):
+    async def close(self) -> None:
         """Stop listening, close every connection and stop the cron."""
         self.faults._listener_hook = None
         self.faults._broadcast_hook = None
@@ -637,12 +650,12 @@ class ServerCore:
             self._placeholder.close()
             self._placeholder = None
         if self.connections:
-            self._drained = self.loop.create_future()
+            drained = self._drained = self.loop.create_future()
             for connection in list(self.connections):
                 connection._closing = True
                 connection.transport.abort()
             try:
-                await asyncio.wait_for(self._drained, 5)
+                await asyncio.wait_for(drained, 5)
             except asyncio.TimeoutError:
                 log.warning("%d connections did not close in time", len(self.connections))
         if server is not None:

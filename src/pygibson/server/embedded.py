@@ -7,21 +7,30 @@ import os
 import shutil
 import tempfile
 import threading
+from typing import Any, Callable, Dict, Generic, Optional, Tuple, TypeVar, Union, overload
 
-from .clock import RealClock
+from .clock import Clock, RealClock
 from .commands import Engine
-from .config import Config
+from .config import Config, Value
 from .core import ServerCore
 from .faults import Faults
 
 __all__ = ["GibsonServer"]
 
-log = logging.getLogger("pygibson.server")
+log: logging.Logger = logging.getLogger("pygibson.server")
+
+# For type checkers: the server's clock (RealClock unless one is given), and
+# its port, an int for TCP and None for a unix socket, so that a test's
+# server.clock.advance() and Client(port=server.port) type-check.
+_ClockT = TypeVar("_ClockT", bound=Clock)
+_PortT = TypeVar("_PortT", int, None)
+_T = TypeVar("_T")
+_UnixSocket = Union[str, "os.PathLike[str]", bool]
 
 _TIMEOUT = 10.0
 
 
-class GibsonServer:
+class GibsonServer(Generic[_ClockT, _PortT]):
     """A Gibson-compatible server running in its own thread and event loop.
 
     ``GibsonServer(address="127.0.0.1", port=0, unix_socket=None, *,
@@ -49,53 +58,77 @@ class GibsonServer:
     survives a stop/start cycle; call :meth:`flush` to empty it.
     """
 
-    def __init__(self, address="127.0.0.1", port=0, unix_socket=None, *, clock=None, **limits):
-        self._temp_dir = None
+    @overload
+    def __init__(self: "GibsonServer[RealClock, int]", address: str = "127.0.0.1",
+                 port: int = 0, unix_socket: None = None, *, clock: None = None,
+                 **limits: Value) -> None: ...
+    @overload
+    def __init__(self: "GibsonServer[_ClockT, int]", address: str = "127.0.0.1",
+                 port: int = 0, unix_socket: None = None, *, clock: _ClockT,
+                 **limits: Value) -> None: ...
+    @overload
+    def __init__(self: "GibsonServer[RealClock, None]", address: str = "127.0.0.1",
+                 port: int = 0, *, unix_socket: _UnixSocket, clock: None = None,
+                 **limits: Value) -> None: ...
+    @overload
+    def __init__(self: "GibsonServer[_ClockT, None]", address: str = "127.0.0.1",
+                 port: int = 0, *, unix_socket: _UnixSocket, clock: _ClockT,
+                 **limits: Value) -> None: ...
+
+    def __init__(self, address: str = "127.0.0.1", port: int = 0,
+                 unix_socket: Optional[_UnixSocket] = None, *, clock: Optional[Clock] = None,
+                 **limits: Any) -> None:
+        self._temp_dir: Optional[str] = None
         if unix_socket is True:
             unix_socket = None
             self._temp_dir = tempfile.mkdtemp(prefix="pygibson-")
             limits["unix_socket"] = os.path.join(self._temp_dir, "gibson.sock")
         elif unix_socket:
             limits["unix_socket"] = os.fspath(unix_socket)
-        self.config = Config(address=address, port=port, **limits)
-        self.clock = clock if clock is not None else RealClock()
-        self.faults = Faults()
-        self.engine = Engine(self.config)
-        self._core = None
-        self._loop = None
-        self._thread = None
+        #: The effective settings.
+        self.config: Config = Config(address=address, port=port, **limits)
+        #: The clock the server reads the time from.
+        self.clock: _ClockT = clock if clock is not None else RealClock()  # type: ignore[assignment]
+        #: Failures to inject (see pygibson.server.faults).
+        self.faults: Faults = Faults()
+        #: The operations and the store.
+        self.engine: Engine = Engine(self.config)
+        self._core: Optional[ServerCore] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
         self._port = port
 
     # -- addresses --------------------------------------------------------
 
     @property
-    def host(self):
+    def host(self) -> Optional[str]:
         """The TCP host, or None for a unix socket server."""
         return None if self.config.unix_socket else self.config.address
 
     @property
-    def port(self):
+    def port(self) -> _PortT:
         """The TCP port (the real one once started), or None for unix."""
-        return None if self.config.unix_socket else self._port
+        return None if self.config.unix_socket else self._port  # type: ignore[return-value]
 
     @property
-    def unix_socket(self):
+    def unix_socket(self) -> Optional[str]:
         """The unix socket path, or None for TCP."""
         return self.config.unix_socket
 
     @property
-    def address(self):
+    def address(self) -> Union[str, Tuple[Optional[str], _PortT]]:
         """``(host, port)`` for TCP, the socket path for unix."""
         return self.unix_socket if self.unix_socket else (self.host, self.port)
 
     @property
-    def running(self):
+    def running(self) -> bool:
+        """Whether the server is serving (started and not stopped)."""
         return self._thread is not None
 
     # -- lifecycle ----------------------------------------------------------
 
-    def start(self):
+    def start(self) -> "GibsonServer[_ClockT, _PortT]":
         """Start serving; returns once the server accepts connections.
         Raises OSError if the address cannot be bound."""
         with self._lock:
@@ -103,7 +136,7 @@ class GibsonServer:
                 return self
             if self._temp_dir is not None:
                 os.makedirs(self._temp_dir, mode=0o700, exist_ok=True)
-            ready = concurrent.futures.Future()
+            ready: "concurrent.futures.Future[None]" = concurrent.futures.Future()
             thread = threading.Thread(
                 target=self._run, args=(ready,), name="gibson-server", daemon=True)
             thread.start()
@@ -115,7 +148,7 @@ class GibsonServer:
             self._thread = thread
         return self
 
-    def _run(self, ready):
+    def _run(self, ready: "concurrent.futures.Future[None]") -> None:
         loop = asyncio.new_event_loop()
         core = ServerCore(self.engine, self.clock, self.faults)
         try:
@@ -128,6 +161,7 @@ class GibsonServer:
         self._core = core
         if not self.config.unix_socket:
             # Keep the chosen port for restarts.
+            assert core.port is not None  # start() sets it for TCP
             self._port = core.port
             self.config.port = core.port
         ready.set_result(None)
@@ -144,7 +178,7 @@ class GibsonServer:
             finally:
                 loop.close()
 
-    def stop(self):
+    def stop(self) -> None:
         """Stop serving: close the listener and every connection, and join
         the thread. Does nothing if not running."""
         with self._lock:
@@ -152,6 +186,7 @@ class GibsonServer:
             if thread is None:
                 return
             loop, core = self._loop, self._core
+            assert loop is not None and core is not None  # set together by _run
             try:
                 asyncio.run_coroutine_threadsafe(core.close(), loop).result(_TIMEOUT)
             finally:
@@ -161,33 +196,35 @@ class GibsonServer:
                 if self._temp_dir is not None:
                     shutil.rmtree(self._temp_dir, ignore_errors=True)
 
-    def __enter__(self):
+    def __enter__(self) -> "GibsonServer[_ClockT, _PortT]":
+        """Start the server (see start) for a with block that stops it."""
         return self.start()
 
-    def __exit__(self, *exc_info):
+    def __exit__(self, *exc_info: object) -> None:
+        """Stop the server."""
         self.stop()
 
-    def __del__(self):
+    def __del__(self) -> None:
         # A forgotten server should not keep a temporary directory around.
         temp_dir = getattr(self, "_temp_dir", None)
         if temp_dir is not None and getattr(self, "_thread", None) is None:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         where = self.unix_socket or "%s:%s" % (self.host, self.port)
         return "<GibsonServer %s %s>" % (where, "running" if self.running else "stopped")
 
     # -- control ------------------------------------------------------------
 
-    def call(self, function, *args):
+    def call(self, function: Callable[..., _T], *args: Any) -> _T:
         """Run ``function(*args)`` on the server's thread, between requests,
         and return its result (run directly when the server is stopped)."""
         loop = self._loop
         if loop is None or self._thread is None or self._thread is threading.current_thread():
             return function(*args)
-        future = concurrent.futures.Future()
+        future: "concurrent.futures.Future[_T]" = concurrent.futures.Future()
 
-        def runner():
+        def runner() -> None:
             try:
                 future.set_result(function(*args))
             except BaseException as exc:  # handed back to the caller
@@ -196,20 +233,20 @@ class GibsonServer:
         loop.call_soon_threadsafe(runner)
         return future.result(_TIMEOUT)
 
-    def flush(self):
+    def flush(self) -> None:
         """Empty the store (items, trie order and item counters), for test
         isolation. Connection and request counters are kept."""
         self.call(self.engine.store.clear)
 
-    def stats(self):
+    def stats(self) -> Dict[str, Union[int, bytes]]:
         """The 27 STATS fields as a dict (ints, or bytes for text fields),
         as a STATS request would return them now."""
-        def snapshot():
+        def snapshot() -> Dict[str, Union[int, bytes]]:
             self.engine.now = int(self.clock.time())
             return self.engine.stats()
         return self.call(snapshot)
 
-    def run_cron(self):
+    def run_cron(self) -> None:
         """Run one cron tick now and wait for it: refresh the server's
         clock, and run the expiry sweep (and memory GC) if ``expired_cron``
         (``max_mem_cron``) seconds have passed on its clock since the last
@@ -220,7 +257,7 @@ class GibsonServer:
             raise RuntimeError("the server is not running")
         self.call(core.run_cron)
 
-    def disconnect_clients(self):
+    def disconnect_clients(self) -> None:
         """Close every client connection now, as a server restart would;
         the server keeps listening."""
         core = self._core
@@ -228,6 +265,6 @@ class GibsonServer:
             self.call(core.disconnect_all)
 
     @property
-    def connection_count(self):
+    def connection_count(self) -> int:
         """How many client connections are open."""
         return self.engine.clients

@@ -38,7 +38,7 @@ Requests still run when they arrive; faults only change what is sent back.
 import struct
 import threading
 from collections import deque
-from typing import NamedTuple, Optional
+from typing import Any, Callable, Deque, NamedTuple, Optional, Tuple, Union
 
 __all__ = ["Faults"]
 
@@ -66,27 +66,27 @@ class Extra(NamedTuple):
 class Faults:
     """The fault switches of one server (``GibsonServer.faults``)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._delay = 0.0
-        self._pending = deque()
+        self._pending: Deque[Tuple[str, Any]] = deque()
         self._mode = ACCEPT
         # Set by the running server: called with the new mode, on the
         # caller's thread, and returns once the listener has changed.
-        self._listener_hook = None
+        self._listener_hook: Optional[Callable[[str], None]] = None
         # Set by the running server: sends bytes on every open connection,
         # on the caller's thread, and returns once they are written.
-        self._broadcast_hook = None
+        self._broadcast_hook: Optional[Callable[[bytes], None]] = None
         #: True while any reply fault is set; read without the lock by the
         #: server's fast path (a plain attribute read is atomic).
-        self.active = False
+        self.active: bool = False
 
-    def _update(self):
+    def _update(self) -> None:
         self.active = bool(self._delay or self._pending)
 
     # -- reply faults ---------------------------------------------------
 
-    def delay_replies(self, seconds):
+    def delay_replies(self, seconds: float) -> None:
         """Persistent: send every reply ``seconds`` after its request was
         read (the request itself runs at once; order is kept). ``0`` turns
         the delay off."""
@@ -97,23 +97,23 @@ class Faults:
             self._update()
 
     @property
-    def reply_delay(self):
+    def reply_delay(self) -> float:
         """The current reply delay in seconds (0.0 when off)."""
         return self._delay
 
-    def _queue(self, fault):
+    def _queue(self, fault: Tuple[str, Any]) -> None:
         with self._lock:
             self._pending.append(fault)
             self._update()
 
-    def close_after_bytes(self, n):
+    def close_after_bytes(self, n: int) -> None:
         """One-shot: send only the first ``n`` bytes of the next reply (all
         of it if shorter), then close the connection."""
         if n < 0:
             raise ValueError("n cannot be negative")
         self._queue(("cut", n))
 
-    def truncate_next_reply(self, keep=None):
+    def truncate_next_reply(self, keep: Optional[int] = None) -> None:
         """One-shot: send only the first ``keep`` bytes of the next reply
         (default: all but its last byte), then stop answering on that
         connection while leaving it open, so that the client waits for the
@@ -122,7 +122,7 @@ class Faults:
             raise ValueError("keep cannot be negative")
         self._queue(("truncate", keep))
 
-    def unknown_code_next_reply(self, code=42):
+    def unknown_code_next_reply(self, code: int = 42) -> None:
         """One-shot: the next reply carries the reply code ``code`` (default
         42, which no server sends) instead of its own; the rest of the
         reply and the connection are untouched."""
@@ -130,17 +130,17 @@ class Faults:
             raise ValueError("code must be a 16-bit value outside 0..7")
         self._queue(("code", code))
 
-    def huge_length_next_reply(self):
+    def huge_length_next_reply(self) -> None:
         """One-shot: the next reply's size field says 0xFFFFFFFF bytes
         follow; the real payload follows and the connection stays open."""
         self._queue(("huge", None))
 
-    def replace_next_reply(self, data):
+    def replace_next_reply(self, data: bytes) -> None:
         """One-shot: send ``data`` (bytes) instead of the next reply; the
         connection is untouched."""
         self._queue(("replace", bytes(data)))
 
-    def extra_reply_after_next(self, data=None, delay=0.05):
+    def extra_reply_after_next(self, data: Optional[bytes] = None, delay: float = 0.05) -> None:
         """One-shot: send the next reply, then ``delay`` seconds later, in a
         write of its own (so in a packet of its own), ``data`` (default: the
         same reply again) as a reply nobody asked for, as a confused proxy or
@@ -149,7 +149,7 @@ class Faults:
             raise ValueError("the delay cannot be negative")
         self._queue(("extra", Extra(None if data is None else bytes(data), float(delay))))
 
-    def send_unsolicited(self, data):
+    def send_unsolicited(self, data: bytes) -> None:
         """Send ``data`` (bytes) now on every open client connection, as a
         reply to a request nobody made; returns once it is written. The
         connections are untouched."""
@@ -158,12 +158,12 @@ class Faults:
             raise RuntimeError("the server is not running")
         hook(bytes(data))
 
-    def pending(self):
+    def pending(self) -> int:
         """How many one-shot faults are still waiting for a reply."""
         with self._lock:
             return len(self._pending)
 
-    def apply(self, reply):
+    def apply(self, reply: bytes) -> Tuple[bytes, Union[None, str, Extra]]:
         """Used by the server: apply the next one-shot fault, if any, to the
         reply bytes. Returns ``(bytes_to_send, then)`` where ``then`` is
         None, ``"close"``, ``"mute"`` or an ``Extra`` (bytes to send after the reply)."""
@@ -189,40 +189,40 @@ class Faults:
     # -- connection faults ------------------------------------------------
 
     @property
-    def connection_mode(self):
+    def connection_mode(self) -> str:
         """``"accept"`` (normal), ``"refuse"``, ``"reset"`` or ``"drop"``."""
         return self._mode
 
-    def _set_mode(self, mode):
+    def _set_mode(self, mode: str) -> None:
         with self._lock:
             self._mode = mode
             hook = self._listener_hook
         if hook is not None:
             hook(mode)
 
-    def refuse_connections(self):
+    def refuse_connections(self) -> None:
         """Persistent: stop listening, so that connect() fails with
         ConnectionRefusedError (TCP and unix sockets alike). The address
         stays reserved; connections the server has accepted keep working,
         while any still waiting in the kernel's accept queue are lost."""
         self._set_mode(REFUSE)
 
-    def reset_connections(self):
+    def reset_connections(self) -> None:
         """Persistent: accept new connections and reset them at once (TCP
         RST, seen as ConnectionResetError; over a unix socket, a close)."""
         self._set_mode(RESET)
 
-    def drop_connections(self):
+    def drop_connections(self) -> None:
         """Persistent: accept new connections and close them before reading
         anything; the client sees connect() succeed and then EOF."""
         self._set_mode(DROP)
 
-    def accept_connections(self):
+    def accept_connections(self) -> None:
         """Undo :meth:`refuse_connections`, :meth:`reset_connections` and
         :meth:`drop_connections`."""
         self._set_mode(ACCEPT)
 
-    def clear(self):
+    def clear(self) -> None:
         """Turn every fault off: no delay, no pending one-shot fault, new
         connections accepted."""
         with self._lock:
@@ -232,6 +232,6 @@ class Faults:
         if self._mode != ACCEPT:
             self._set_mode(ACCEPT)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Faults delay=%r pending=%d connections=%s>" % (
             self._delay, len(self._pending), self._mode)

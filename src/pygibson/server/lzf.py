@@ -32,12 +32,12 @@ _MAX_OFF = 1 << 13
 _MAX_REF = (1 << 8) + (1 << 3)
 
 
-def _slot(hval):
+def _slot(hval: int) -> int:
     # liblzf's VERY_FAST hash of the next three bytes.
     return ((hval >> (24 - _HLOG)) - hval * 5) & _HMASK
 
 
-def compressed_size(data, budget):
+def compressed_size(data: bytes, budget: int) -> int:
     """The length of ``data`` compressed by liblzf, or 0 when the output
     would not fit in ``budget`` bytes (liblzf's own failure signal)."""
     in_end = len(data)

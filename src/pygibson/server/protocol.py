@@ -8,6 +8,7 @@ server does (§2.3) and builds replies.
 """
 
 import struct
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from .._operations import OPERATIONS, lookup
 
@@ -37,11 +38,11 @@ __all__ = [
 
 # Opcodes (§6), from the operation table the clients use too. END is 255
 # on the wire: ``ff 00`` read as a signed short.
-OPCODES = {operation.opcode: operation.command for operation in OPERATIONS}
-OP_END = lookup("END").opcode
+OPCODES: Dict[int, str] = {operation.opcode: operation.command for operation in OPERATIONS}
+OP_END: int = lookup("END").opcode
 
-HEADER = struct.Struct("<HBI")
-HEADER_SIZE = REPLY_HEADER_SIZE  # 7
+HEADER: struct.Struct = struct.Struct("<HBI")
+HEADER_SIZE: int = REPLY_HEADER_SIZE  # 7
 _FRAME_LENGTH = struct.Struct("<I")
 _OPCODE = struct.Struct("<h")
 _NUMBER_REPLY = struct.Struct("<HBIq")
@@ -55,14 +56,15 @@ _SIGN64 = 1 << 63
 _CODE_REPLIES = tuple(HEADER.pack(code, ENC_PLAIN, 1) + b"\0" for code in range(6))
 
 
-def to_long(n):
+def to_long(n: int) -> int:
     """Wrap an integer to a signed 64-bit C ``long``, as the server's
     arithmetic does (LONG_MAX + 1 == LONG_MIN)."""
     n &= _MASK64
     return n - (1 << 64) if n & _SIGN64 else n
 
 
-def parse_frames(buf, max_request_size):
+def parse_frames(buf: Union[bytes, bytearray, memoryview], max_request_size: int
+                 ) -> Tuple[List[Tuple[int, bytes]], int, bool]:
     """Split the complete request frames at the start of ``buf``.
 
     Returns ``(frames, consumed, bad)``: ``frames`` is a list of
@@ -73,7 +75,7 @@ def parse_frames(buf, max_request_size):
     frames before it are answered (§8.3). An incomplete trailing frame is
     left in the buffer, whatever the boundary it was split at.
     """
-    frames = []
+    frames: List[Tuple[int, bytes]] = []
     pos = 0
     end = len(buf)
     unpack_length = _FRAME_LENGTH.unpack_from
@@ -91,7 +93,7 @@ def parse_frames(buf, max_request_size):
     return frames, pos, False
 
 
-def parse_number(text):
+def parse_number(text: bytes) -> Optional[int]:
     """Parse ASCII ``text`` with the server's integer rules (§2.3).
 
     Returns the value wrapped to a signed 64-bit long, or None for NaN.
@@ -120,7 +122,7 @@ def parse_number(text):
     return to_long(sign * _digits_mod64(digits))
 
 
-def _digits_mod64(digits):
+def _digits_mod64(digits: bytes) -> int:
     """The value of an ASCII digit string modulo 2**64.
 
     Long strings are folded in chunks: int() refuses more than 4300 digits
@@ -135,7 +137,7 @@ def _digits_mod64(digits):
     return n
 
 
-def _scan(payload, start, budget_end):
+def _scan(payload: bytes, start: int, budget_end: int) -> int:
     """Return the end of the token starting at ``start``: the first space,
     the end of the payload, or ``budget_end`` (the key-size budget),
     whichever comes first."""
@@ -147,7 +149,7 @@ def _scan(payload, start, budget_end):
     return stop
 
 
-def split_key(payload, max_key_size):
+def split_key(payload: bytes, max_key_size: int) -> Optional[bytes]:
     """Shape ``KEY`` (§2.2): the key ends at the first space, the end of the
     payload or after ``max_key_size`` bytes; the rest is ignored. Returns
     the key, or None when it is empty."""
@@ -155,7 +157,8 @@ def split_key(payload, max_key_size):
     return key or None
 
 
-def split_key_value(payload, max_key_size, max_value_size):
+def split_key_value(payload: bytes, max_key_size: int, max_value_size: int
+                    ) -> Optional[Tuple[bytes, bytes]]:
     """Shape ``KEY SP VALUE``: returns ``(key, value)`` or None on a parse
     error. The byte after the key is consumed as the separator whatever it
     is (so an over-long key loses one byte, §2.2); the value is everything
@@ -168,7 +171,8 @@ def split_key_value(payload, max_key_size, max_value_size):
     return payload[:stop], payload[stop + 1:stop + 1 + max_value_size]
 
 
-def split_ttl_key_value(payload, max_key_size, max_value_size):
+def split_ttl_key_value(payload: bytes, max_key_size: int, max_value_size: int
+                        ) -> Optional[Tuple[bytes, bytes, bytes]]:
     """Shape ``TTL SP KEY SP VALUE`` (SET): returns ``(ttl, key, value)`` or
     None. The TTL text and its separator count against the same
     ``max_key_size`` budget as the key."""
@@ -186,7 +190,8 @@ def split_ttl_key_value(payload, max_key_size, max_value_size):
     )
 
 
-def split_key_option(payload, max_key_size, max_value_size):
+def split_key_option(payload: bytes, max_key_size: int, max_value_size: int
+                     ) -> Optional[Tuple[bytes, Optional[bytes]]]:
     """Shape ``KEY [SP VALUE]`` (MGET and its limit): returns
     ``(key, value_or_None)``, or None on a parse error (empty key, or a
     separator followed by nothing)."""
@@ -201,27 +206,27 @@ def split_key_option(payload, max_key_size, max_value_size):
     return payload[:stop], value
 
 
-def reply_code(code):
+def reply_code(code: int) -> bytes:
     """An 8-byte code-only reply (codes 0-5)."""
     return _CODE_REPLIES[code]
 
 
-def reply_plain(value):
+def reply_plain(value: bytes) -> bytes:
     """``REPL_VAL`` with a PLAIN payload."""
     return HEADER.pack(REPL_VAL, ENC_PLAIN, len(value)) + value
 
 
-def reply_number(n):
+def reply_number(n: int) -> bytes:
     """``REPL_VAL`` with an 8-byte little-endian NUMBER payload."""
     return _NUMBER_REPLY.pack(REPL_VAL, ENC_NUMBER, 8, n)
 
 
-def pack_number(n):
+def pack_number(n: int) -> bytes:
     """The 8-byte little-endian form of a server ``long``."""
     return _NUMBER.pack(n)
 
 
-def kv_payload(count, pairs):
+def kv_payload(count: int, pairs: Iterable[Tuple[bytes, int, bytes]]) -> bytes:
     """Build a key-value set payload (§3.4).
 
     ``pairs`` yields ``(key, encoding, value_bytes)``; ``count`` is written
@@ -240,6 +245,6 @@ def kv_payload(count, pairs):
     return b"".join(parts)
 
 
-def reply_kv(payload):
+def reply_kv(payload: bytes) -> bytes:
     """``REPL_KVAL`` around a payload from :func:`kv_payload`."""
     return HEADER.pack(REPL_KVAL, ENC_PLAIN, len(payload)) + payload

@@ -8,6 +8,8 @@ walks: a key enters the trie the first time it is stored and keeps its
 place forever, like the real server's node.
 """
 
+from typing import Any, Dict, List, Optional, Set
+
 __all__ = ["Item", "Store", "ITEM_OVERHEAD", "NODE_OVERHEAD"]
 
 # The memory model (see Store.memory_used). The figures are those of the
@@ -29,13 +31,14 @@ class ObjectPool:
     followed by one of ``min(used * 2, POOL_MAX_BLOCK)`` objects, and
     ``used`` restarts from 0 in it. Only the counts are modelled."""
 
-    def __init__(self):
-        self.free = 0
-        self.used = 0
-        self.capacity = POOL_FIRST_BLOCK
-        self.total_capacity = POOL_FIRST_BLOCK
+    def __init__(self) -> None:
+        self.free: int = 0
+        self.used: int = 0
+        self.capacity: int = POOL_FIRST_BLOCK
+        self.total_capacity: int = POOL_FIRST_BLOCK
 
-    def take(self, n=1):
+    def take(self, n: int = 1) -> None:
+        """Take n objects: from the free list first, then the block."""
         for _ in range(n):
             if self.free:
                 self.free -= 1
@@ -46,7 +49,8 @@ class ObjectPool:
                 self.used = 0
             self.used += 1
 
-    def release(self, n=1):
+    def release(self, n: int = 1) -> None:
+        """Give n objects back to the free list."""
         self.free += n
 
 
@@ -62,26 +66,29 @@ class Item:
 
     __slots__ = ("value", "encoding", "size", "time", "access", "ttl", "lock")
 
-    def __init__(self, value, encoding, size, now):
-        self.value = value
-        self.encoding = encoding
-        self.size = size
-        self.time = now
-        self.access = now
-        self.ttl = -1
-        self.lock = 0
+    def __init__(self, value: Any, encoding: int, size: int, now: int) -> None:
+        # bytes, or an int for a NUMBER: the encoding says which, and the
+        # server's code reads it by the encoding (Any rather than a union
+        # that every read would have to narrow again).
+        self.value: Any = value
+        self.encoding: int = encoding
+        self.size: int = size
+        self.time: int = now
+        self.access: int = now
+        self.ttl: int = -1
+        self.lock: int = 0
 
-    def expired(self, now):
+    def expired(self, now: int) -> bool:
         """True when the TTL has run out (a TTL <= 0 never does)."""
         ttl = self.ttl
         return ttl > 0 and now - self.time >= ttl
 
-    def locked(self, now):
+    def locked(self, now: int) -> bool:
         """True while locked: -1 until UNLOCK, N for N seconds from ``time``."""
         lock = self.lock
         return lock == -1 or now - self.time < lock
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Item(%r, encoding=%d, ttl=%d, lock=%d)" % (
             self.value, self.encoding, self.ttl, self.lock)
 
@@ -89,9 +96,9 @@ class Item:
 class _Node:
     __slots__ = ("children", "key")
 
-    def __init__(self):
-        self.children = {}
-        self.key = None  # set once a key ending here has been stored
+    def __init__(self) -> None:
+        self.children: Dict[int, _Node] = {}
+        self.key: Optional[bytes] = None  # set once a key ending here has been stored
 
 
 class Store:
@@ -104,37 +111,38 @@ class Store:
     is a model, not the Python process's memory.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         # Outlives clear(): the real server's pool never shrinks.
-        self.pool = ObjectPool()
-        self.items = {}
+        self.pool: ObjectPool = ObjectPool()
+        self.items: Dict[bytes, Item] = {}
         self.clear()
 
-    def clear(self):
+    def clear(self) -> None:
         """Forget every item and the trie order; counters restart."""
         self.pool.release(len(self.items))
         self.items = {}
         self._root = _Node()
-        self._indexed = set()
-        self.node_memory = 0
-        self.item_memory = 0
-        self.memory_peak = 0
-        self.compressed = 0
-        self.first_item_seen = 0
-        self.last_item_seen = 0
+        self._indexed: Set[bytes] = set()
+        self.node_memory: int = 0
+        self.item_memory: int = 0
+        self.memory_peak: int = 0
+        self.compressed: int = 0
+        self.first_item_seen: int = 0
+        self.last_item_seen: int = 0
 
     @property
-    def memory_used(self):
+    def memory_used(self) -> int:
+        """The modelled memory in use: items and trie nodes."""
         return self.node_memory + self.item_memory
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.items)
 
-    def get(self, key):
+    def get(self, key: bytes) -> Optional[Item]:
         """The item stored under ``key`` (expired or not), or None."""
         return self.items.get(key)
 
-    def put(self, key, item):
+    def put(self, key: bytes, item: Item) -> None:
         """Store ``item`` under ``key``, replacing any previous item."""
         items = self.items
         old = items.get(key)
@@ -154,13 +162,13 @@ class Store:
         if used > self.memory_peak:
             self.memory_peak = used
 
-    def resize(self, key, item, new_size):
+    def resize(self, key: bytes, item: Item, new_size: int) -> None:
         """Account for ``item`` (stored under ``key``) changing size, as when
         INC turns text into an 8-byte number."""
         self.item_memory += new_size - item.size
         item.size = new_size
 
-    def remove(self, key):
+    def remove(self, key: bytes) -> Optional[Item]:
         """Remove the item under ``key``; its trie place stays. Returns the
         removed item or None."""
         item = self.items.pop(key, None)
@@ -168,13 +176,13 @@ class Store:
             self._forget(key, item)
         return item
 
-    def _forget(self, key, item):
+    def _forget(self, key: bytes, item: Item) -> None:
         self.pool.release()
         self.item_memory -= ITEM_OVERHEAD + len(key) + item.size
         if item.encoding == 1:
             self.compressed -= 1
 
-    def _index(self, key):
+    def _index(self, key: bytes) -> None:
         node = self._root
         created = 0
         for byte in key:
@@ -187,17 +195,18 @@ class Store:
         self._indexed.add(key)
         self.node_memory += created * NODE_OVERHEAD
 
-    def prefix(self, prefix, limit=0):
+    def prefix(self, prefix: bytes, limit: int = 0) -> List[bytes]:
         """The keys that start with ``prefix`` (the prefix itself included)
         and hold an item, in trie order. With ``limit`` > 0, stop after
         that many."""
         node = self._root
         for byte in prefix:
-            node = node.children.get(byte)
-            if node is None:
+            child = node.children.get(byte)
+            if child is None:
                 return []
+            node = child
         items = self.items
-        found = []
+        found: List[bytes] = []
         stack = [node]
         pop = stack.pop
         push = stack.extend
@@ -212,14 +221,14 @@ class Store:
                 push(reversed(node.children.values()))
         return found
 
-    def sweep(self, now):
+    def sweep(self, now: int) -> int:
         """Free every expired item (the periodic cron). Returns how many."""
         expired = [key for key, item in self.items.items() if item.expired(now)]
         for key in expired:
             self.remove(key)
         return len(expired)
 
-    def collect(self, now, idle):
+    def collect(self, now: int, idle: int) -> int:
         """Free items not accessed for ``idle`` seconds (the memory GC).
         Returns how many."""
         stale = [key for key, item in self.items.items() if now - item.access >= idle]
