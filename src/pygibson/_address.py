@@ -7,11 +7,13 @@ address the same way. Standard library only: the plugin must not need the
 extension, and the command line must not need pytest.
 """
 
+from typing import Optional, Tuple, Union
+
 __all__ = ["ADDRESS_ENV", "GibsonAddress", "client_address", "parse_address"]
 
 #: Environment variable naming an existing server: the plugin's
 #: ``gibson_noproc`` fixture and gibson-cli's default address.
-ADDRESS_ENV = "PYGIBSON_TEST_ADDRESS"
+ADDRESS_ENV: str = "PYGIBSON_TEST_ADDRESS"
 
 
 class GibsonAddress:
@@ -21,20 +23,22 @@ class GibsonAddress:
     factories accept either.
     """
 
-    def __init__(self, host=None, port=None, unix_socket=None):
-        self.host = host
-        self.port = port
-        self.unix_socket = unix_socket
+    def __init__(self, host: Optional[str] = None, port: Optional[int] = None,
+                 unix_socket: Optional[str] = None) -> None:
+        self.host: Optional[str] = host
+        self.port: Optional[int] = port
+        self.unix_socket: Optional[str] = unix_socket
 
     @property
-    def address(self):
+    def address(self) -> Union[str, Tuple[Optional[str], Optional[int]]]:
+        """``(host, port)`` for TCP, the socket path for unix."""
         return self.unix_socket if self.unix_socket else (self.host, self.port)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "GibsonAddress(%r)" % (self.address,)
 
 
-def parse_address(text):
+def parse_address(text: str) -> GibsonAddress:
     """``"HOST:PORT"``, ``"[v6]:PORT"`` or a unix socket path (anything
     containing ``/``) -> :class:`GibsonAddress`."""
     text = text.strip()
@@ -46,7 +50,8 @@ def parse_address(text):
     return GibsonAddress(host=host.strip("[]") or "127.0.0.1", port=int(port))
 
 
-def client_address(addr, port_given):
+def client_address(addr: str, port_given: bool
+                   ) -> Tuple[Optional[str], Optional[int], Optional[str]]:
     """``Client(addr)`` as people write it: ``(host, port, unix_path)``.
 
     ``"HOST:PORT"`` and ``"[v6]:PORT"`` carry a port (``port`` is then None

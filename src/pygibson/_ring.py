@@ -170,7 +170,7 @@ class Ketama:
     sorts them.
     """
 
-    def __init__(self, nodes: Sequence[Node]):
+    def __init__(self, nodes: Sequence[Node]) -> None:
         if not nodes:
             raise ValueError("a continuum needs at least one node")
         total = sum(weight for _, weight in nodes)
@@ -180,13 +180,13 @@ class Ketama:
                 digest = _md5_digest(("%s-%d" % (name, k)).encode("utf-8"))
                 points.extend((value, index) for value in _WORDS.unpack(digest))
         points.sort()
-        self.nodes = tuple(nodes)
-        self.points = [value for value, _ in points]
+        self.nodes: Tuple[Node, ...] = tuple(nodes)
+        self.points: List[int] = [value for value, _ in points]
         # The owner past the last point is the first one's: the wrap-around
         # costs a list slot instead of a test on every lookup.
-        self.owners = [index for _, index in points]
+        self.owners: List[int] = [index for _, index in points]
         self.owners.append(self.owners[0] if self.owners else 0)
-        self.lookup = self._make_lookup()
+        self.lookup: Callable[[bytes], int] = self._make_lookup()
 
     def _make_lookup(self) -> Callable[[bytes], int]:
         # A closure over locals: the lookup is on the path of every call.
@@ -245,10 +245,10 @@ class Rendezvous:
     second, so the spread stays even without virtual points.
     """
 
-    def __init__(self, nodes: Sequence[Node]):
+    def __init__(self, nodes: Sequence[Node]) -> None:
         if not nodes:
             raise ValueError("rendezvous hashing needs at least one node")
-        self.nodes = tuple(nodes)
+        self.nodes: Tuple[Node, ...] = tuple(nodes)
         self._seeds = [(("%s\x00" % name).encode("utf-8"), float(weight))
                        for name, weight in nodes]
 

@@ -52,8 +52,8 @@ class Sharded:
                  ignore_exc: bool = False) -> None:
         shards = parse_servers(servers)
         self._health = Health(retry_attempts, retry_timeout, dead_timeout)
-        self.failover = bool(failover)
-        self.ignore_exc = bool(ignore_exc)
+        self.failover: bool = bool(failover)
+        self.ignore_exc: bool = bool(ignore_exc)
         self._hasher = hasher
         made = []
         try:

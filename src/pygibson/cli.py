@@ -21,6 +21,7 @@ import argparse
 import os
 import signal
 import sys
+from typing import Any, Dict, Optional, Sequence
 
 from . import IMPLEMENTATION, __version__
 from ._address import ADDRESS_ENV, parse_address
@@ -75,11 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def client_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+def client_options(args: argparse.Namespace, parser: argparse.ArgumentParser
+                   ) -> Dict[str, Any]:
     """The Client's address and timeout from the options and environment."""
     if args.timeout < 0:
         parser.error("--timeout must be 0 (wait forever) or a number of milliseconds")
-    options = {"timeout": args.timeout or None}
+    options: Dict[str, Any] = {"timeout": args.timeout or None}
     if args.socket:
         options["unix_socket"] = args.socket
         return options
@@ -114,7 +116,8 @@ def _import_readline():
     return readline
 
 
-def run(args, parser) -> int:
+def run(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """Run what the parsed command line asks for; the exit status."""
     out = sys.stdout.buffer
     formatter = Formatter(raw=args.raw)
     if args.interval <= 0:
@@ -140,7 +143,8 @@ def run(args, parser) -> int:
         session.close()
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """gibson-cli: the exit status (see the module's docstring)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

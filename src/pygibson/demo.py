@@ -7,16 +7,20 @@ the server named by ``--address HOST:PORT``).
 
 import argparse
 import sys
+from typing import Optional, Sequence, TextIO
 
 from . import Client, LockedError, NotFoundError, __version__
 from .server import GibsonServer
 
 
-def tour(client, out):
-    def show(text, value):
+def tour(client: Client, out: TextIO) -> None:
+    """Show a few calls on client and what they return, on out."""
+
+    def show(text: str, value: object) -> None:
         out.write("  %-42s -> %r\n" % (text, value))
 
-    show("set('greeting', 'hello', ttl=60)", client.set("greeting", "hello", ttl=60))
+    client.set("greeting", "hello", ttl=60)
+    show("set('greeting', 'hello', ttl=60)", None)
     show("get('greeting')", client.get("greeting"))
     show("meta('greeting', 'ttl')", client.meta("greeting", "ttl"))
     show("inc('visits')", client.inc("visits"))
@@ -43,7 +47,9 @@ def tour(client, out):
     show("stats()['server_version']", client.stats()["server_version"])
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """python -m pygibson.demo: the tour on the embedded server (or on
+    --address); the exit status."""
     parser = argparse.ArgumentParser(prog="python -m pygibson.demo", description=__doc__)
     parser.add_argument("--address", help="HOST:PORT of an existing Gibson server")
     args = parser.parse_args(argv)

@@ -7,6 +7,7 @@ connection was closed, and the next call opens a new one.
 """
 
 import builtins
+from typing import Any, Dict, List, Mapping, Optional, Union
 
 __all__ = [
     "PyGibsonError",
@@ -76,10 +77,11 @@ class ValueTruncatedError(ServerError):
     ``sent`` and ``stored`` hold the two lengths.
     """
 
-    def __init__(self, message, sent=None, stored=None):
+    def __init__(self, message: str, sent: Optional[int] = None,
+                 stored: Optional[int] = None) -> None:
         super().__init__(message)
-        self.sent = sent
-        self.stored = stored
+        self.sent: Optional[int] = sent
+        self.stored: Optional[int] = stored
 
 
 class PartialResultError(ServerError):
@@ -97,11 +99,12 @@ class PartialResultError(ServerError):
 
     code = 7  # the reply was a key-value set (REPL_KVAL)
 
-    def __init__(self, message, partial=None, announced=None, received=None):
+    def __init__(self, message: str, partial: Union[Dict[str, Any], List[Any], None] = None,
+                 announced: Optional[int] = None, received: Optional[int] = None) -> None:
         super().__init__(message)
-        self.partial = partial
-        self.announced = announced
-        self.received = received
+        self.partial: Union[Dict[str, Any], List[Any], None] = partial
+        self.announced: Optional[int] = announced
+        self.received: Optional[int] = received
 
 
 class ProtocolError(PyGibsonError):
@@ -137,9 +140,9 @@ class ServerDownError(ConnectionError):
     ``retry_attempts`` times within ``retry_timeout``), so nothing was sent.
     ``server`` names it ("host:port" or the socket path)."""
 
-    def __init__(self, message, server=None):
+    def __init__(self, message: str, server: Optional[str] = None) -> None:
         super().__init__(message)
-        self.server = server
+        self.server: Optional[str] = server
 
 
 class PartialFailureError(ConnectionError):
@@ -152,17 +155,23 @@ class PartialFailureError(ConnectionError):
     address to its exception; ``servers`` lists those addresses.
     """
 
-    def __init__(self, message, result=None, errors=None):
+    #: A pipeline's results, the failed ones' exceptions in place (set by
+    #: HashPipeline.execute only).
+    results: List[Any]
+
+    def __init__(self, message: str, result: Any = None,
+                 errors: Optional[Mapping[str, BaseException]] = None) -> None:
         super().__init__(message)
-        self.result = result
-        self.errors = dict(errors or {})
-        self.servers = list(self.errors)
+        self.result: Any = result
+        self.errors: Dict[str, BaseException] = dict(errors or {})
+        self.servers: List[str] = list(self.errors)
         # Whether any failed server may have executed its part.
-        self.request_sent = any(getattr(error, "request_sent", False)
+        self.request_sent: bool = any(getattr(error, "request_sent", False)
                                 for error in self.errors.values())
 
     @classmethod
-    def for_servers(cls, result, errors, what="the call"):
+    def for_servers(cls, result: Any, errors: Mapping[str, BaseException],
+                    what: str = "the call") -> "PartialFailureError":
         """The error for ``errors`` ({address: exception}), saying which
         servers failed and why."""
         details = "; ".join("%s: %s" % (server, error) for server, error in errors.items())

@@ -107,7 +107,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                            "(default %d)" % DEFAULT_TIMEOUT_MS)
 
 
-def _start_server(**options: Any) -> "GibsonServer":
+def _start_server(**options: Any) -> "GibsonServer[Any, Any]":
     from pygibson.server import GibsonServer
 
     return GibsonServer(**options).start()
@@ -141,12 +141,12 @@ def _reset(server: object) -> None:
 
 
 def gibson_server_fixture(scope: str = "session", unix_socket: bool = False,
-                          **options: Any) -> Callable[[], "GibsonServer"]:
+                          **options: Any) -> Callable[[], "GibsonServer[Any, Any]"]:
     """Make a pytest fixture that runs an embedded server with ``options``
     for the given ``scope``; assign it to a name in a conftest.py."""
 
     @pytest.fixture(scope=scope)  # type: ignore[call-overload]  # scope: a str checked by pytest
-    def _fixture() -> Iterator["GibsonServer"]:
+    def _fixture() -> Iterator["GibsonServer[Any, Any]"]:
         server = _start_server(unix_socket=True if unix_socket else None, **options)
         try:
             yield server
@@ -156,10 +156,11 @@ def gibson_server_fixture(scope: str = "session", unix_socket: bool = False,
     return _fixture  # type: ignore[no-any-return]  # a fixture, used by the name it is given
 
 
-gibson_server = gibson_server_fixture(scope="session")
+gibson_server: Callable[[], "GibsonServer[Any, Any]"] = gibson_server_fixture(scope="session")
 gibson_server.__doc__ = "A session-wide embedded Gibson server over TCP."
 
-gibson_unix_server = gibson_server_fixture(scope="session", unix_socket=True)
+gibson_unix_server: Callable[[], "GibsonServer[Any, Any]"] = gibson_server_fixture(
+    scope="session", unix_socket=True)
 gibson_unix_server.__doc__ = "A session-wide embedded Gibson server on a unix socket."
 
 
@@ -189,12 +190,12 @@ def gibson_noproc(request: pytest.FixtureRequest) -> GibsonAddress:
 
 
 @pytest.fixture
-def gibson_server_factory() -> Iterator[Callable[..., "GibsonServer"]]:
+def gibson_server_factory() -> Iterator[Callable[..., "GibsonServer[Any, Any]"]]:
     """``gibson_server_factory(**options)`` -> a started GibsonServer,
     stopped after the test."""
-    servers: List["GibsonServer"] = []
+    servers: List["GibsonServer[Any, Any]"] = []
 
-    def factory(**options: Any) -> "GibsonServer":
+    def factory(**options: Any) -> "GibsonServer[Any, Any]":
         server = _start_server(**options)
         servers.append(server)
         return server
@@ -205,12 +206,12 @@ def gibson_server_factory() -> Iterator[Callable[..., "GibsonServer"]]:
 
 
 @pytest.fixture
-def gibson_servers_factory() -> Iterator[Callable[..., List["GibsonServer"]]]:
+def gibson_servers_factory() -> Iterator[Callable[..., List["GibsonServer[Any, Any]"]]]:
     """``gibson_servers_factory(count, **options)`` -> a list of ``count``
     started GibsonServers, stopped after the test."""
-    servers: List["GibsonServer"] = []
+    servers: List["GibsonServer[Any, Any]"] = []
 
-    def factory(count: int, **options: Any) -> List["GibsonServer"]:
+    def factory(count: int, **options: Any) -> List["GibsonServer[Any, Any]"]:
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError("count must be an int of at least 1, not %r" % (count,))
         made = []
@@ -244,7 +245,7 @@ def gibson_client_factory(request: pytest.FixtureRequest) -> Iterator[Callable[.
 
 
 @pytest.fixture
-def gibson_client(gibson_server: "GibsonServer",
+def gibson_client(gibson_server: "GibsonServer[Any, Any]",
                   gibson_client_factory: Callable[..., "Client"]) -> "Client":
     """A pygibson.Client on ``gibson_server``, which is flushed and has its
     faults cleared before the test."""
@@ -266,7 +267,7 @@ def _async_client_fixture() -> Callable[..., Any]:
 
     @pytest_asyncio.fixture(name="gibson_async_client")
     async def fixture(request: pytest.FixtureRequest,
-                      gibson_server: "GibsonServer") -> AsyncIterator["AsyncClient"]:
+                      gibson_server: "GibsonServer[Any, Any]") -> AsyncIterator["AsyncClient"]:
         """A pygibson.asyncio.AsyncClient on ``gibson_server``, which is
         flushed and has its faults cleared before the test."""
         from pygibson.asyncio import AsyncClient
@@ -282,4 +283,4 @@ def _async_client_fixture() -> Callable[..., Any]:
     return fixture  # type: ignore[no-any-return]
 
 
-gibson_async_client = _async_client_fixture()
+gibson_async_client: Callable[..., Any] = _async_client_fixture()

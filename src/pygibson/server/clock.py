@@ -8,12 +8,7 @@ sees it expire on the next request, without sleeping.
 
 import threading
 import time
-from typing import Optional, Union
-
-try:
-    from typing import Protocol
-except ImportError:  # pragma: no cover - Python 3.7
-    Protocol = object  # type: ignore[assignment]
+from typing import Optional, Protocol
 
 __all__ = ["Clock", "RealClock", "ManualClock"]
 
