@@ -8,6 +8,8 @@ waiting while the transport's buffer is over its high-water mark, so that a
 pipeline of any size is not held in memory twice.
 """
 
+from types import GenericAlias
+
 from ._async_connection import Batch
 from ._async_encode import value_size as _value_size
 from ._operations import OPERATIONS
@@ -45,6 +47,10 @@ class AsyncPipeline:
     many replies received (``.sent``, ``.received``). The client's timeout
     bounds each wait without progress, not the whole batch.
     """
+
+    # AsyncPipeline[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, client):
         self._client = client

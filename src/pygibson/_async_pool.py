@@ -9,6 +9,7 @@ pipeline, a lock held across calls) or several connections to one server.
 import asyncio
 import inspect
 from collections import deque
+from types import GenericAlias
 
 from ._async_pipeline import AsyncPipeline
 from ._operations import OPERATIONS
@@ -40,6 +41,10 @@ class AsyncConnectionPool:
     Waiting coroutines are served first come, first served: a connection
     given back goes to the longest waiter.
     """
+
+    # AsyncConnectionPool[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, max_size=8, acquire_timeout=5.0, idle_timeout=300.0,
                  health_check_interval=30.0, client_factory=None, **client_kwargs):
@@ -258,6 +263,10 @@ class AsyncPooledClient:
     ``AsyncPooledClient(pool=None, **options)`` uses the given pool, or
     makes one from ``options`` (see ``AsyncConnectionPool``).
     """
+
+    # AsyncPooledClient[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, pool=None, **options):
         self.pool = pool if pool is not None else AsyncConnectionPool(**options)

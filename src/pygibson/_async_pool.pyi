@@ -2,6 +2,7 @@
 re-exports them), whose coroutines are made from the operation table at
 import time: typed by asyncio.pyi's _AsyncOperations, as AsyncClient."""
 
+from types import GenericAlias
 from typing import Any, AsyncContextManager, Callable, Generic, Optional, overload
 
 from typing_extensions import Self
@@ -19,6 +20,8 @@ class AsyncConnectionPool(Generic[_V]):
     acquire_timeout: Optional[float]
     idle_timeout: Optional[float]
     health_check_interval: Optional[float]
+    @classmethod
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
     # The pool's times are in seconds (the client's in milliseconds). The
     # other keyword arguments go to every client: AsyncClient's, or
     # client_factory's, which may take others.

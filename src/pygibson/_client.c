@@ -869,6 +869,10 @@ static PyMethodDef client_methods[] = {
      "at once with ConnectionError."},
     {"__enter__", client_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nReturn the client, for a with block."},
+    /* Client[str] (the stubs make Client generic in what values come back
+     * as) must work at run time too, in annotations evaluated then. */
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "See PEP 585: Client[bytes] or Client[str], for annotations."},
     {"__exit__", (PyCFunction)(void (*)(void))client_exit, METH_FASTCALL,
      "__exit__($self, /, *exc_info)\n--\n\nClose the connection."},
     {NULL, NULL, 0, NULL},

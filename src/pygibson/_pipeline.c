@@ -481,6 +481,9 @@ static PyMethodDef pipeline_methods[] = {
     {"reset", pipeline_reset, METH_NOARGS, "reset($self)\n--\n\nForget the queued operations."},
     {"__enter__", pipeline_enter, METH_NOARGS,
      "__enter__($self, /)\n--\n\nReturn the pipeline, for a with block."},
+    /* Pipeline[str], as Client[str]. */
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     "See PEP 585: Pipeline[bytes] or Pipeline[str], for annotations."},
     {"__exit__", (PyCFunction)(void (*)(void))pipeline_exit, METH_FASTCALL,
      "__exit__($self, /, *exc_info)\n--\n\nForget the operations not executed."},
     {NULL, NULL, 0, NULL},

@@ -21,6 +21,7 @@ import os
 import socket
 import threading
 import time
+from types import GenericAlias
 
 from . import _client_extras, _transport as transport
 from ._address import client_address
@@ -358,6 +359,10 @@ class Client:
     0 instead (count() always returns 0).
     """
 
+    # Client[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
+
     __slots__ = ("_conn", "_lock", "_generation", "_encoding", "_retry_reads",
                  "_connect_retries", "_connect_backoff", "_empty_when_no_match",
                  "_busy", "__weakref__")
@@ -645,6 +650,10 @@ class Pipeline:
     while it writes a reply, so writing everything first would deadlock
     once both socket buffers filled (§8.1).
     """
+
+    # Pipeline[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
 
     __slots__ = ("_client", "_frames", "_queue", "__weakref__")
 

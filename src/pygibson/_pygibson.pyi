@@ -12,6 +12,7 @@ one in asyncio.pyi for the coroutines). They are stub-only
 """
 
 import os
+from types import GenericAlias
 from typing import Any, Dict, Generic, List, Optional, TypeVar, Union, overload, type_check_only
 
 from typing_extensions import Self, TypedDict, disjoint_base
@@ -63,6 +64,11 @@ class _ClientOptions(TypedDict, total=False):
 class _Operations(Generic[_V]):
     """The operations of every blocking client (the table's, but quit)."""
 
+    # Client[str] works at run time too (PEP 585), for annotations
+    # evaluated then.
+    @classmethod
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
+
     def set(self, key: _Key, value: _Value, ttl: int = 0) -> None: ...
     def ttl(self, key: _Key, ttl: int) -> None: ...
     @overload
@@ -95,6 +101,11 @@ class _Operations(Generic[_V]):
 class _Queue(Generic[_V]):
     """A pipeline's methods, the asyncio ones' too: each queues its
     operation and returns the pipeline, so that calls chain."""
+
+    # Pipeline[str] works at run time too (PEP 585), for annotations
+    # evaluated then.
+    @classmethod
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
 
     def set(self, key: _Key, value: _Value, ttl: int = 0) -> Self: ...
     def ttl(self, key: _Key, ttl: int) -> Self: ...

@@ -20,6 +20,7 @@ dropped in its turn, so it can never be taken for another request's.
 """
 
 import asyncio
+from types import GenericAlias
 
 from ._async_connection import connect
 from ._async_encode import make_encoder, value_size as _value_size
@@ -55,6 +56,10 @@ class AsyncClient:
     once on a new connection. The connection opens at the first request (or
     ``connect()``); ``aclose()`` closes it and the next request reopens it.
     """
+
+    # AsyncClient[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, addr="127.0.0.1", port=10128, unix_socket=None, timeout=1000, *,
                  host=None, connect_timeout=None, encoding=None, max_key_size=512,

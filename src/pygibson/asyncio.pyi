@@ -5,6 +5,7 @@ _AsyncOperations, for AsyncClient and AsyncPooledClient; the pipelines take
 their queueing methods from _pygibson.pyi's _Queue, as the blocking ones."""
 
 import os
+from types import GenericAlias
 from typing import Any, Dict, Generic, List, Optional, Union, overload, type_check_only
 
 from typing_extensions import Self
@@ -22,6 +23,11 @@ __all__ = ["AsyncClient", "AsyncPipeline", "AsyncConnectionPool", "AsyncPooledCl
 class _AsyncOperations(Generic[_V]):
     """The coroutines of every asyncio client (the table's, but quit); what
     they return is as in _pygibson.pyi's _Operations."""
+
+    # AsyncClient[str] works at run time too (PEP 585), for annotations
+    # evaluated then.
+    @classmethod
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
 
     async def set(self, key: _Key, value: _Value, ttl: int = 0) -> None: ...
     async def ttl(self, key: _Key, ttl: int) -> None: ...

@@ -11,6 +11,7 @@ import os
 import threading
 from collections import deque
 from time import monotonic as _monotonic
+from types import GenericAlias
 
 from ._compat import Client, Pipeline
 from ._operations import OPERATIONS
@@ -56,6 +57,10 @@ class ConnectionPool:
     After ``fork()`` a child that uses the pool starts with an empty pool of
     its own; the parent's connections are left to the parent.
     """
+
+    # ConnectionPool[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(
         self,
@@ -355,6 +360,10 @@ class PooledClient:
     from ``options`` (see ``ConnectionPool``).
     """
 
+    # PooledClient[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
+
     def __init__(self, pool=None, **options):
         """Use pool, or make a ConnectionPool from options."""
         self.pool = pool if pool is not None else ConnectionPool(**options)
@@ -395,6 +404,10 @@ class PooledPipeline:
     """Queues calls, then replays them on a borrowed connection's pipeline:
     what ``PooledClient.pipeline()`` returns. The arguments are checked when
     ``execute()`` replays them, not as they are queued."""
+
+    # PooledPipeline[str] in annotations evaluated at run time: the stubs make it
+    # generic in what values come back as (bytes, or str with an encoding).
+    __class_getitem__ = classmethod(GenericAlias)
 
     def __init__(self, pool):
         """A pipeline over pool, which lends a connection to each execute()."""

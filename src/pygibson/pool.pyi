@@ -3,6 +3,7 @@ methods are made from the operation table at import time: they take their
 types from _pygibson.pyi's _Operations and _BlockingQueue, as Client and
 Pipeline do."""
 
+from types import GenericAlias
 from typing import Any, Callable, ContextManager, Generic, Optional, overload
 
 from typing_extensions import Self
@@ -19,6 +20,8 @@ class ConnectionPool(Generic[_V]):
     acquire_timeout: Optional[float]
     idle_timeout: Optional[float]
     health_check_interval: Optional[float]
+    @classmethod
+    def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
     # The pool's times are in seconds (the client's in milliseconds). The
     # other keyword arguments go to every client: Client's, or
     # client_factory's, which may take others.
