@@ -86,9 +86,11 @@ class AsyncHashClient(Sharded):
             await shard.client.aclose()
 
     async def __aenter__(self) -> "AsyncHashClient":
+        """Return the client, for an async with block that closes it."""
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        """Close every server's client (see aclose)."""
         await self.aclose()
 
     # The operations, made from pygibson.OPERATIONS below the class.

@@ -73,12 +73,16 @@ class AsyncPipeline:
         self._frames = []
 
     async def __aenter__(self):
+        """Return the pipeline, for an async with block."""
         return self
 
     async def __aexit__(self, *exc_info):
+        """Forget the operations not executed."""
         self.reset()
 
     async def execute(self, raise_on_error=True):
+        """Send the queued operations and return their results in order (see the
+        class's docstring for raise_on_error and broken connections)."""
         ops, frames = self._ops, self._frames
         self.reset()
         if not ops:

@@ -194,9 +194,11 @@ class AsyncConnectionPool:
             await client.aclose()
 
     async def __aenter__(self):
+        """Return the pool, for an async with block that closes it."""
         return self
 
     async def __aexit__(self, *exc_info):
+        """Close the pool (see aclose)."""
         await self.aclose()
 
     def __repr__(self):
@@ -282,12 +284,15 @@ class AsyncPooledClient:
             return await client.exists(key)
 
     async def aclose(self):
+        """Close the pool (see AsyncConnectionPool.aclose)."""
         await self.pool.aclose()
 
     async def __aenter__(self):
+        """Return the client, for an async with block that closes its pool."""
         return self
 
     async def __aexit__(self, *exc_info):
+        """Close the pool."""
         await self.aclose()
 
     def __repr__(self):
@@ -308,6 +313,8 @@ class AsyncPooledPipeline(AsyncPipeline):
         self._pool = pool
 
     async def execute(self, raise_on_error=True):
+        """Borrow a connection, send the queued operations on it and return their
+        results in order, as AsyncPipeline.execute()."""
         if not self._ops:
             return []
         pool = self._pool

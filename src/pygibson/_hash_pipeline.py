@@ -92,9 +92,11 @@ class HashPipeline:
         return True
 
     def __enter__(self) -> "HashPipeline":
+        """Return the pipeline, for a with block."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Forget the calls not executed."""
         self.reset()
 
     def _group(self, shard: Shard) -> _Group:

@@ -527,9 +527,11 @@ class Client:
         return Pipeline(self)
 
     def __enter__(self):
+        """Return the client, for a with block."""
         return self
 
     def __exit__(self, *exc_info):
+        """Close the connection."""
         self.close()
 
     def __del__(self):
@@ -692,9 +694,11 @@ class Pipeline:
         self._queue = []
 
     def __enter__(self):
+        """Return the pipeline, for a with block."""
         return self
 
     def __exit__(self, *exc_info):
+        """Forget the operations not executed."""
         self.reset()
 
     def __repr__(self):

@@ -253,6 +253,8 @@ class Rendezvous:
                        for name, weight in nodes]
 
     def lookup(self, key: bytes) -> int:
+        """The index, in the node list, of the node that holds ``key``: the
+        one of highest weighted score."""
         best, best_score = 0, -1.0
         for index, (seed, weight) in enumerate(self._seeds):
             word = int.from_bytes(_md5_digest(seed + bytes(key))[:8], "little")

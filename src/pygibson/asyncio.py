@@ -241,9 +241,11 @@ class AsyncClient:
             await conn.closed
 
     async def __aenter__(self):
+        """Return the client, for an async with block that closes it."""
         return self
 
     async def __aexit__(self, *exc_info):
+        """Close the connection (see aclose)."""
         await self.aclose()
 
     def pipeline(self):

@@ -180,9 +180,11 @@ class HashClient(Sharded):
         self._runner.close()
 
     def __enter__(self) -> "HashClient":
+        """Return the client, for a with block that closes it."""
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        """Close every server's client (see close)."""
         self.close()
 
     # The operations, made from pygibson.OPERATIONS below the class.

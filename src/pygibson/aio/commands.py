@@ -33,9 +33,11 @@ class Gibson:
         return self._conn
 
     def close(self):
+        """Close the connection (aiogibson's Gibson.close)."""
         self._conn.close()
 
     async def wait_closed(self):
+        """Wait until the connection is closed."""
         await self._conn.wait_closed()
 
     @property

@@ -84,6 +84,7 @@ class GibsonConnection:
                          "in flight; the server may have executed it%s")
 
     async def wait_closed(self):
+        """Wait until the connection is closed."""
         await self._conn.closed
 
     @property

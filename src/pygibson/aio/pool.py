@@ -154,23 +154,30 @@ class GibsonPool:
             self._opening -= 1
 
     def __enter__(self):
+        """Refused: 'with pool' cannot wait for a connection; use 'with (await
+        pool) as gibson:' or 'async with pool as gibson:'."""
         raise RuntimeError("use 'with (await pool) as gibson:' or 'async with pool as "
                            "gibson:'; a plain 'with pool' cannot wait for a connection")
 
     def __exit__(self, *exc_info):
+        """Never reached: __enter__ raises."""
         pass  # pragma: no cover - __enter__ always raises
 
     def __await__(self):
+        """'await pool': a connection, released on leaving 'with (await pool)
+        as gibson:'."""
         conn = yield from self.acquire().__await__()
         return _Released(self, conn)
 
     async def __aenter__(self):
+        """Acquire a connection for the async with block."""
         conn = await self.acquire()
         # Keyed by task: several tasks may be inside ``async with pool``.
         self._entered.setdefault(asyncio.current_task(), []).append(conn)
         return conn
 
     async def __aexit__(self, *exc_info):
+        """Release the block's connection."""
         task = asyncio.current_task()
         held = self._entered[task]
         conn = held.pop()
