@@ -8,7 +8,8 @@ fan-out is ``asyncio.gather`` over the servers instead of threads.
 """
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple,
+                    TypeVar, Union, overload)
 
 from ._hash_pipeline import HashPipeline, _Group
 from ._operations import OPERATIONS, Operation
@@ -18,18 +19,59 @@ from ._sharded import Hasher, Sharded, client_maker
 from .exceptions import ConnectionError, TimeoutError
 
 if TYPE_CHECKING:
+    from ._pygibson import _V  # bytes, or str with an encoding (see hash.py)
     from .hash import Key, Value
+else:
+    _V = TypeVar("_V")
 
 __all__ = ["AsyncHashClient", "AsyncHashPipeline"]
 
 
-class AsyncHashClient(Sharded):
+class AsyncHashClient(Sharded, Generic[_V]):
     """The ``AsyncClient`` interface over several servers: ``HashClient``
     for asyncio, with the same options, placement and failure policy (see
     ``HashClient``). Each server's client is an ``AsyncClient`` (an
     ``AsyncPooledClient`` with ``pooled=True`` or ``max_size=``); every
     operation is a coroutine; ``aclose()`` and ``async with`` close them.
     """
+
+    # AsyncHashClient[bytes], or AsyncHashClient[str] with an encoding, as AsyncClient (the
+    # options are spelt out in both overloads: type checkers read these, and
+    # the definition below is what runs).
+    @overload
+    def __init__(
+        self: "AsyncHashClient[bytes]",
+        servers: Sequence[ServerSpec],
+        *,
+        encoding: None = None,
+        hasher: Hasher = Ketama,
+        failover: bool = False,
+        retry_attempts: int = 2,
+        retry_timeout: float = 1.0,
+        dead_timeout: float = 60.0,
+        ignore_exc: bool = False,
+        pooled: bool = False,
+        max_size: Optional[int] = None,
+        client_factory: Optional[Callable[..., Any]] = None,
+        **client_options: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncHashClient[str]",
+        servers: Sequence[ServerSpec],
+        *,
+        encoding: str,
+        hasher: Hasher = Ketama,
+        failover: bool = False,
+        retry_attempts: int = 2,
+        retry_timeout: float = 1.0,
+        dead_timeout: float = 60.0,
+        ignore_exc: bool = False,
+        pooled: bool = False,
+        max_size: Optional[int] = None,
+        client_factory: Optional[Callable[..., Any]] = None,
+        **client_options: Any,
+    ) -> None: ...
 
     def __init__(
         self,
@@ -85,7 +127,7 @@ class AsyncHashClient(Sharded):
         for shard in self._shards:
             await shard.client.aclose()
 
-    async def __aenter__(self) -> "AsyncHashClient":
+    async def __aenter__(self) -> "AsyncHashClient[_V]":
         """Return the client, for an async with block that closes it."""
         return self
 
@@ -97,7 +139,8 @@ class AsyncHashClient(Sharded):
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
         async def set(self, key: "Key", value: "Value", ttl: int = 0) -> None: ...
         async def ttl(self, key: "Key", ttl: int) -> None: ...
-        async def get(self, key: "Key") -> Union[bytes, str, int]: ...
+        # A counter's value comes back as int (see Client.get).
+        async def get(self, key: "Key") -> _V: ...
         async def dl(self, key: "Key") -> None: ...
         async def delete(self, key: "Key") -> None: ...
         async def inc(self, key: "Key") -> int: ...
@@ -107,7 +150,7 @@ class AsyncHashClient(Sharded):
         async def mset(self, prefix: "Key", value: "Value") -> int: ...
         async def mttl(self, prefix: "Key", ttl: int) -> int: ...
         async def mget(self, prefix: "Key", limit: Optional[int] = None
-                       ) -> Dict[str, Union[bytes, str, int]]: ...
+                       ) -> Dict[str, Union[_V, int]]: ...
         async def mdl(self, prefix: "Key") -> int: ...
         async def mdelete(self, prefix: "Key") -> int: ...
         async def minc(self, prefix: "Key") -> int: ...
@@ -115,10 +158,10 @@ class AsyncHashClient(Sharded):
         async def mlock(self, prefix: "Key", seconds: int) -> int: ...
         async def munlock(self, prefix: "Key") -> int: ...
         async def count(self, prefix: "Key") -> int: ...
-        async def stats(self) -> Dict[str, Dict[str, Union[bytes, str, int]]]: ...
+        async def stats(self) -> Dict[str, Dict[str, Union[_V, int]]]: ...
         async def ping(self) -> None: ...
         async def meta(self, key: "Key", field: str) -> int: ...
-        async def keys(self, prefix: "Key") -> List[Union[bytes, str]]: ...
+        async def keys(self, prefix: "Key") -> List[_V]: ...
         async def quit(self) -> None: ...
 
 

@@ -13,7 +13,8 @@ templates (awaiting) and a fan-out by ``asyncio.gather`` instead of
 """
 
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple,
+                    TypeVar, Union, overload)
 
 from ._compat import Client
 from ._fanout import Runner
@@ -29,6 +30,11 @@ __all__ = ["HashClient", "HashPipeline", "AsyncHashClient", "AsyncHashPipeline",
 
 if TYPE_CHECKING:
     from ._async_hash import AsyncHashClient, AsyncHashPipeline
+    # What values come back as: bytes, or str with an encoding (see
+    # _pygibson.pyi); the stubs' TypeVar defaults to bytes.
+    from ._pygibson import _V
+else:
+    _V = TypeVar("_V")
 
 
 def __getattr__(name: str) -> Any:
@@ -55,7 +61,7 @@ def _pool_class() -> Callable[..., Any]:
     return PooledClient
 
 
-class HashClient(Sharded):
+class HashClient(Sharded, Generic[_V]):
     """The ``Client`` interface over several servers, keys spread by
     consistent hashing.
 
@@ -120,6 +126,44 @@ class HashClient(Sharded):
     never changes for a server list), which spares those keys the MD5.
     """
 
+    # HashClient[bytes], or HashClient[str] with an encoding, as Client (the
+    # options are spelt out in both overloads: type checkers read these, and
+    # the definition below is what runs).
+    @overload
+    def __init__(
+        self: "HashClient[bytes]",
+        servers: Sequence[ServerSpec],
+        *,
+        encoding: None = None,
+        hasher: Hasher = Ketama,
+        failover: bool = False,
+        retry_attempts: int = 2,
+        retry_timeout: float = 1.0,
+        dead_timeout: float = 60.0,
+        ignore_exc: bool = False,
+        pooled: bool = False,
+        max_size: Optional[int] = None,
+        client_factory: Optional[Callable[..., Any]] = None,
+        **client_options: Any,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: "HashClient[str]",
+        servers: Sequence[ServerSpec],
+        *,
+        encoding: str,
+        hasher: Hasher = Ketama,
+        failover: bool = False,
+        retry_attempts: int = 2,
+        retry_timeout: float = 1.0,
+        dead_timeout: float = 60.0,
+        ignore_exc: bool = False,
+        pooled: bool = False,
+        max_size: Optional[int] = None,
+        client_factory: Optional[Callable[..., Any]] = None,
+        **client_options: Any,
+    ) -> None: ...
+
     def __init__(
         self,
         servers: Sequence[ServerSpec],
@@ -179,7 +223,7 @@ class HashClient(Sharded):
             shard.client.close()
         self._runner.close()
 
-    def __enter__(self) -> "HashClient":
+    def __enter__(self) -> "HashClient[_V]":
         """Return the client, for a with block that closes it."""
         return self
 
@@ -191,7 +235,8 @@ class HashClient(Sharded):
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
         def set(self, key: Key, value: Value, ttl: int = 0) -> None: ...
         def ttl(self, key: Key, ttl: int) -> None: ...
-        def get(self, key: Key) -> Union[bytes, str, int]: ...
+        # A counter's value comes back as int (see Client.get).
+        def get(self, key: Key) -> _V: ...
         def dl(self, key: Key) -> None: ...
         def delete(self, key: Key) -> None: ...
         def inc(self, key: Key) -> int: ...
@@ -201,7 +246,7 @@ class HashClient(Sharded):
         def mset(self, prefix: Key, value: Value) -> int: ...
         def mttl(self, prefix: Key, ttl: int) -> int: ...
         def mget(self, prefix: Key, limit: Optional[int] = None
-                 ) -> Dict[str, Union[bytes, str, int]]: ...
+                 ) -> Dict[str, Union[_V, int]]: ...
         def mdl(self, prefix: Key) -> int: ...
         def mdelete(self, prefix: Key) -> int: ...
         def minc(self, prefix: Key) -> int: ...
@@ -209,10 +254,10 @@ class HashClient(Sharded):
         def mlock(self, prefix: Key, seconds: int) -> int: ...
         def munlock(self, prefix: Key) -> int: ...
         def count(self, prefix: Key) -> int: ...
-        def stats(self) -> Dict[str, Dict[str, Union[bytes, str, int]]]: ...
+        def stats(self) -> Dict[str, Dict[str, Union[_V, int]]]: ...
         def ping(self) -> None: ...
         def meta(self, key: Key, field: str) -> int: ...
-        def keys(self, prefix: Key) -> List[Union[bytes, str]]: ...
+        def keys(self, prefix: Key) -> List[_V]: ...
         def quit(self) -> None: ...
 
 
