@@ -41,7 +41,15 @@ nitpick_ignore = [
     for name in ("bytes", "str", "int", "float", "bool", "dict", "list", "tuple",
                  "object", "Exception", "ValueError", "TypeError", "ConnectionError",
                  "TimeoutError", "builtins.ConnectionError", "builtins.TimeoutError",
-                 "typing.NamedTuple", "NamedTuple", "None", "optional", "callable")
+                 "typing.NamedTuple", "NamedTuple", "None", "optional", "callable",
+                 "os.PathLike")
+] + [
+    # The type variables of GibsonServer's annotations (its clock, its port
+    # kind, call()'s result): private names that autodoc shows in
+    # signatures but that have no page to link to.
+    (role, "pygibson.server.embedded." + name)
+    for role in ("py:class", "py:obj")
+    for name in ("_ClockT", "_PortT", "_T")
 ]
 
 # docs/protocol.md is included as it is written, and its command reference

@@ -91,7 +91,7 @@ class GibsonServer(Generic[_ClockT, _PortT]):
         self.clock: _ClockT = clock if clock is not None else RealClock()  # type: ignore[assignment]
         #: Failures to inject (see pygibson.server.faults).
         self.faults: Faults = Faults()
-        #: The operations and the store.
+        # The operations and the store (not documented: tests reach in).
         self.engine: Engine = Engine(self.config)
         self._core: Optional[ServerCore] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None

@@ -40,7 +40,7 @@ import threading
 from collections import deque
 from typing import Any, Callable, Deque, NamedTuple, Optional, Tuple, Union
 
-__all__ = ["Faults"]
+__all__ = ["Faults", "Extra"]
 
 # Connection modes.
 ACCEPT = "accept"
