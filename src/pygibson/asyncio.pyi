@@ -14,6 +14,7 @@ Result = Union[bytes, str, int]
 _P = TypeVar("_P", bound="AsyncPipeline")
 _C = TypeVar("_C", bound="AsyncClient")
 _D = TypeVar("_D")
+_AP = TypeVar("_AP", bound="AsyncPooledClient")
 
 class AsyncClient:
     def __init__(
@@ -159,6 +160,8 @@ class AsyncConnectionPool:
 class AsyncPooledClient:
     pool: AsyncConnectionPool
     def __init__(self, pool: Optional[AsyncConnectionPool] = None, **options: Any) -> None: ...
+    @classmethod
+    def from_url(cls: Type[_AP], url: str, **options: Any) -> _AP: ...
     def pipeline(self) -> AsyncPipeline: ...
     async def set(self, key: Key, value: Value, ttl: int = 0) -> None: ...
     async def ttl(self, key: Key, ttl: int) -> None: ...
