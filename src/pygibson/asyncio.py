@@ -254,11 +254,7 @@ class AsyncClient:
     async def exists(self, key):
         """Whether ``key`` is stored and not expired, as ``Client.exists``:
         one META request; may be out of date by the time it is used."""
-        try:
-            await self.meta(key, "size")
-        except NotFoundError:
-            return False
-        return True
+        return await _client_extras.aexists(self, key)
 
 
 # ---- the operations, generated from the table -------------------------------

@@ -13,8 +13,10 @@ templates (awaiting) and a fan-out by ``asyncio.gather`` instead of
 """
 
 import functools
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar,
+                    Union, overload)
 
+from . import _client_extras
 from ._compat import Client
 from ._fanout import Runner
 from ._operations import OPERATIONS, Operation
@@ -22,7 +24,7 @@ from ._ring import Ketama, Rendezvous
 from ._hash_pipeline import HashPipeline
 from ._shard import Outcome, ServerSpec, Shard, define
 from ._sharded import Hasher, Sharded, client_maker
-from .exceptions import ConnectionError, TimeoutError
+from .exceptions import ConnectionError, NotFoundError, TimeoutError
 
 __all__ = ["HashClient", "HashPipeline", "AsyncHashClient", "AsyncHashPipeline", "Sharded",
            "Ketama", "Rendezvous"]
@@ -41,6 +43,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 Key = Union[str, bytes, bytearray, memoryview]
+_D = TypeVar("_D")
+#: Client.get's docstring, which says what default does (the sharded
+#: clients' get takes one too).
+GET_DOC = Client.get.__doc__
 Value = Union[str, bytes, bytearray, memoryview, int, float]
 
 #: The most idle fan-out threads a client keeps. They are made only as
@@ -185,11 +191,18 @@ class HashClient(Sharded):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    #: Whether ``key`` is stored and not expired: one META request to its
+    #: server, as ``Client.exists``; may be out of date by the time it is used.
+    exists = _client_extras.exists
+
     # The operations, made from pygibson.OPERATIONS below the class.
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
         def set(self, key: Key, value: Value, ttl: int = 0) -> None: ...
         def ttl(self, key: Key, ttl: int) -> None: ...
+        @overload
         def get(self, key: Key) -> Union[bytes, str, int]: ...
+        @overload
+        def get(self, key: Key, default: _D) -> Union[bytes, str, int, _D]: ...
         def dl(self, key: Key) -> None: ...
         def delete(self, key: Key) -> None: ...
         def inc(self, key: Key) -> int: ...
@@ -232,6 +245,25 @@ def {name}(self{params}):
     return self._merged({kind!r}, self._fan_out({name!r}, ({args},), {{}}), {limit}, {command!r})
 """
 
+# get(key, default): the same path, with NotFoundError (the server's answer
+# for a missing or expired key) turned into the default when one is given.
+_GET = """
+def {name}(self{params}, default=NO_DEFAULT):
+    shard = self._place({key})
+    try:
+        result = shard.client.{name}({args})
+    except NotFoundError:
+        if default is NO_DEFAULT:
+            raise
+        return default
+    except UNREACHABLE as error:
+        self._failed(shard, error)
+        raise
+    if shard.failures:
+        self._succeeded(shard)
+    return result
+"""
+
 
 def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
     # stats() and ping() are how one looks at every server: they try the
@@ -255,7 +287,12 @@ def _make_method(op: Operation, name: str) -> Callable[..., Any]:
         method.__name__, method.__qualname__ = name, "HashClient." + name
         method.__doc__ = op.doc
         return method
-    namespace = {"UNREACHABLE": (ConnectionError, TimeoutError)}
+    namespace = {"UNREACHABLE": (ConnectionError, TimeoutError), "NotFoundError": NotFoundError,
+                 "NO_DEFAULT": ...}
+    if op.result == "value":
+        method = define(op, name, _GET, namespace, "HashClient")
+        method.__doc__ = GET_DOC
+        return method  # type: ignore[no-any-return]
     return define(op, name, _PREFIX if op.prefix else _SINGLE_KEY, namespace,  # type: ignore[no-any-return]
                   "HashClient")
 
