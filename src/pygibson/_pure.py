@@ -24,6 +24,7 @@ import time
 
 from . import _client_extras, _transport as transport
 from ._address import client_address
+from ._serializing import Serializing
 from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
 from ._protocol import (
@@ -355,18 +356,23 @@ class Client:
     doubled each time. A prefix operation that matches nothing (or whose
     matches are all locked) raises NotFoundError, as the server answers and
     the old pygibson did; with empty_when_no_match=True it returns {}, [] or
-    0 instead (count() always returns 0).
+    0 instead (count() always returns 0). serializer (one per client: Gibson
+    has no flags field to say how a value was stored) stores Python
+    objects: set/mset pass every value but an int through its dumps(),
+    get/mget every stored value but a number through its loads(); see
+    pygibson.serializers (JSON, PICKLE).
     """
 
     __slots__ = ("_conn", "_lock", "_generation", "_encoding", "_retry_reads",
                  "_connect_retries", "_connect_backoff", "_empty_when_no_match",
-                 "_busy", "__weakref__")
+                 "_serializing", "_busy", "__weakref__")
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         self._conn = None
         self._lock = None
         self._encoding = None
+        self._serializing = None
         # Whether a call holds the lock. The lock is reentrant so that the
         # one thread that can find it taken by itself, a signal handler's
         # inside the call it interrupted, gets in and sees this flag set
@@ -382,7 +388,8 @@ class Client:
                  max_key_size=DEFAULT_MAX_KEY_SIZE, max_value_size=None,
                  max_request_size=DEFAULT_MAX_REQUEST_SIZE,
                  max_reply_size=DEFAULT_MAX_REPLY_SIZE, strict_ttl=True, retry_reads=True,
-                 connect_retries=2, connect_backoff=50, empty_when_no_match=False):
+                 connect_retries=2, connect_backoff=50, empty_when_no_match=False,
+                 serializer=None):
         # Checked in the extension's order, so that the first bad option is
         # the one reported.
         connect_retries, connect_backoff = _c_int(connect_retries), _c_int(connect_backoff)
@@ -422,6 +429,7 @@ class Client:
         # before max_request_size there.
         max_reply_size = size_option(max_reply_size, "max_reply_size")
         encoding = _known_encoding(encoding)
+        serializing = None if serializer is None else _serializing(serializer, encoding)
         if self._lock is None:
             self._lock = threading.RLock()
         if self._conn is not None:
@@ -434,6 +442,7 @@ class Client:
         self._connect_backoff = connect_backoff
         self._encoding = encoding
         self._empty_when_no_match = bool(empty_when_no_match)
+        self._serializing = serializing
 
     # ---- the lock, forks and connecting --------------------------------------
 
@@ -587,6 +596,11 @@ class Client:
         return self._encoding
 
     @property
+    def serializer(self):
+        """The serializer values go through (see pygibson.serializers), or None."""
+        return None if self._serializing is None else self._serializing.serializer
+
+    @property
     def empty_when_no_match(self):
         """Whether prefix operations that match nothing return {}, [] or 0
         instead of raising NotFoundError."""
@@ -616,6 +630,14 @@ def _c_int(obj):
     if value < -2147483648:
         raise OverflowError("signed integer is less than minimum")
     return value
+
+
+def _serializing(serializer, encoding):
+    """The Serializing of serializer=, as the extension's make_serializing."""
+    if encoding is not None:
+        raise ArgumentError("serializer and encoding exclude each other: the serializer's "
+                            "loads() takes the stored bytes (JSON gives str back already)")
+    return Serializing(serializer)
 
 
 def _unix_path(obj):
@@ -862,7 +884,34 @@ def _get_or_default(client, get, args, kwargs):
         return slots["default"]
 
 
-def _client_method(op):
+def _serialized(client, op, raw, args, kwargs):
+    """A call of set, mset, get or mget through the client's serializer
+    (``client_call_serialized``); ``raw`` is the method without it."""
+    serializing = client._serializing
+    if op.result == "value":  # get
+        if len(args) > 1 or kwargs:
+            return _get_or_default(
+                client, lambda c, key: _serialized(c, op, raw, (key,), {}), args, kwargs)
+        return serializing.load(raw(client, *args), op.command, args[0] if args else None)
+    if op.result == "dict":  # mget
+        result = raw(client, *args, **kwargs)
+        return serializing.load_all(result, op.command,
+                                    args[0] if args else kwargs.get(op.params[0].name))
+    # set, mset: the value, at position 1 or named (too many arguments and
+    # the binding says so, as in the extension).
+    if len(args) + len(kwargs) <= len(op.params):
+        if len(args) >= 2:
+            args = (args[0], serializing.dump(args[1])) + args[2:]
+        elif "value" in kwargs:
+            kwargs = dict(kwargs, value=serializing.dump(kwargs["value"]))
+    return raw(client, *args, **kwargs)
+
+
+#: The operations a client's serializer applies to (op_serialized).
+_SERIALIZED = ("set", "mset", "get", "mget")
+
+
+def _client_method(op, serialized=None):
     """The Client method for op: the whole request, from the call's
     arguments to its result.
 
@@ -879,8 +928,14 @@ def _client_method(op):
     idempotent = op.idempotent
     is_value = op.result == "value"
     is_end = op.result == "quit"
+    # set, mset, get and mget look for a serializer first (one attribute
+    # test); _serialized calls the same method made without the test.
+    raw = _client_method(op, False) if serialized is None and op.name in _SERIALIZED \
+        else None
 
     def method(self, *args, **kwargs):
+        if raw is not None and self._serializing is not None:
+            return _serialized(self, op, raw, args, kwargs)
         value = number = None
         if lone and len(args) == 1 and not kwargs:
             # The commonest call, get(key), skips the binding.
