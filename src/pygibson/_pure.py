@@ -731,6 +731,8 @@ class Pipeline:
                 _exchange(client, conn, frames, queue, results)
             finally:
                 client._release()
+            if client._serializing is not None:
+                _load_values(client._serializing, queue, results)
         if raise_on_error:
             for result in results:
                 if isinstance(result, BaseException):
@@ -897,14 +899,36 @@ def _serialized(client, op, raw, args, kwargs):
         result = raw(client, *args, **kwargs)
         return serializing.load_all(result, op.command,
                                     args[0] if args else kwargs.get(op.params[0].name))
-    # set, mset: the value, at position 1 or named (too many arguments and
-    # the binding says so, as in the extension).
+    args, kwargs = _dumped(serializing, op, args, kwargs)
+    return raw(client, *args, **kwargs)
+
+
+def _dumped(serializing, op, args, kwargs):
+    """set/mset's arguments with the value, at position 1 or named, as the
+    serializer's dump() makes it (client_dump_value); with too many
+    arguments or none, left for the binding to refuse."""
     if len(args) + len(kwargs) <= len(op.params):
         if len(args) >= 2:
             args = (args[0], serializing.dump(args[1])) + args[2:]
         elif "value" in kwargs:
             kwargs = dict(kwargs, value=serializing.dump(kwargs["value"]))
-    return raw(client, *args, **kwargs)
+    return args, kwargs
+
+
+def _load_values(serializing, queue, results):
+    """A pipeline's get and mget results through the client's serializer
+    (pipeline_load_values): one that does not load stands in its place."""
+    for index, (op, key, _) in enumerate(queue):
+        result = results[index]
+        if op.name not in ("get", "mget") or isinstance(result, BaseException):
+            continue
+        try:
+            results[index] = (serializing.load if op.name == "get" else serializing.load_all)(
+                result, op.command, key)
+        except MemoryError:
+            raise
+        except Exception as error:
+            results[index] = error
 
 
 #: The operations a client's serializer applies to (op_serialized).
@@ -1134,8 +1158,11 @@ def _client_method(op, serialized=None):
 
 def _pipeline_method(op):
     parts = _parts_maker(op)
+    takes_value = op.name in ("set", "mset")
 
     def method(self, *args, **kwargs):
+        if takes_value and self._client._serializing is not None:
+            args, kwargs = _dumped(self._client._serializing, op, args, kwargs)
         return self._add(op, parts(args, kwargs))
     return method
 

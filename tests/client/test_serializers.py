@@ -142,3 +142,23 @@ def test_pooled_clients_pass_the_serializer_on(server, Client):
         pooled.set("k", {"pooled": True})
         assert pooled.get("k") == {"pooled": True}
         assert pooled.get("missing", 0) == 0
+
+
+def test_pipelines_go_through_the_clients_serializer(objects, make_client):
+    make_client().set("foreign", b"\xfe\x80 not ours")
+    pipe = objects.pipeline()
+    pipe.set("a", {"x": [1]}).set(key="n", value=7).inc("n").get("a").get("n")
+    pipe.mset("a", ("t",)).mget("a").get("foreign").get("missing")
+    results = pipe.execute(raise_on_error=False)
+    assert results[:5] == [None, None, 8, {"x": [1]}, 8]
+    assert results[5] == 1 and results[6] in ({"a": ["t"]}, {"a": ("t",)})
+    assert isinstance(results[7], SerializationError) and "GET b'foreign'" in str(results[7])
+    assert isinstance(results[8], NotFoundError)
+    # raise_on_error: the first error, with every result on it.
+    with pytest.raises(SerializationError) as info:
+        objects.pipeline().get("a").get("foreign").execute()
+    assert info.value.results[0] == results[6]["a"]
+    # A value dumps() refuses is refused as it is queued; nothing is sent.
+    if objects.serializer is not PICKLE:
+        with pytest.raises(TypeError):
+            objects.pipeline().set("k", {1, 2})
