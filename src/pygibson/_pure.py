@@ -24,7 +24,7 @@ import time
 
 from . import _client_extras, _transport as transport
 from ._address import client_address
-from ._serializing import Serializing
+from ._serializing import for_options as serializing_for
 from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
 from ._protocol import (
@@ -429,7 +429,7 @@ class Client:
         # before max_request_size there.
         max_reply_size = size_option(max_reply_size, "max_reply_size")
         encoding = _known_encoding(encoding)
-        serializing = None if serializer is None else _serializing(serializer, encoding)
+        serializing = serializing_for(serializer, encoding)
         if self._lock is None:
             self._lock = threading.RLock()
         if self._conn is not None:
@@ -630,14 +630,6 @@ def _c_int(obj):
     if value < -2147483648:
         raise OverflowError("signed integer is less than minimum")
     return value
-
-
-def _serializing(serializer, encoding):
-    """The Serializing of serializer=, as the extension's make_serializing."""
-    if encoding is not None:
-        raise ArgumentError("serializer and encoding exclude each other: the serializer's "
-                            "loads() takes the stored bytes (JSON gives str back already)")
-    return Serializing(serializer)
 
 
 def _unix_path(obj):

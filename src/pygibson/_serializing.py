@@ -10,9 +10,21 @@ exactly alike.
 
 import types
 
-from .exceptions import SerializationError
+from .exceptions import ArgumentError, SerializationError
 
-__all__ = ["Serializing", "key_bytes"]
+__all__ = ["Serializing", "for_options", "key_bytes"]
+
+
+def for_options(serializer, encoding):
+    """The Serializing for a client's serializer= and encoding= (None for
+    no serializer), as the extension's make_serializing: the two exclude
+    each other, since loads() takes the stored bytes."""
+    if serializer is None:
+        return None
+    if encoding is not None:
+        raise ArgumentError("serializer and encoding exclude each other: the serializer's "
+                            "loads() takes the stored bytes (JSON gives str back already)")
+    return Serializing(serializer)
 
 
 def key_bytes(key):
