@@ -26,6 +26,7 @@ PUBLIC_MODULES = [
     "pygibson.server.clock",
     "pygibson.server.config",
     "pygibson.server.faults",
+    "pygibson.serializers",
     "pygibson.testing",
 ]
 

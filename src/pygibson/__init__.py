@@ -34,6 +34,7 @@ from .exceptions import NotFoundError as NotFoundError
 from .exceptions import PartialFailureError as PartialFailureError
 from .exceptions import PartialResultError as PartialResultError
 from .exceptions import ProtocolError as ProtocolError
+from .exceptions import SerializationError as SerializationError
 from .exceptions import PyGibsonError as PyGibsonError
 from .exceptions import ServerDownError as ServerDownError
 from .exceptions import ServerError as ServerError
@@ -76,6 +77,7 @@ __all__ = [
     "ArgumentError",
     "ServerDownError",
     "PartialFailureError",
+    "SerializationError",
 ]
 
 

@@ -13,10 +13,12 @@ from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional,
 
 from ._hash_pipeline import HashPipeline, _Group
 from ._operations import OPERATIONS, Operation
+from . import _client_extras
 from ._ring import Ketama
 from ._shard import Outcome, ServerSpec, Shard, define
 from ._sharded import Hasher, Sharded, client_maker
-from .exceptions import ConnectionError, TimeoutError
+from .exceptions import ConnectionError, NotFoundError, TimeoutError
+from .hash import GET_DOC
 
 if TYPE_CHECKING:
     from ._pygibson import _V  # bytes, or str with an encoding (see hash.py)
@@ -25,6 +27,8 @@ else:
     _V = TypeVar("_V")
 
 __all__ = ["AsyncHashClient", "AsyncHashPipeline"]
+
+_D = TypeVar("_D")
 
 
 class AsyncHashClient(Sharded, Generic[_V]):
@@ -135,12 +139,22 @@ class AsyncHashClient(Sharded, Generic[_V]):
         """Close every server's client (see aclose)."""
         await self.aclose()
 
+    async def exists(self, key: "Key") -> bool:
+        """Whether ``key`` is stored and not expired: one META request to
+        its server, as ``Client.exists``; may be out of date by the time it
+        is used."""
+        return await _client_extras.aexists(self, key)
+
     # The operations, made from pygibson.OPERATIONS below the class.
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
         async def set(self, key: "Key", value: "Value", ttl: int = 0) -> None: ...
         async def ttl(self, key: "Key", ttl: int) -> None: ...
         # A counter's value comes back as int (see Client.get).
+        @overload
         async def get(self, key: "Key") -> _V: ...
+        @overload
+        async def get(self, key: "Key", default: _D) -> Union[_V, _D]: ...
+        async def get(self, key: "Key", default: Any = ...) -> Any: ...  # noqa: F811
         async def dl(self, key: "Key") -> None: ...
         async def delete(self, key: "Key") -> None: ...
         async def inc(self, key: "Key") -> int: ...
@@ -199,6 +213,24 @@ async def {name}(self{params}):
     return result
 """
 
+# get(key, default), as HashClient's.
+_GET = """
+async def {name}(self{params}, default=NO_DEFAULT):
+    shard = self._place({key})
+    try:
+        result = await shard.client.{name}({args})
+    except NotFoundError:
+        if default is NO_DEFAULT:
+            raise
+        return default
+    except UNREACHABLE as error:
+        self._failed(shard, error)
+        raise
+    if shard.failures:
+        self._succeeded(shard)
+    return result
+"""
+
 _PREFIX = """
 async def {name}(self{params}):
     return self._merged({kind!r}, await self._fan_out({name!r}, ({args},)), {limit}, {command!r})
@@ -225,7 +257,12 @@ def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
 def _make_method(op: Operation, name: str) -> Callable[..., Any]:
     if not op.params:
         return _every_server_method(op, name)
-    namespace = {"UNREACHABLE": (ConnectionError, TimeoutError)}
+    namespace = {"UNREACHABLE": (ConnectionError, TimeoutError), "NotFoundError": NotFoundError,
+                 "NO_DEFAULT": ...}
+    if op.result == "value":
+        method = define(op, name, _GET, namespace, "AsyncHashClient")
+        method.__doc__ = GET_DOC
+        return method  # type: ignore[no-any-return]
     return define(op, name, _PREFIX if op.prefix else _SINGLE_KEY, namespace,  # type: ignore[no-any-return]
                   "AsyncHashClient")
 

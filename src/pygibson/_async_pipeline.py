@@ -114,6 +114,8 @@ class AsyncPipeline:
             # the rest is never written.
             if not future.done():
                 future.cancel()
+        if self._client._serializing is not None:
+            _load_values(self._client._serializing, ops, results)
         if raise_on_error:
             for result in results:
                 if isinstance(result, BaseException):
@@ -122,10 +124,30 @@ class AsyncPipeline:
         return results
 
 
+def _load_values(serializing, ops, results):
+    """get and mget results through the client's serializer, as the sync
+    Pipeline's: one that does not load stands in its place."""
+    for index, (opcode, key, _) in enumerate(ops):
+        loader = _LOADERS.get(opcode)
+        result = results[index]
+        if loader is None or isinstance(result, BaseException):
+            continue
+        try:
+            results[index] = getattr(serializing, loader[0])(result, loader[1], key)
+        except MemoryError:
+            raise
+        except Exception as error:
+            results[index] = error
+
+
+#: opcode -> (the Serializing method, the command) for get and mget.
+_LOADERS = {op.opcode: ("load" if op.result == "value" else "load_all", op.command)
+            for op in OPERATIONS if op.name in ("get", "mget")}
+
 _QUEUE = '''
 def {name}(self, {params}):
     """{doc}"""
-    frame = self._client._encode({command!r}, {wire})
+{dump}    frame = self._client._encode({command!r}, {wire})
     self._ops.append(({opcode}, {key}, {value_size}))
     self._frames.append(frame)
     return self
@@ -138,7 +160,10 @@ def _define(op):
         command=op.command.lower().encode(),
         wire=", ".join(p.name for p in op.wire_params),
         key=op.params[0].name if op.params and op.params[0].kind == "key" else "None",
-        value_size="_value_size(frame)" if op.shape == "SET" else "0")
+        value_size="_value_size(frame)" if op.shape == "SET" else "0",
+        dump=("    if self._client._serializing is not None:\n"
+              "        value = self._client._serializing.dump(value)\n"
+              if op.name in ("set", "mset") else ""))
     namespace = {"_value_size": _value_size}
     exec(source, namespace)
     method = namespace[op.name]

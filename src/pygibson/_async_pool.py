@@ -11,10 +11,11 @@ import inspect
 from collections import deque
 from types import GenericAlias
 
+from . import _client_extras
 from ._async_pipeline import AsyncPipeline
 from ._operations import OPERATIONS
 from .exceptions import ArgumentError, PyGibsonError
-from .pool import PoolTimeoutError
+from .pool import PoolTimeoutError, seconds_option
 
 __all__ = ["AsyncConnectionPool", "AsyncPooledClient", "AsyncPooledPipeline",
            "PoolTimeoutError"]
@@ -22,6 +23,9 @@ __all__ = ["AsyncConnectionPool", "AsyncPooledClient", "AsyncPooledPipeline",
 
 class AsyncConnectionPool:
     """A bounded set of ``AsyncClient`` connections to one server.
+
+    Its own times are in seconds; the client options passed through
+    (``timeout``, ``connect_timeout``) stay in milliseconds.
 
     Parameters (the rest are passed to every ``AsyncClient``):
 
@@ -53,9 +57,10 @@ class AsyncConnectionPool:
         if client_factory is None:
             from .asyncio import AsyncClient as client_factory
         self.max_size = max_size
-        self.acquire_timeout = acquire_timeout
-        self.idle_timeout = idle_timeout
-        self.health_check_interval = health_check_interval
+        self.acquire_timeout = seconds_option(acquire_timeout, "acquire_timeout")
+        self.idle_timeout = seconds_option(idle_timeout, "idle_timeout")
+        self.health_check_interval = seconds_option(health_check_interval,
+                                                    "health_check_interval")
         self._factory = client_factory
         self._client_kwargs = client_kwargs
         # A client made now checks the options (a misspelt one, a bad
@@ -263,7 +268,10 @@ class AsyncPooledClient:
     call borrows a connection for its duration.
 
     ``AsyncPooledClient(pool=None, **options)`` uses the given pool, or
-    makes one from ``options`` (see ``AsyncConnectionPool``).
+    makes one from ``options`` (see ``AsyncConnectionPool``): the pool's
+    times are in seconds, the client's ``timeout`` in milliseconds.
+    ``AsyncPooledClient.from_url(url, **options)`` reads a URL as
+    ``Client.from_url`` does.
     """
 
     # AsyncPooledClient[str] in annotations evaluated at run time: the stubs make it
@@ -272,6 +280,8 @@ class AsyncPooledClient:
 
     def __init__(self, pool=None, **options):
         self.pool = pool if pool is not None else AsyncConnectionPool(**options)
+
+    from_url = classmethod(_client_extras.from_url)
 
     def pipeline(self):
         """An ``AsyncPipeline`` whose ``execute()`` borrows one connection

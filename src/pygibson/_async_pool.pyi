@@ -9,6 +9,7 @@ from typing_extensions import Self
 
 from ._async_pipeline import AsyncPipeline
 from ._pygibson import _V
+from .serializers import Serializer as _Serializer
 from .asyncio import AsyncClient, _AsyncOperations
 from .pool import PoolTimeoutError as PoolTimeoutError
 
@@ -35,6 +36,7 @@ class AsyncConnectionPool(Generic[_V]):
         client_factory: Optional[Callable[..., AsyncClient[bytes]]] = None,
         *,
         encoding: None = None,
+        serializer: None = None,
         **client_kwargs: Any,
     ) -> None: ...
     @overload
@@ -47,6 +49,21 @@ class AsyncConnectionPool(Generic[_V]):
         client_factory: Optional[Callable[..., AsyncClient[str]]] = None,
         *,
         encoding: str,
+        serializer: None = None,
+        **client_kwargs: Any,
+    ) -> None: ...
+    # With a serializer (see Client): AsyncConnectionPool[Any].
+    @overload
+    def __init__(
+        self: "AsyncConnectionPool[Any]",
+        max_size: int = 8,
+        acquire_timeout: Optional[float] = 5.0,
+        idle_timeout: Optional[float] = 300.0,
+        health_check_interval: Optional[float] = 30.0,
+        client_factory: Optional[Callable[..., AsyncClient[Any]]] = None,
+        *,
+        encoding: Optional[str] = None,
+        serializer: _Serializer,
         **client_kwargs: Any,
     ) -> None: ...
     @property
@@ -71,12 +88,28 @@ class AsyncPooledClient(_AsyncOperations[_V]):
         pool: None = None,
         *,
         encoding: None = None,
+        serializer: None = None,
         **options: Any,
     ) -> None: ...
     @overload
     def __init__(
-        self: "AsyncPooledClient[str]", pool: None = None, *, encoding: str, **options: Any
+        self: "AsyncPooledClient[str]",
+        pool: None = None,
+        *,
+        encoding: str,
+        serializer: None = None,
+        **options: Any,
     ) -> None: ...
+    @overload
+    def __init__(
+        self: "AsyncPooledClient[Any]",
+        pool: None = None,
+        *,
+        serializer: _Serializer,
+        **options: Any,
+    ) -> None: ...
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> "AsyncPooledClient[Any]": ...
     def pipeline(self) -> "AsyncPooledPipeline[_V]": ...
     async def aclose(self) -> None: ...
     async def __aenter__(self) -> Self: ...

@@ -253,8 +253,8 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
 }
 
 static PyObject *
-client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssize_t nargs,
-           PyObject *kwnames)
+client_call(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames)
 {
     gibson_state *st = self->state;
     prepared_request p;
@@ -300,6 +300,98 @@ client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssiz
     }
     prepared_release(&p);
     return result;
+}
+
+/* ---- the serializer (serializer=), for set, mset, get and mget ---------- */
+
+int
+client_dump_value(ClientObject *self, const op_spec *op, PyObject *const *args,
+                  Py_ssize_t nargs, PyObject *kwnames, PyObject **copy, PyObject **dumped)
+{
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    Py_ssize_t at = nargs >= 2 ? 1 : -1;
+    *dumped = NULL;
+    for (Py_ssize_t k = 0; at < 0 && k < nkw; k++) {
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, k), "value") == 0) {
+            at = nargs + k;
+        }
+    }
+    if (at < 0 || nargs + nkw > op->nparams) {
+        return 0; /* no value, or too many arguments: the binding says so */
+    }
+    PyObject *value = PyObject_CallMethod(self->serializing, "dump", "(O)", args[at]);
+    if (value == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs + nkw; i++) {
+        copy[i] = i == at ? value : args[i];
+    }
+    *dumped = value;
+    return 0;
+}
+
+PyObject *
+client_load_value(ClientObject *self, const op_spec *op, PyObject *result, PyObject *key)
+{
+    if (result == NULL) {
+        return NULL;
+    }
+    PyObject *loaded = PyObject_CallMethod(self->serializing,
+                                           op == &OP_GET ? "load" : "load_all", "OsO",
+                                           result, op->command, key);
+    Py_DECREF(result);
+    return loaded;
+}
+
+/* The first parameter (key or prefix) of a call whose arguments bound. */
+static PyObject *
+first_argument(const op_spec *op, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs > 0) {
+        return args[0];
+    }
+    for (Py_ssize_t k = 0; kwnames != NULL && k < PyTuple_GET_SIZE(kwnames); k++) {
+        if (PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(kwnames, k),
+                                             op->params[0]) == 0) {
+            return args[k];
+        }
+    }
+    return Py_None; /* not reached: the binding requires it */
+}
+
+/* client_call through the serializer. Out of line: only a client made with
+ * a serializer comes here. */
+static NOINLINE PyObject *
+client_call_serialized(ClientObject *self, const op_spec *op, PyObject *const *args,
+                       Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (op == &OP_GET || op == &OP_MGET) {
+        PyObject *result = client_call(self, op, args, nargs, kwnames);
+        return client_load_value(self, op, result, first_argument(op, args, nargs, kwnames));
+    }
+    PyObject *copy[OP_MAX_ARGS];
+    PyObject *dumped;
+    if (client_dump_value(self, op, args, nargs, kwnames, copy, &dumped) < 0) {
+        return NULL;
+    }
+    if (dumped == NULL) {
+        return client_call(self, op, args, nargs, kwnames);
+    }
+    PyObject *result = client_call(self, op, copy, nargs, kwnames);
+    Py_DECREF(dumped);
+    return result;
+}
+
+/* One call of op: through the serializer when the client has one and op
+ * is one of its four, straight to the server otherwise. */
+static inline PyObject *
+client_run(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames)
+{
+    if (self->serializing != NULL && op_serialized(op)) {
+        return client_call_serialized(self, op, args, nargs, kwnames);
+    }
+    return client_call(self, op, args, nargs, kwnames);
 }
 
 /* get(key, default): the default for a missing or expired key (the server
@@ -416,6 +508,26 @@ client_address(PyObject *addr, int port_given)
     return split;
 }
 
+/* pygibson._serializing.Serializing(serializer), which checks it; refused
+ * with an encoding, since loads() takes the stored bytes. */
+static PyObject *
+make_serializing(gibson_state *st, PyObject *serializer, int has_encoding)
+{
+    if (has_encoding) {
+        PyErr_SetString(st->ArgumentError,
+                        "serializer and encoding exclude each other: the serializer's "
+                        "loads() takes the stored bytes (JSON gives str back already)");
+        return NULL;
+    }
+    PyObject *module = PyImport_ImportModule("pygibson._serializing");
+    if (module == NULL) {
+        return NULL;
+    }
+    PyObject *serializing = PyObject_CallMethod(module, "Serializing", "(O)", serializer);
+    Py_DECREF(module);
+    return serializing;
+}
+
 static int
 client_init(PyObject *op, PyObject *args, PyObject *kwargs)
 {
@@ -425,19 +537,20 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
                                "encoding",       "max_key_size",   "max_value_size",
                                "max_request_size", "max_reply_size", "strict_ttl",
                                "retry_reads",    "connect_retries", "connect_backoff",
-                               "empty_when_no_match", NULL};
+                               "empty_when_no_match", "serializer", NULL};
     PyObject *addr = NULL, *host = NULL, *unix_socket = Py_None, *timeout = NULL;
     PyObject *port_arg = NULL;
     PyObject *connect_timeout = NULL, *encoding = Py_None;
     PyObject *max_key = NULL, *max_value = NULL, *max_request = NULL, *max_reply = NULL;
     int port = GB_DEFAULT_PORT, strict_ttl = 1, retry_reads = 1;
     int connect_retries = 2, connect_backoff = 50, empty_when_no_match = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOOO$OOOOOOOppiip:Client", keywords,
+    PyObject *serializer = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "|OOOO$OOOOOOOppiipO:Client", keywords,
                                      &addr, &port_arg, &unix_socket, &timeout, &host,
                                      &connect_timeout, &encoding, &max_key, &max_value,
                                      &max_request, &max_reply, &strict_ttl,
                                      &retry_reads, &connect_retries, &connect_backoff,
-                                     &empty_when_no_match)) {
+                                     &empty_when_no_match, &serializer)) {
         return -1;
     }
     gibson_state *st = self->state;
@@ -491,6 +604,7 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     }
     config.port = port;
 
+    PyObject *serializing = NULL; /* owned until it is the client's */
     PyObject *path = NULL; /* keeps unix_path alive until gb_client_init copies it */
     PyObject *split = NULL; /* the same for a host taken out of addr */
     if (addr != NULL && addr != Py_None && unix_socket == Py_None &&
@@ -556,6 +670,12 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     if (arg_encoding(st, encoding, &known_encoding) < 0) {
         goto error;
     }
+    if (serializer != Py_None) {
+        serializing = make_serializing(st, serializer, known_encoding != NULL);
+        if (serializing == NULL) {
+            goto error;
+        }
+    }
 
     if (self->lock == NULL) {
         self->lock = PyThread_allocate_lock();
@@ -582,10 +702,12 @@ client_init(PyObject *op, PyObject *args, PyObject *kwargs)
     self->connect_retries = connect_retries;
     self->connect_backoff_ms = connect_backoff;
     Py_XSETREF(self->encoding, known_encoding == NULL ? NULL : Py_NewRef(known_encoding));
+    Py_XSETREF(self->serializing, serializing);
     Py_XDECREF(split);
     Py_XDECREF(path);
     return 0;
 error:
+    Py_XDECREF(serializing);
     Py_XDECREF(split);
     Py_XDECREF(path);
     return -1;
@@ -611,6 +733,7 @@ client_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->blocked = NULL;
     self->in_handlers = NULL;
     self->encoding = NULL;
+    self->serializing = NULL;
     self->weakreflist = NULL;
     return (PyObject *)self;
 }
@@ -634,6 +757,7 @@ client_dealloc(PyObject *op)
         PyThread_free_lock(self->lock);
     }
     Py_CLEAR(self->encoding);
+    Py_CLEAR(self->serializing);
     TYPE_FREE(type)(op);
     Py_DECREF(type);
 }
@@ -813,6 +937,17 @@ client_get_encoding(PyObject *op, void *closure)
 }
 
 static PyObject *
+client_get_serializer(PyObject *op, void *closure)
+{
+    (void)closure;
+    ClientObject *self = (ClientObject *)op;
+    if (self->serializing == NULL) {
+        Py_RETURN_NONE;
+    }
+    return PyObject_GetAttrString(self->serializing, "serializer");
+}
+
+static PyObject *
 client_repr(PyObject *op)
 {
     ClientObject *self = (ClientObject *)op;
@@ -894,6 +1029,8 @@ static PyGetSetDef client_getset[] = {
     {"timeout", client_get_timeout, NULL, "Request deadline in ms, or None.", NULL},
     {"connect_timeout", client_get_connect_timeout, NULL, "Connect deadline in ms.", NULL},
     {"encoding", client_get_encoding, NULL, "The encoding values are decoded with.", NULL},
+    {"serializer", client_get_serializer, NULL,
+     "The serializer values go through (see pygibson.serializers), or None.", NULL},
     {"empty_when_no_match", client_get_empty_when_no_match, NULL,
      "Whether prefix operations that match nothing return {}, [] or 0 instead of "
      "raising NotFoundError.", NULL},
@@ -910,7 +1047,7 @@ PyDoc_STRVAR(client_doc,
 "       connect_timeout=None, encoding=None, max_key_size=512, max_value_size=None,\n"
 "       max_request_size=4194304, max_reply_size=67108864, strict_ttl=True,\n"
 "       retry_reads=True, connect_retries=2, connect_backoff=50,\n"
-"       empty_when_no_match=False)\n"
+"       empty_when_no_match=False, serializer=None)\n"
 "--\n\n"
 "A blocking connection to a Gibson server, opened at the first request.\n\n"
 "timeout is the deadline of each whole request in milliseconds (None: wait\n"
@@ -925,7 +1062,10 @@ PyDoc_STRVAR(client_doc,
 "A prefix operation that matches nothing (or whose matches are all locked)\n"
 "raises NotFoundError, as the server answers and the old pygibson did; with\n"
 "empty_when_no_match=True it returns {}, [] or 0 instead (count() always\n"
-"returns 0).");
+"returns 0). serializer (one per client: Gibson has no flags field to say\n"
+"how a value was stored) stores Python objects: set/mset pass every value\n"
+"but an int through its dumps(), get/mget every stored value but a number\n"
+"through its loads(); see pygibson.serializers (JSON, PICKLE).");
 
 static PyType_Slot client_slots[] = {
     {Py_tp_doc, (void *)client_doc},

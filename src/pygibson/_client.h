@@ -6,6 +6,7 @@
 #define PYGIBSON_CLIENT_H
 
 #include "_module.h"
+#include "_ops.h"
 #include "pythread.h"
 
 typedef struct {
@@ -19,6 +20,9 @@ typedef struct {
     PyThread_type_lock lock; /* one request at a time on conn */
     unsigned long generation; /* forks seen when conn was made ours */
     PyObject *encoding;      /* str, or NULL for bytes */
+    /* pygibson._serializing.Serializing of the serializer= option, or NULL:
+     * set/mset/get/mget go through it only when there is one. */
+    PyObject *serializing;
     int retry_reads;
     int empty_when_no_match; /* prefix ops give {}/[]/0, not NotFoundError */
     int connect_retries;     /* further attempts after a refused connect */
@@ -55,6 +59,27 @@ void client_release(ClientObject *self);
  * was sent, so even writes may retry). With the lock held; -1 with an
  * exception. */
 int client_ensure_connected(ClientObject *self, gibson_state *st);
+/* The operations a client's serializer applies to: the values of set and
+ * mset go out through its dump(), those of get and mget come back through
+ * load()/load_all(). */
+static inline int
+op_serialized(const op_spec *op)
+{
+    return op == &OP_SET || op == &OP_MSET || op == &OP_GET || op == &OP_MGET;
+}
+/* Fastcall arguments of set/mset with the value replaced by what the
+ * serializer's dump() makes of it, in `copy` (room for OP_MAX_ARGS); the
+ * new reference to drop afterwards in *dumped (NULL when there is no value
+ * to replace: binding the arguments will say what is wrong). -1 with an
+ * exception if dump() failed. */
+int client_dump_value(ClientObject *self, const op_spec *op, PyObject *const *args,
+                      Py_ssize_t nargs, PyObject *kwnames, PyObject **copy,
+                      PyObject **dumped);
+/* Through the client's serializer: the reply `result` (stolen) to `op` on
+ * `key`, bytes loaded and ints left as they are; NULL with an exception. */
+PyObject *client_load_value(ClientObject *self, const op_spec *op, PyObject *result,
+                            PyObject *key);
+
 /* True in a forked child for a client made before the fork. */
 int client_is_inherited(const ClientObject *self);
 

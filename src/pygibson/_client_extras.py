@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .exceptions import ArgumentError, NotFoundError
 
-__all__ = ["from_url", "exists", "install"]
+__all__ = ["from_url", "exists", "aexists", "install"]
 
 #: Client options a URL's query may set, by how their text is read.
 _INT_OPTIONS = ("timeout", "connect_timeout", "max_key_size", "max_value_size",
@@ -86,6 +86,15 @@ def exists(self, key):
     it is used: to use the value, call ``get(key, default)`` instead."""
     try:
         self.meta(key, "size")
+    except NotFoundError:
+        return False
+    return True
+
+
+async def aexists(client, key):
+    """``exists`` for the asyncio clients (AsyncClient, AsyncHashClient)."""
+    try:
+        await client.meta(key, "size")
     except NotFoundError:
         return False
     return True

@@ -87,12 +87,34 @@ queue_any(PipelineObject *self, const op_spec *op, PyObject *const *args, Py_ssi
     return queue_append(self, op, offset, key_len, value_len);
 }
 
+/* set/mset queued by a client with a serializer: the value as its dump()
+ * makes it, as the client sends it. */
+static NOINLINE PyObject *
+queue_serialized(PipelineObject *self, const op_spec *op, PyObject *const *args,
+                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    PyObject *copy[OP_MAX_ARGS];
+    PyObject *dumped;
+    if (client_dump_value(self->client, op, args, nargs, kwnames, copy, &dumped) < 0) {
+        return NULL;
+    }
+    if (dumped == NULL) {
+        return queue_any(self, op, args, nargs, kwnames);
+    }
+    PyObject *queued = queue_any(self, op, copy, nargs, kwnames);
+    Py_DECREF(dumped);
+    return queued;
+}
+
 static PyObject *
 pipeline_queue(PipelineObject *self, const op_spec *op, PyObject *const *args,
                Py_ssize_t nargs, PyObject *kwnames)
 {
     const char *key;
     Py_ssize_t key_len;
+    if (self->client->serializing != NULL && (op == &OP_SET || op == &OP_MSET)) {
+        return queue_serialized(self, op, args, nargs, kwnames);
+    }
     /* get(key) and its kind with a key that needs no conversion: most of
      * what is ever queued, so without the general binding. Anything it
      * does not take, a refusal included, goes to queue_any, which encodes
@@ -291,6 +313,37 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results,
     return 0;
 }
 
+/* The results of get and mget through the client's serializer, after the
+ * exchange (the lock released: loads() may take its time). A value that
+ * does not load stands in its place as SerializationError, as a value the
+ * encoding cannot decode does; -1 only for an error that must propagate. */
+static NOINLINE int
+pipeline_load_values(PipelineObject *self, PyObject *results, int *maybe_refused)
+{
+    for (Py_ssize_t i = 0; i < self->count; i++) {
+        const queued_op *q = &self->queue[i];
+        PyObject *result = PyList_GET_ITEM(results, i);
+        if ((q->op != &OP_GET && q->op != &OP_MGET) || PyExceptionInstance_Check(result)) {
+            continue;
+        }
+        const char *key_start = (const char *)self->frames.data + q->key_offset;
+        PyObject *key = PyBytes_FromStringAndSize(key_start, (Py_ssize_t)q->key_len);
+        if (key == NULL) {
+            return -1;
+        }
+        PyObject *loaded = client_load_value(self->client, q->op, Py_NewRef(result), key);
+        Py_DECREF(key);
+        if (loaded == NULL) {
+            if ((loaded = caught_exception()) == NULL) {
+                return -1;
+            }
+            *maybe_refused = 1;
+        }
+        PyList_SetItem(results, i, loaded); /* drops the old result */
+    }
+    return 0;
+}
+
 static PyObject *
 first_exception(PyObject *results)
 {
@@ -335,6 +388,9 @@ pipeline_execute(PyObject *op, PyObject *const *args, Py_ssize_t nargs, PyObject
         }
         int failed = pipeline_exchange(self, st, results, &maybe_refused);
         client_release(self->client);
+        if (!failed && self->client->serializing != NULL) {
+            failed = pipeline_load_values(self, results, &maybe_refused);
+        }
         if (failed) {
             pipeline_clear_queue(self);
             Py_DECREF(results);

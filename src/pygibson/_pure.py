@@ -25,6 +25,7 @@ from types import GenericAlias
 
 from . import _client_extras, _transport as transport
 from ._address import client_address
+from ._serializing import for_options as serializing_for
 from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
 from ._protocol import (
@@ -356,7 +357,11 @@ class Client:
     doubled each time. A prefix operation that matches nothing (or whose
     matches are all locked) raises NotFoundError, as the server answers and
     the old pygibson did; with empty_when_no_match=True it returns {}, [] or
-    0 instead (count() always returns 0).
+    0 instead (count() always returns 0). serializer (one per client: Gibson
+    has no flags field to say how a value was stored) stores Python
+    objects: set/mset pass every value but an int through its dumps(),
+    get/mget every stored value but a number through its loads(); see
+    pygibson.serializers (JSON, PICKLE).
     """
 
     # Client[str] in annotations evaluated at run time: the stubs make it
@@ -365,13 +370,14 @@ class Client:
 
     __slots__ = ("_conn", "_lock", "_generation", "_encoding", "_retry_reads",
                  "_connect_retries", "_connect_backoff", "_empty_when_no_match",
-                 "_busy", "__weakref__")
+                 "_serializing", "_busy", "__weakref__")
 
     def __new__(cls, *args, **kwargs):
         self = super().__new__(cls)
         self._conn = None
         self._lock = None
         self._encoding = None
+        self._serializing = None
         # Whether a call holds the lock. The lock is reentrant so that the
         # one thread that can find it taken by itself, a signal handler's
         # inside the call it interrupted, gets in and sees this flag set
@@ -387,7 +393,8 @@ class Client:
                  max_key_size=DEFAULT_MAX_KEY_SIZE, max_value_size=None,
                  max_request_size=DEFAULT_MAX_REQUEST_SIZE,
                  max_reply_size=DEFAULT_MAX_REPLY_SIZE, strict_ttl=True, retry_reads=True,
-                 connect_retries=2, connect_backoff=50, empty_when_no_match=False):
+                 connect_retries=2, connect_backoff=50, empty_when_no_match=False,
+                 serializer=None):
         # Checked in the extension's order, so that the first bad option is
         # the one reported.
         connect_retries, connect_backoff = _c_int(connect_retries), _c_int(connect_backoff)
@@ -427,6 +434,7 @@ class Client:
         # before max_request_size there.
         max_reply_size = size_option(max_reply_size, "max_reply_size")
         encoding = _known_encoding(encoding)
+        serializing = serializing_for(serializer, encoding)
         if self._lock is None:
             self._lock = threading.RLock()
         if self._conn is not None:
@@ -439,6 +447,7 @@ class Client:
         self._connect_backoff = connect_backoff
         self._encoding = encoding
         self._empty_when_no_match = bool(empty_when_no_match)
+        self._serializing = serializing
 
     # ---- the lock, forks and connecting --------------------------------------
 
@@ -594,6 +603,11 @@ class Client:
         return self._encoding
 
     @property
+    def serializer(self):
+        """The serializer values go through (see pygibson.serializers), or None."""
+        return None if self._serializing is None else self._serializing.serializer
+
+    @property
     def empty_when_no_match(self):
         """Whether prefix operations that match nothing return {}, [] or 0
         instead of raising NotFoundError."""
@@ -722,6 +736,8 @@ class Pipeline:
                 _exchange(client, conn, frames, queue, results)
             finally:
                 client._release()
+            if client._serializing is not None:
+                _load_values(client._serializing, queue, results)
         if raise_on_error:
             for result in results:
                 if isinstance(result, BaseException):
@@ -877,7 +893,56 @@ def _get_or_default(client, get, args, kwargs):
         return slots["default"]
 
 
-def _client_method(op):
+def _serialized(client, op, raw, args, kwargs):
+    """A call of set, mset, get or mget through the client's serializer
+    (``client_call_serialized``); ``raw`` is the method without it."""
+    serializing = client._serializing
+    if op.result == "value":  # get
+        if len(args) > 1 or kwargs:
+            return _get_or_default(
+                client, lambda c, key: _serialized(c, op, raw, (key,), {}), args, kwargs)
+        return serializing.load(raw(client, *args), op.command, args[0] if args else None)
+    if op.result == "dict":  # mget
+        result = raw(client, *args, **kwargs)
+        return serializing.load_all(result, op.command,
+                                    args[0] if args else kwargs.get(op.params[0].name))
+    args, kwargs = _dumped(serializing, op, args, kwargs)
+    return raw(client, *args, **kwargs)
+
+
+def _dumped(serializing, op, args, kwargs):
+    """set/mset's arguments with the value, at position 1 or named, as the
+    serializer's dump() makes it (client_dump_value); with too many
+    arguments or none, left for the binding to refuse."""
+    if len(args) + len(kwargs) <= len(op.params):
+        if len(args) >= 2:
+            args = (args[0], serializing.dump(args[1])) + args[2:]
+        elif "value" in kwargs:
+            kwargs = dict(kwargs, value=serializing.dump(kwargs["value"]))
+    return args, kwargs
+
+
+def _load_values(serializing, queue, results):
+    """A pipeline's get and mget results through the client's serializer
+    (pipeline_load_values): one that does not load stands in its place."""
+    for index, (op, key, _) in enumerate(queue):
+        result = results[index]
+        if op.name not in ("get", "mget") or isinstance(result, BaseException):
+            continue
+        try:
+            results[index] = (serializing.load if op.name == "get" else serializing.load_all)(
+                result, op.command, key)
+        except MemoryError:
+            raise
+        except Exception as error:
+            results[index] = error
+
+
+#: The operations a client's serializer applies to (op_serialized).
+_SERIALIZED = ("set", "mset", "get", "mget")
+
+
+def _client_method(op, serialized=None):
     """The Client method for op: the whole request, from the call's
     arguments to its result.
 
@@ -894,8 +959,14 @@ def _client_method(op):
     idempotent = op.idempotent
     is_value = op.result == "value"
     is_end = op.result == "quit"
+    # set, mset, get and mget look for a serializer first (one attribute
+    # test); _serialized calls the same method made without the test.
+    raw = _client_method(op, False) if serialized is None and op.name in _SERIALIZED \
+        else None
 
     def method(self, *args, **kwargs):
+        if raw is not None and self._serializing is not None:
+            return _serialized(self, op, raw, args, kwargs)
         value = number = None
         if lone and len(args) == 1 and not kwargs:
             # The commonest call, get(key), skips the binding.
@@ -1094,8 +1165,11 @@ def _client_method(op):
 
 def _pipeline_method(op):
     parts = _parts_maker(op)
+    takes_value = op.name in ("set", "mset")
 
     def method(self, *args, **kwargs):
+        if takes_value and self._client._serializing is not None:
+            args, kwargs = _dumped(self._client._serializing, op, args, kwargs)
         return self._add(op, parts(args, kwargs))
     return method
 

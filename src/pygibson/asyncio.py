@@ -28,6 +28,7 @@ from ._compat import Client, Reader
 from ._operations import OPERATIONS
 from . import _client_extras
 from ._compat import Client as _SyncClient
+from ._serializing import for_options as serializing_for
 from .exceptions import ConnectionError, NotFoundError
 
 __all__ = ["AsyncClient", "AsyncPipeline", "AsyncConnectionPool", "AsyncPooledClient",
@@ -48,8 +49,9 @@ class AsyncClient:
     timeout=1000, *, host=None, connect_timeout=None, encoding=None,
     max_key_size=512, max_value_size=None, max_request_size=4194304,
     max_reply_size=67108864, strict_ttl=True, retry_reads=True,
-    connect_retries=2, connect_backoff=50, empty_when_no_match=False)``: the
-    options of ``Client``, with the same meaning and checks. ``timeout`` (ms, None for no limit) bounds
+    connect_retries=2, connect_backoff=50, empty_when_no_match=False,
+    serializer=None)``: the options of ``Client``, with the same meaning and
+    checks (``serializer`` included: see ``pygibson.serializers``). ``timeout`` (ms, None for no limit) bounds
     the wait for each reply; when it passes the connection is closed (the
     late reply could otherwise be taken for the next request's) and the
     other requests on it fail with ``ConnectionError``, reads being retried
@@ -65,7 +67,7 @@ class AsyncClient:
                  host=None, connect_timeout=None, encoding=None, max_key_size=512,
                  max_value_size=None, max_request_size=4194304, max_reply_size=67108864,
                  strict_ttl=True, retry_reads=True, connect_retries=2, connect_backoff=50,
-                 empty_when_no_match=False):
+                 empty_when_no_match=False, serializer=None):
         given = {"host": host} if host is not None else {"addr": addr}
         if connect_timeout is not None:
             # Left out otherwise: Client's own default is the timeout.
@@ -81,6 +83,8 @@ class AsyncClient:
             connect_retries=connect_retries, connect_backoff=connect_backoff,
             empty_when_no_match=empty_when_no_match, **given)
         self._validator = validator
+        # Not the validator's: its pipeline checks values already dumped.
+        self._serializing = serializing_for(serializer, validator.encoding)
         self._encode = make_encoder(
             validator, (max_key_size, max_value_size, max_request_size, bool(strict_ttl)))
         self._encoding = validator.encoding
@@ -120,6 +124,12 @@ class AsyncClient:
     @property
     def encoding(self):
         return self._encoding
+
+    @property
+    def serializer(self):
+        """The serializer values go through (see pygibson.serializers), or None."""
+        serializing = self._serializing
+        return None if serializing is None else serializing.serializer
 
     @property
     def empty_when_no_match(self):
@@ -261,11 +271,7 @@ class AsyncClient:
     async def exists(self, key):
         """Whether ``key`` is stored and not expired, as ``Client.exists``:
         one META request; may be out of date by the time it is used."""
-        try:
-            await self.meta(key, "size")
-        except NotFoundError:
-            return False
-        return True
+        return await _client_extras.aexists(self, key)
 
 
 # ---- the operations, generated from the table -------------------------------
@@ -301,6 +307,25 @@ async def get(self, key, default=_NO_DEFAULT):
             raise
         return default
 '''
+# A client with a serializer: set/mset dump the value before encoding it;
+# get/mget call the method made without this (_RAW) and load its result.
+_DUMP = '''    if self._serializing is not None:
+        value = self._serializing.dump(value)
+'''
+_LOAD_GET = '''    if self._serializing is not None:
+        try:
+            result = await _RAW(self, key)
+        except NotFoundError:
+            if default is _NO_DEFAULT:
+                raise
+            return default
+        return self._serializing.load(result, {command_name!r}, key)
+'''
+_LOAD_MGET = '''    if self._serializing is not None:
+        return self._serializing.load_all(await _RAW(self, prefix, limit), {command_name!r},
+                                          prefix)
+'''
+_SERIALIZED = {"set": _DUMP, "mset": _DUMP, "get": _LOAD_GET, "mget": _LOAD_MGET}
 _QUIT = '''
 async def quit(self):
     """{doc}"""
@@ -312,7 +337,7 @@ async def quit(self):
 _GET_DOC = _SyncClient.get.__doc__.split("--\n\n", 1)[-1]
 
 
-def _define(op):
+def _define(op, serialized=True):
     fields = dict(
         name=op.name, params=op.signature[1:-1], doc=op.doc, opcode=op.opcode,
         command=op.command.lower().encode(),
@@ -331,6 +356,13 @@ def _define(op):
     namespace = {"ConnectionError": ConnectionError, "_value_size": _value_size,
                  "_running_loop": asyncio.get_running_loop, "NotFoundError": NotFoundError,
                  "_NO_DEFAULT": ...}
+    prologue = _SERIALIZED.get(op.name) if serialized else None
+    if prologue is not None:
+        # After the docstring: the first line that ends with its quotes.
+        head, docstring_end, rest = source.partition('"""\n')
+        source = head + docstring_end + prologue.format(command_name=op.command) + rest
+        if op.result in ("value", "dict"):
+            namespace["_RAW"] = _define(op, serialized=False)
     exec(source, namespace)  # a real signature for each method, as Client's
     method = namespace[op.name]
     method.__qualname__ = "AsyncClient." + op.name

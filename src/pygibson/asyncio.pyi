@@ -14,6 +14,7 @@ from ._async_pool import AsyncConnectionPool as AsyncConnectionPool
 from ._async_pool import AsyncPooledClient as AsyncPooledClient
 from ._pygibson import _D, _Key, _Path, _V, _Value
 from .pool import PoolTimeoutError as PoolTimeoutError
+from .serializers import Serializer as _Serializer
 
 __all__ = ["AsyncClient", "AsyncPipeline", "AsyncConnectionPool", "AsyncPooledClient",
            "PoolTimeoutError"]
@@ -28,7 +29,7 @@ class _AsyncOperations(Generic[_V]):
     @classmethod
     def __class_getitem__(cls, item: Any, /) -> GenericAlias: ...
 
-    async def set(self, key: _Key, value: _Value, ttl: int = 0) -> None: ...
+    async def set(self, key: _Key, value: Union[_Value, _V], ttl: int = 0) -> None: ...
     async def ttl(self, key: _Key, ttl: int) -> None: ...
     @overload
     async def get(self, key: _Key) -> _V: ...
@@ -41,7 +42,7 @@ class _AsyncOperations(Generic[_V]):
     async def dec(self, key: _Key) -> int: ...
     async def lock(self, key: _Key, seconds: int) -> None: ...
     async def unlock(self, key: _Key) -> None: ...
-    async def mset(self, prefix: _Key, value: _Value) -> int: ...
+    async def mset(self, prefix: _Key, value: Union[_Value, _V]) -> int: ...
     async def mttl(self, prefix: _Key, ttl: int) -> int: ...
     async def mget(
         self, prefix: _Key, limit: Optional[int] = None
@@ -59,7 +60,7 @@ class _AsyncOperations(Generic[_V]):
     async def keys(self, prefix: _Key) -> List[_V]: ...
 
 class AsyncClient(_AsyncOperations[_V]):
-    # Client's options, spelt out in both overloads as there (stubtest
+    # Client's options, spelt out in each overload as there (stubtest
     # cannot compare **Unpack[...] with the signature).
     @overload
     def __init__(
@@ -81,6 +82,7 @@ class AsyncClient(_AsyncOperations[_V]):
         connect_retries: int = 2,
         connect_backoff: int = 50,
         empty_when_no_match: bool = False,
+        serializer: None = None,
     ) -> None: ...
     @overload
     def __init__(
@@ -102,6 +104,31 @@ class AsyncClient(_AsyncOperations[_V]):
         connect_retries: int = 2,
         connect_backoff: int = 50,
         empty_when_no_match: bool = False,
+        serializer: None = None,
+    ) -> None: ...
+    # With a serializer, values are whatever it loads and any object it
+    # dumps may be stored: AsyncClient[Any].
+    @overload
+    def __init__(
+        self: "AsyncClient[Any]",
+        addr: Optional[str] = "127.0.0.1",
+        port: int = 10128,
+        unix_socket: Optional[_Path] = None,
+        timeout: Optional[float] = 1000,
+        *,
+        encoding: Optional[str] = None,
+        host: Optional[str] = None,
+        connect_timeout: Optional[float] = None,
+        max_key_size: int = 512,
+        max_value_size: Optional[int] = None,
+        max_request_size: int = 4194304,
+        max_reply_size: int = 67108864,
+        strict_ttl: bool = True,
+        retry_reads: bool = True,
+        connect_retries: int = 2,
+        connect_backoff: int = 50,
+        empty_when_no_match: bool = False,
+        serializer: _Serializer,
     ) -> None: ...
     @classmethod
     def from_url(cls, url: str, **options: Any) -> Self: ...
@@ -121,6 +148,8 @@ class AsyncClient(_AsyncOperations[_V]):
     def encoding(self) -> Optional[str]: ...
     @property
     def empty_when_no_match(self) -> bool: ...
+    @property
+    def serializer(self) -> Optional[_Serializer]: ...
     @property
     def closed(self) -> bool: ...
     @property

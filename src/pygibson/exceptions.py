@@ -23,6 +23,7 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "ArgumentError",
+    "SerializationError",
     "ServerDownError",
     "PartialFailureError",
 ]
@@ -133,6 +134,17 @@ class ArgumentError(PyGibsonError, ValueError):
     """An argument was refused before anything was sent (an empty key, a key
     holding a space, a TTL the server would store wrongly, ...)."""
 
+
+
+class SerializationError(PyGibsonError, ValueError):
+    """A client's ``serializer`` could not load a stored value (it was not
+    stored through that serializer, or is damaged). The message names the
+    request and the key; ``key`` holds the key (``bytes``; ``str`` for an
+    ``mget`` key), and the serializer's own exception is ``__cause__``."""
+
+    def __init__(self, message: str, key: Union[bytes, str, None] = None) -> None:
+        super().__init__(message)
+        self.key: Union[bytes, str, None] = key
 
 
 class ServerDownError(ConnectionError):

@@ -16,6 +16,7 @@ import functools
 from typing import (TYPE_CHECKING, Any, Callable, Dict, Generic, List, Optional, Sequence, Tuple,
                     TypeVar, Union, overload)
 
+from . import _client_extras
 from ._compat import Client
 from ._fanout import Runner
 from ._operations import OPERATIONS, Operation
@@ -23,7 +24,7 @@ from ._ring import Ketama, Rendezvous
 from ._hash_pipeline import HashPipeline
 from ._shard import Outcome, ServerSpec, Shard, define
 from ._sharded import Hasher, Sharded, client_maker
-from .exceptions import ConnectionError, TimeoutError
+from .exceptions import ConnectionError, NotFoundError, TimeoutError
 
 __all__ = ["HashClient", "HashPipeline", "AsyncHashClient", "AsyncHashPipeline", "Sharded",
            "Ketama", "Rendezvous"]
@@ -47,6 +48,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 Key = Union[str, bytes, bytearray, memoryview]
+_D = TypeVar("_D")
+#: Client.get's docstring, which says what default does (the sharded
+#: clients' get takes one too).
+GET_DOC = Client.get.__doc__
 Value = Union[str, bytes, bytearray, memoryview, int, float]
 
 #: The most idle fan-out threads a client keeps. They are made only as
@@ -231,12 +236,21 @@ class HashClient(Sharded, Generic[_V]):
         """Close every server's client (see close)."""
         self.close()
 
+    def exists(self, key: Key) -> bool:
+        """Whether ``key`` is stored and not expired: one META request to its
+        server, as ``Client.exists``; may be out of date by the time it is used."""
+        return _client_extras.exists(self, key)
+
     # The operations, made from pygibson.OPERATIONS below the class.
     if TYPE_CHECKING:  # their signatures, for type checkers (tests hold them to the table)
         def set(self, key: Key, value: Value, ttl: int = 0) -> None: ...
         def ttl(self, key: Key, ttl: int) -> None: ...
         # A counter's value comes back as int (see Client.get).
+        @overload
         def get(self, key: Key) -> _V: ...
+        @overload
+        def get(self, key: Key, default: _D) -> Union[_V, _D]: ...
+        def get(self, key: Key, default: Any = ...) -> Any: ...  # noqa: F811
         def dl(self, key: Key) -> None: ...
         def delete(self, key: Key) -> None: ...
         def inc(self, key: Key) -> int: ...
@@ -279,6 +293,25 @@ def {name}(self{params}):
     return self._merged({kind!r}, self._fan_out({name!r}, ({args},), {{}}), {limit}, {command!r})
 """
 
+# get(key, default): the same path, with NotFoundError (the server's answer
+# for a missing or expired key) turned into the default when one is given.
+_GET = """
+def {name}(self{params}, default=NO_DEFAULT):
+    shard = self._place({key})
+    try:
+        result = shard.client.{name}({args})
+    except NotFoundError:
+        if default is NO_DEFAULT:
+            raise
+        return default
+    except UNREACHABLE as error:
+        self._failed(shard, error)
+        raise
+    if shard.failures:
+        self._succeeded(shard)
+    return result
+"""
+
 
 def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
     # stats() and ping() are how one looks at every server: they try the
@@ -302,7 +335,12 @@ def _make_method(op: Operation, name: str) -> Callable[..., Any]:
         method.__name__, method.__qualname__ = name, "HashClient." + name
         method.__doc__ = op.doc
         return method
-    namespace = {"UNREACHABLE": (ConnectionError, TimeoutError)}
+    namespace = {"UNREACHABLE": (ConnectionError, TimeoutError), "NotFoundError": NotFoundError,
+                 "NO_DEFAULT": ...}
+    if op.result == "value":
+        method = define(op, name, _GET, namespace, "HashClient")
+        method.__doc__ = GET_DOC
+        return method  # type: ignore[no-any-return]
     return define(op, name, _PREFIX if op.prefix else _SINGLE_KEY, namespace,  # type: ignore[no-any-return]
                   "HashClient")
 

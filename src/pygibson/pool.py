@@ -13,6 +13,7 @@ from collections import deque
 from time import monotonic as _monotonic
 from types import GenericAlias
 
+from . import _client_extras
 from ._compat import Client, Pipeline
 from ._operations import OPERATIONS
 from .exceptions import ArgumentError, PyGibsonError, TimeoutError
@@ -36,8 +37,29 @@ class PoolTimeoutError(TimeoutError):
     """No connection came free before the pool's ``acquire_timeout``."""
 
 
+def seconds_option(value, name):
+    """A pool's time option: seconds as an int or float, or None. The
+    client's own times (timeout, connect_timeout, connect_backoff) are in
+    milliseconds, so every refusal says which unit is which."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError("%s is in seconds: a number or None, not %.100s (the pool's "
+                        "times are in seconds, the client's timeout= and connect_timeout= "
+                        "in milliseconds)" % (name, type(value).__name__))
+    if not value >= 0:  # NaN too
+        raise ArgumentError("%s must be 0 or more seconds, or None, not %r (the pool's "
+                            "times are in seconds, the client's timeout= and "
+                            "connect_timeout= in milliseconds)" % (name, value))
+    return value
+
+
 class ConnectionPool:
     """A bounded set of ``Client`` connections to one server.
+
+    Its own times are in seconds, as redis-py's; the client options passed
+    through (``timeout``, ``connect_timeout``, ``connect_backoff``) stay in
+    milliseconds, as ``Client`` takes them.
 
     Parameters (the rest are passed to every ``Client``):
 
@@ -75,9 +97,10 @@ class ConnectionPool:
         if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
             raise ArgumentError("max_size must be an int of at least 1")
         self.max_size = max_size
-        self.acquire_timeout = acquire_timeout
-        self.idle_timeout = idle_timeout
-        self.health_check_interval = health_check_interval
+        self.acquire_timeout = seconds_option(acquire_timeout, "acquire_timeout")
+        self.idle_timeout = seconds_option(idle_timeout, "idle_timeout")
+        self.health_check_interval = seconds_option(health_check_interval,
+                                                    "health_check_interval")
         self._factory = client_factory
         self._client_kwargs = client_kwargs
         # A client made now checks the options (a misspelt one, a bad
@@ -357,7 +380,12 @@ class PooledClient:
     connection for its duration.
 
     ``PooledClient(pool=None, **options)`` uses the given pool, or makes one
-    from ``options`` (see ``ConnectionPool``).
+    from ``options`` (see ``ConnectionPool``): the pool's ``acquire_timeout``,
+    ``idle_timeout`` and ``health_check_interval`` are in seconds, the
+    client's ``timeout`` and ``connect_timeout`` in milliseconds. A misspelt
+    option fails here, not at the first call.
+    ``PooledClient.from_url("gibson://HOST:PORT?timeout=500", max_size=16)``
+    reads the address and client options as ``Client.from_url`` does.
     """
 
     # PooledClient[str] in annotations evaluated at run time: the stubs make it
@@ -367,6 +395,8 @@ class PooledClient:
     def __init__(self, pool=None, **options):
         """Use pool, or make a ConnectionPool from options."""
         self.pool = pool if pool is not None else ConnectionPool(**options)
+
+    from_url = classmethod(_client_extras.from_url)
 
     for _name in _OPERATIONS + ("exists",):
         locals()[_name] = _pooled(_name)

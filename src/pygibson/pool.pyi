@@ -9,6 +9,7 @@ from typing import Any, Callable, ContextManager, Generic, Optional, overload
 from typing_extensions import Self
 
 from ._pygibson import Client, _BlockingQueue, _Operations, _V
+from .serializers import Serializer as _Serializer
 from .exceptions import TimeoutError
 
 __all__ = ["ConnectionPool", "PooledClient", "PooledPipeline", "PoolTimeoutError"]
@@ -35,6 +36,7 @@ class ConnectionPool(Generic[_V]):
         client_factory: Callable[..., Client[bytes]] = ...,
         *,
         encoding: None = None,
+        serializer: None = None,
         **client_kwargs: Any,
     ) -> None: ...
     @overload
@@ -47,6 +49,21 @@ class ConnectionPool(Generic[_V]):
         client_factory: Callable[..., Client[str]] = ...,
         *,
         encoding: str,
+        serializer: None = None,
+        **client_kwargs: Any,
+    ) -> None: ...
+    # With a serializer (see Client): ConnectionPool[Any].
+    @overload
+    def __init__(
+        self: "ConnectionPool[Any]",
+        max_size: int = 8,
+        acquire_timeout: Optional[float] = 5.0,
+        idle_timeout: Optional[float] = 300.0,
+        health_check_interval: Optional[float] = 30.0,
+        client_factory: Callable[..., Client[Any]] = ...,
+        *,
+        encoding: Optional[str] = None,
+        serializer: _Serializer,
         **client_kwargs: Any,
     ) -> None: ...
     @property
@@ -67,12 +84,28 @@ class PooledClient(_Operations[_V]):
     def __init__(self, pool: ConnectionPool[_V]) -> None: ...
     @overload
     def __init__(
-        self: "PooledClient[bytes]", pool: None = None, *, encoding: None = None, **options: Any
+        self: "PooledClient[bytes]",
+        pool: None = None,
+        *,
+        encoding: None = None,
+        serializer: None = None,
+        **options: Any,
     ) -> None: ...
     @overload
     def __init__(
-        self: "PooledClient[str]", pool: None = None, *, encoding: str, **options: Any
+        self: "PooledClient[str]",
+        pool: None = None,
+        *,
+        encoding: str,
+        serializer: None = None,
+        **options: Any,
     ) -> None: ...
+    @overload
+    def __init__(
+        self: "PooledClient[Any]", pool: None = None, *, serializer: _Serializer, **options: Any
+    ) -> None: ...
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> "PooledClient[Any]": ...
     def pipeline(self) -> "PooledPipeline[_V]": ...
     def close(self) -> None: ...
     def __enter__(self) -> Self: ...

@@ -228,3 +228,24 @@ async def test_a_misspelt_option_fails_when_the_async_pool_is_made():
         AsyncPooledClient(adr="127.0.0.1")
     with pytest.raises(TypeError, match="adr"):
         AsyncConnectionPool(adr="127.0.0.1")
+
+
+async def test_async_pool_times_say_they_are_seconds():
+    with pytest.raises(TypeError, match="acquire_timeout is in seconds"):
+        AsyncConnectionPool(acquire_timeout="5")
+    with pytest.raises(ValueError, match="idle_timeout must be 0 or more seconds"):
+        AsyncPooledClient(idle_timeout=-1)
+
+
+async def test_async_pooled_client_from_url(server):
+    options = options_for(server)
+    if "unix_socket" in options:
+        url = "unix://%s?timeout=700" % options["unix_socket"]
+    else:
+        url = "gibson://%s:%d?timeout=700" % (options["addr"], options["port"])
+    pooled = AsyncPooledClient.from_url(url, max_size=2)
+    await pooled.set("k", "v")
+    assert await pooled.get("k") == b"v"
+    async with pooled.pool.connection() as client:
+        assert client.timeout == 700
+    await pooled.aclose()

@@ -274,3 +274,33 @@ def test_a_misspelt_option_fails_when_the_pool_is_made(server, Client):
         ConnectionPool(adr="127.0.0.1", client_factory=Client)
     with pytest.raises(ValueError, match="timeout"):
         PooledClient(timeout=1.5, client_factory=Client)
+
+
+@pytest.mark.parametrize("option", ["acquire_timeout", "idle_timeout",
+                                    "health_check_interval"])
+def test_pool_times_are_checked_and_say_they_are_seconds(Client, option):
+    # The pool's times are seconds and the client's milliseconds: a refusal
+    # says which is which, at construction rather than when first waited on.
+    with pytest.raises(TypeError, match=r"%s is in seconds.*timeout= and "
+                                        r"connect_timeout= in milliseconds" % option):
+        ConnectionPool(client_factory=Client, **{option: "5"})
+    with pytest.raises(ValueError, match=r"%s must be 0 or more seconds.*milliseconds"
+                                         % option):
+        PooledClient(client_factory=Client, **{option: -1})
+    # Whole and fractional seconds and None are all fine.
+    for good in (0, 2, 0.25, None):
+        ConnectionPool(client_factory=Client, **{option: good}).close()
+
+
+def test_pooled_client_from_url(server, Client):
+    if server.unix_socket:
+        url = "unix://%s?timeout=700" % server.unix_socket
+    else:
+        url = "gibson://%s:%d?timeout=700" % (server.host, server.port)
+    with PooledClient.from_url(url, max_size=2, client_factory=Client) as pooled:
+        pooled.set("k", "v")
+        assert pooled.get("k") == b"v"
+        assert pooled.pool.max_size == 2
+        with pooled.pool.connection() as client:
+            assert client.timeout == 700
+            assert type(client) is Client

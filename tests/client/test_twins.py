@@ -12,6 +12,7 @@ from ..twinning import words
 
 from pygibson import _pure
 from pygibson._operations import OPERATIONS
+from pygibson.serializers import JSON, PICKLE
 
 from .conftest import server_options
 
@@ -147,6 +148,26 @@ CALLS = [
     ("stats", (), {}),
     ("quit", (), {}),
     ("get", ("k",), {}),
+    # Values a serializer takes and the plain clients refuse, and the
+    # other way round.
+    ("set", ("obj", {"a": [1, 2.5]}), {}),
+    ("set", ("obj", (1, "x"), 10), {}),
+    ("set", (), {"key": "obj", "value": [None]}),
+    ("set", ("obj", {1, 2}), {}),
+    ("set", ("obj", b"raw bytes"), {}),
+    ("get", ("obj",), {}),
+    ("get", ("obj", None), {}),
+    ("get", ("nothing", None), {}),
+    ("set", ("n", 41), {}),
+    ("inc", ("n",), {}),
+    ("get", ("n",), {}),
+    ("mset", ("ob", {"b": 2}), {}),
+    ("mset", (), {"prefix": "ob", "value": 1.5}),
+    ("mget", ("ob",), {}),
+    ("mget", (), {"prefix": "n"}),
+    ("set", ("mixed", b"\xfe not json, not a pickle"), {}),
+    ("mget", ("mix",), {}),
+    ("get", ("mixed",), {}),
 ]
 
 
@@ -166,8 +187,9 @@ def normalised(value):
 
 
 @pytest.fixture(params=[{}, dict(encoding="utf-8"), dict(strict_ttl=False),
-                        dict(max_key_size=8, max_value_size=4, max_request_size=40)],
-                ids=["default", "utf-8", "loose-ttl", "small-limits"])
+                        dict(max_key_size=8, max_value_size=4, max_request_size=40),
+                        dict(serializer=JSON), dict(serializer=PICKLE)],
+                ids=["default", "utf-8", "loose-ttl", "small-limits", "json", "pickle"])
 def twins(server, request):
     options = request.param
     made = [pygibson_c.Client(**server_options(server, **options)),
@@ -215,6 +237,7 @@ def test_pipelines_give_the_same_results_and_errors(twins, server):
     dict(connect_backoff=-1), dict(timeout=1.5), dict(timeout=0.5), dict(connect_timeout=2.25),
     dict(port="10128"), dict(port=True), dict(port=2**70), dict(port=1.0),
     dict(addr="h:x"), dict(addr="h:1", port=2), dict(addr="[::1"),
+    dict(serializer=object()), dict(serializer=JSON, encoding="utf-8"), dict(serializer=5),
 ])
 def test_constructor_refusals_are_the_same(options):
     assert outcome(lambda: _pure.Client(**options)) == \
@@ -225,12 +248,12 @@ def test_constructor_refusals_are_the_same(options):
     dict(), dict(addr="10.0.0.1", port=99, timeout=None), dict(host="example.org"),
     dict(unix_socket="/tmp/x.sock", timeout=2900.0), dict(timeout=1, connect_timeout=None),
     dict(connect_timeout=250), dict(encoding="latin-1"), dict(addr=""), dict(unix_socket=""),
-    dict(unix_socket=b"/tmp/b.sock"),
+    dict(unix_socket=b"/tmp/b.sock"), dict(serializer=JSON),
 ])
 def test_properties_and_repr_are_the_same(options):
     c_client, py_client = pygibson_c.Client(**options), _pure.Client(**options)
     for name in ("closed", "addr", "host", "port", "unix_socket", "timeout",
-                 "connect_timeout", "encoding"):
+                 "connect_timeout", "encoding", "serializer"):
         assert getattr(py_client, name) == getattr(c_client, name), name
     assert repr(py_client) == repr(c_client)
     assert repr(py_client.pipeline()) == repr(c_client.pipeline())

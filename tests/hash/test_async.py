@@ -84,6 +84,18 @@ async def test_single_key_results_errors_stats_and_ping(make_async):
         await client.mget("p:", 3)  # on no server
 
 
+async def test_get_with_a_default_and_exists(make_async):
+    client = make_async()
+    await client.set("warm", "v")
+    assert await client.get("warm", None) == b"v"
+    assert await client.get("cold", "d") == "d"
+    assert await client.get("cold", default=None) is None
+    assert await client.exists("warm") is True
+    assert await client.exists("cold") is False
+    with pytest.raises(NotFoundError):
+        await client.get("cold")
+
+
 async def test_pipeline_results_in_order(make_async):
     client = make_async()
     await fill(client)

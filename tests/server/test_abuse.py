@@ -3,6 +3,7 @@ The memory attack runs against a server in a subprocess, so its RSS is the
 server's alone."""
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -258,9 +259,19 @@ def test_out_of_file_descriptors_logs_one_line_and_keeps_serving(tmp_path):
             s.close()
         proc.terminate()
         _, err = proc.communicate(timeout=30)
-    text = err.decode("utf-8", "replace")
+    text = _without_asyncio_313_0_noise(err.decode("utf-8", "replace"))
     assert "Traceback" not in text, text[:2000]
     assert 1 <= text.count("Too many open files") <= 2, text[:2000]
+
+
+def _without_asyncio_313_0_noise(text):
+    """CPython 3.13.0's asyncio raises, in Server._wakeup, when a transport
+    is collected after its server has closed ("Exception ignored in
+    _SelectorTransport.__del__ ... 'NoneType' object is not iterable";
+    fixed in 3.13.1): the interpreter's noise at exit, not the server's."""
+    blocks = re.split(r"(?=Exception ignored in: )", text)
+    return "".join(block for block in blocks
+                   if not ("_wakeup" in block and "'NoneType' object is not iterable" in block))
 
 
 def test_pool_used_count_does_not_fall_and_freed_objects_are_reused():
