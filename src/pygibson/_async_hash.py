@@ -15,7 +15,7 @@ from ._hash_pipeline import HashPipeline, _Group
 from ._operations import OPERATIONS, Operation
 from . import _client_extras
 from ._ring import Ketama
-from ._shard import Outcome, ServerSpec, Shard, define
+from ._shard import Outcome, ServerSpec, Shard, define, with_default
 from ._sharded import Hasher, Sharded, client_maker
 from .exceptions import ConnectionError, NotFoundError, TimeoutError
 from .hash import GET_DOC
@@ -169,22 +169,7 @@ async def {name}(self{params}):
 """
 
 # get(key, default), as HashClient's.
-_GET = """
-async def {name}(self{params}, default=NO_DEFAULT):
-    shard = self._place({key})
-    try:
-        result = await shard.client.{name}({args})
-    except NotFoundError:
-        if default is NO_DEFAULT:
-            raise
-        return default
-    except UNREACHABLE as error:
-        self._failed(shard, error)
-        raise
-    if shard.failures:
-        self._succeeded(shard)
-    return result
-"""
+_GET = with_default(_SINGLE_KEY)
 
 _PREFIX = """
 async def {name}(self{params}):

@@ -22,7 +22,7 @@ from ._fanout import Runner
 from ._operations import OPERATIONS, Operation
 from ._ring import Ketama, Rendezvous
 from ._hash_pipeline import HashPipeline
-from ._shard import Outcome, ServerSpec, Shard, define
+from ._shard import Outcome, ServerSpec, Shard, define, with_default
 from ._sharded import Hasher, Sharded, client_maker
 from .exceptions import ConnectionError, NotFoundError, TimeoutError
 
@@ -245,24 +245,9 @@ def {name}(self{params}):
     return self._merged({kind!r}, self._fan_out({name!r}, ({args},), {{}}), {limit}, {command!r})
 """
 
-# get(key, default): the same path, with NotFoundError (the server's answer
-# for a missing or expired key) turned into the default when one is given.
-_GET = """
-def {name}(self{params}, default=NO_DEFAULT):
-    shard = self._place({key})
-    try:
-        result = shard.client.{name}({args})
-    except NotFoundError:
-        if default is NO_DEFAULT:
-            raise
-        return default
-    except UNREACHABLE as error:
-        self._failed(shard, error)
-        raise
-    if shard.failures:
-        self._succeeded(shard)
-    return result
-"""
+# get(key, default): the same path, with the key's NotFoundError turned into
+# the default when one is given.
+_GET = with_default(_SINGLE_KEY)
 
 
 def _every_server_method(op: Operation, name: str) -> Callable[..., Any]:
