@@ -116,21 +116,8 @@ class OptionalAutomodule(SphinxDirective):
         return node.children
 
 
-def c_method_signatures(app, what, name, obj, options, signature, return_annotation):
-    """The C methods of Client and Pipeline give text signatures without
-    CPython's leading ``$self`` (``(key, value, ttl=0)``), so autodoc, which
-    drops a method's first parameter as ``self``, would show ``set(value,
-    ttl=0)``. Their text signature is shown as written; methods whose
-    signature starts with ``($self`` go through autodoc as usual."""
-    text = getattr(obj, "__text_signature__", None)
-    if what == "method" and text and not text.startswith("($"):
-        return text, return_annotation
-    return None
-
-
 def setup(app):
     app.connect("autodoc-process-docstring", rubric_sections)
-    app.connect("autodoc-process-signature", c_method_signatures)
     app.add_directive("optional-automodule", OptionalAutomodule)
 
 

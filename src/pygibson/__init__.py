@@ -18,9 +18,27 @@ your tests.
 
 from typing import TYPE_CHECKING
 
-from . import exceptions
+from . import exceptions as exceptions
 from ._version import __version__
-from .exceptions import *  # noqa: F401,F403 - the exception tree is public API
+# The exception tree is public API. Imported by name, as type checkers need
+# (mypy --strict re-exports only what __all__ lists or "import X as X"
+# names, and reads no __all__ that is added to from another module's);
+# stubtest reports a name missing here or in __all__ below.
+from .exceptions import ArgumentError as ArgumentError
+from .exceptions import ConnectionError as ConnectionError
+from .exceptions import GibsonError as GibsonError
+from .exceptions import LockedError as LockedError
+from .exceptions import NaNError as NaNError
+from .exceptions import NoMemoryError as NoMemoryError
+from .exceptions import NotFoundError as NotFoundError
+from .exceptions import PartialFailureError as PartialFailureError
+from .exceptions import PartialResultError as PartialResultError
+from .exceptions import ProtocolError as ProtocolError
+from .exceptions import PyGibsonError as PyGibsonError
+from .exceptions import ServerDownError as ServerDownError
+from .exceptions import ServerError as ServerError
+from .exceptions import TimeoutError as TimeoutError
+from .exceptions import ValueTruncatedError as ValueTruncatedError
 from ._compat import IMPLEMENTATION, LIBRARY_VERSION, Client, Pipeline, Reader, encode_command
 from ._operations import OPERATIONS, Operation, Parameter
 from .pool import ConnectionPool, PooledClient, PoolTimeoutError
@@ -42,15 +60,32 @@ __all__ = [
     "ConnectionPool",
     "PooledClient",
     "PoolTimeoutError",
-    "HashClient",  # noqa: F405 - loaded on first use, by __getattr__ below
-] + exceptions.__all__
+    "HashClient",  # loaded on first use, by __getattr__ below
+    "PyGibsonError",
+    "GibsonError",
+    "ServerError",
+    "NotFoundError",
+    "NaNError",
+    "NoMemoryError",
+    "LockedError",
+    "ValueTruncatedError",
+    "PartialResultError",
+    "ProtocolError",
+    "ConnectionError",
+    "TimeoutError",
+    "ArgumentError",
+    "ServerDownError",
+    "PartialFailureError",
+]
 
 
-def __getattr__(name):
-    # HashClient is imported on first use: its hashing and thread pool are
-    # modules that a program using one server need not load.
-    if name == "HashClient":
-        from .hash import HashClient
+if not TYPE_CHECKING:  # type checkers take HashClient from the import above
 
-        return HashClient
-    raise AttributeError("module 'pygibson' has no attribute %r" % name)
+    def __getattr__(name):
+        # HashClient is imported on first use: its hashing and thread pool
+        # are modules that a program using one server need not load.
+        if name == "HashClient":
+            from .hash import HashClient
+
+            return HashClient
+        raise AttributeError("module 'pygibson' has no attribute %r" % name)

@@ -7,6 +7,7 @@ pipeline, a lock held across calls) or several connections to one server.
 """
 
 import asyncio
+import inspect
 from collections import deque
 
 from . import _client_extras
@@ -243,9 +244,15 @@ def _pooled(op):
         pool.release(client)
         return result
 
+    # Named, documented and signed as AsyncClient's coroutine (get's default
+    # included), not as (*args, **kwargs).
+    from .asyncio import AsyncClient
+
+    model = getattr(AsyncClient, name)
     method.__name__ = name
     method.__qualname__ = "AsyncPooledClient." + name
-    method.__doc__ = op.doc
+    method.__doc__ = model.__doc__
+    method.__signature__ = inspect.signature(model)
     return method
 
 

@@ -970,10 +970,13 @@ static PyMethodDef client_methods[] = {
      * Listed before the table's entries: of two entries with one name, the
      * type keeps the first. */
     FASTMETHOD("get", client_get,
-               "get(key, default=...)\n--\n\n"
-               "The key's value: bytes (str with an encoding), or int for a number. Raises "
-               "NotFoundError for a missing or expired key, or returns default when one "
-               "is given."),
+               "get($self, key, default=...)\n--\n\n"
+               "The key's value: bytes, or str when the client has an encoding. A value "
+               "the server holds as a number (a counter made by inc, dec, minc or mdec) "
+               "comes back as int: int(client.get(key)) reads a counter either way. "
+               "Raises NotFoundError for a missing or expired key unless default is "
+               "given, which is then returned; ConnectionError or TimeoutError when the "
+               "server cannot be reached in time."),
     /* One method per operation, and the aliases, from operations.def; the
      * signature line makes inspect.signature() and help() show the
      * parameters. */
@@ -986,16 +989,18 @@ static PyMethodDef client_methods[] = {
 #undef GB_OPERATION
 #undef GB_ALIAS
     FASTMETHOD("pipeline", client_pipeline,
-               "pipeline()\n--\n\nA Pipeline that sends queued operations on this "
+               "pipeline($self)\n--\n\nA Pipeline that sends queued operations on this "
                "client's connection."),
     FASTMETHOD("connect", client_connect,
-               "connect()\n--\n\nConnect now instead of at the first request."),
+               "connect($self)\n--\n\nConnect now instead of at the first request."),
     {"close", client_close, METH_NOARGS,
-     "close()\n--\n\nClose the connection; the next call reconnects. A call under way "
+     "close($self)\n--\n\nClose the connection; the next call reconnects. A call under way "
      "in another thread (or interrupted by the signal handler calling close()) ends "
      "at once with ConnectionError."},
-    {"__enter__", client_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))client_exit, METH_FASTCALL, NULL},
+    {"__enter__", client_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturn the client, for a with block."},
+    {"__exit__", (PyCFunction)(void (*)(void))client_exit, METH_FASTCALL,
+     "__exit__($self, /, *exc_info)\n--\n\nClose the connection."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -79,13 +79,13 @@ def from_url(cls, url, **options):
     return cls(**given)
 
 
-def exists(client, key):
+def exists(self, key):
     """Whether ``key`` is stored and not expired: one request (META, which
     answers a number whatever the value's size). It counts as an access, as
     a read does, and like Redis's EXISTS it may be out of date by the time
     it is used: to use the value, call ``get(key, default)`` instead."""
     try:
-        client.meta(key, "size")
+        self.meta(key, "size")
     except NotFoundError:
         return False
     return True

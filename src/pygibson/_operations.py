@@ -47,7 +47,8 @@ class Operation(NamedTuple):
     result: str
     #: May be sent again after a broken connection (it changes nothing).
     idempotent: bool
-    #: The method's signature, e.g. ``"(key, value, ttl=0)"``.
+    #: The method's signature, e.g. ``"(key, value, ttl=0)"`` (operations.def
+    #: holds CPython's text signature, ``"($self, key, value, ttl=0)"``).
     signature: str
     doc: str
     #: Other method names for it (``delete`` for ``dl``).
@@ -74,6 +75,16 @@ _OPERATION_LINE = re.compile(
     r'"([^"]*)", (\w+), ([01]), "((?:[^"\\]|\\.)*)"\)$'
 )
 _ALIAS_LINE = re.compile(r'GB_ALIAS\((\w+), (\w+), (\w+), "([^"]*)"\)$')
+
+
+def _without_self(text_signature: str, command: str) -> str:
+    # "($self, key)" -> "(key)", "($self)" -> "()": the signature of the
+    # method as bound to a client, which is what Python callers show.
+    if text_signature == "($self)":
+        return "()"
+    if not text_signature.startswith("($self, "):
+        raise ValueError("operations.def: %s's signature must start with ($self" % command)
+    return "(" + text_signature[len("($self, "):]
 
 
 def _parse(text: str) -> Tuple[Operation, ...]:
@@ -107,7 +118,8 @@ def _parse(text: str) -> Tuple[Operation, ...]:
         table.append(Operation(
             name=method, command=command, opcode=int(opcode), shape=shape,
             prefix=prefix == "1", params=params, wire_params=wire,
-            result=result.lower(), idempotent=idempotent == "1", signature=signature,
+            result=result.lower(), idempotent=idempotent == "1",
+            signature=_without_self(signature, command),
             doc=doc.replace('\\"', '"'), aliases=tuple(aliases.get(command, ())),
         ))
     return tuple(table)

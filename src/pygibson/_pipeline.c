@@ -527,12 +527,14 @@ static PyMethodDef pipeline_methods[] = {
 #undef GB_OPERATION
 #undef GB_ALIAS
     {"execute", (PyCFunction)(void (*)(void))pipeline_execute, METH_FASTCALL | METH_KEYWORDS,
-     "execute(raise_on_error=True)\n--\n\nSend the queued operations and return their "
+     "execute($self, raise_on_error=True)\n--\n\nSend the queued operations and return their "
      "results in order. With raise_on_error=False a refused operation's exception "
      "stands in its place."},
-    {"reset", pipeline_reset, METH_NOARGS, "reset()\n--\n\nForget the queued operations."},
-    {"__enter__", pipeline_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))pipeline_exit, METH_FASTCALL, NULL},
+    {"reset", pipeline_reset, METH_NOARGS, "reset($self)\n--\n\nForget the queued operations."},
+    {"__enter__", pipeline_enter, METH_NOARGS,
+     "__enter__($self, /)\n--\n\nReturn the pipeline, for a with block."},
+    {"__exit__", (PyCFunction)(void (*)(void))pipeline_exit, METH_FASTCALL,
+     "__exit__($self, /, *exc_info)\n--\n\nForget the operations not executed."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -825,7 +825,9 @@ def _take_replies(client, conn, queue, results, received, ended, ends, written):
 
 
 def _signature(op, first):
-    params = [inspect.Parameter(first, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    # The object itself is positional-only, as the extension's "$self" in
+    # operations.def makes it: both show "(self, /, key, ...)".
+    params = [inspect.Parameter(first, inspect.Parameter.POSITIONAL_ONLY)]
     for param in op.params:
         default = inspect.Parameter.empty if param.required else param.default
         params.append(inspect.Parameter(param.name, inspect.Parameter.POSITIONAL_OR_KEYWORD,
@@ -1182,9 +1184,12 @@ def _install_operations():
                          inspect.Signature.empty)
     # Client.get takes a default besides the table's key, as the extension's.
     get = Client.get
-    get.__doc__ = ("The key's value: bytes (str with an encoding), or int for a number. Raises "
-                   "NotFoundError for a missing or expired key, or returns default when one "
-                   "is given.")
+    get.__doc__ = ("The key's value: bytes, or str when the client has an encoding. A value "
+                   "the server holds as a number (a counter made by inc, dec, minc or mdec) "
+                   "comes back as int: int(client.get(key)) reads a counter either way. "
+                   "Raises NotFoundError for a missing or expired key unless default is "
+                   "given, which is then returned; ConnectionError or TimeoutError when the "
+                   "server cannot be reached in time.")
     get.__signature__ = get.__signature__.replace(parameters=list(
         get.__signature__.parameters.values()) + [inspect.Parameter(
             "default", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=...)])

@@ -262,13 +262,13 @@ def send_all(sock, data, deadline, done=0):
                 raise
             continue
         except OSError as error:
-            failure = io_error(error.errno, "while sending the request")
-            failure.written = done
-            raise failure from None
+            broken = io_error(error.errno, "while sending the request")
+            broken.written = done
+            raise broken from None
         if n == 0:
-            failure = Failure(IO, "send() wrote nothing")
-            failure.written = done
-            raise failure
+            broken = Failure(IO, "send() wrote nothing")
+            broken.written = done
+            raise broken
         done += n
 
 

@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def client_options(args, parser) -> dict:
+def client_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
     """The Client's address and timeout from the options and environment."""
     if args.timeout < 0:
         parser.error("--timeout must be 0 (wait forever) or a number of milliseconds")
@@ -99,7 +99,7 @@ def client_options(args, parser) -> dict:
     return options
 
 
-def _session(args, parser) -> Session:
+def _session(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Session:
     try:
         return Session(**client_options(args, parser))
     except (TypeError, ValueError) as exc:  # the client refused an option

@@ -6,17 +6,18 @@ requests run at once as the pool has connections: the extension releases the
 GIL while it waits on the server, so the threads really overlap.
 """
 
+import inspect
 import os
 import threading
 from collections import deque
 from time import monotonic as _monotonic
 
 from . import _client_extras
-from ._compat import Client
+from ._compat import Client, Pipeline
 from ._operations import OPERATIONS
 from .exceptions import ArgumentError, PyGibsonError, TimeoutError
 
-__all__ = ["ConnectionPool", "PooledClient", "PoolTimeoutError"]
+__all__ = ["ConnectionPool", "PooledClient", "PooledPipeline", "PoolTimeoutError"]
 
 # Forks are counted rather than detected with os.getpid(), a system call the
 # pool would otherwise make twice per borrowed connection.
@@ -87,6 +88,7 @@ class ConnectionPool:
         client_factory=Client,
         **client_kwargs,
     ):
+        """See the class's docstring for the parameters."""
         if not isinstance(max_size, int) or isinstance(max_size, bool) or max_size < 1:
             raise ArgumentError("max_size must be an int of at least 1")
         self.max_size = max_size
@@ -278,9 +280,11 @@ class ConnectionPool:
                 self._hand(self._waiters.popleft(), _CLOSED)
 
     def __enter__(self):
+        """Return the pool, for a with block that closes it."""
         return self
 
     def __exit__(self, *exc_info):
+        """Close the pool."""
         self.close()
 
     def __repr__(self):
@@ -352,9 +356,17 @@ def _pooled(name):
         pool.release(client)
         return result
 
-    method.__name__ = name
-    method.__qualname__ = "PooledClient." + name
-    method.__doc__ = getattr(Client, name).__doc__
+    return _like(method, getattr(Client, name), "PooledClient")
+
+
+def _like(method, model, class_name):
+    """method, named, documented and signed as model (the Client or Pipeline
+    method it forwards to), so that help() and inspect.signature() show
+    the operation's parameters rather than (*args, **kwargs)."""
+    method.__name__ = model.__name__
+    method.__qualname__ = "%s.%s" % (class_name, model.__name__)
+    method.__doc__ = model.__doc__
+    method.__signature__ = inspect.signature(model)
     return method
 
 
@@ -372,6 +384,7 @@ class PooledClient:
     """
 
     def __init__(self, pool=None, **options):
+        """Use pool, or make a ConnectionPool from options."""
         self.pool = pool if pool is not None else ConnectionPool(**options)
 
     from_url = classmethod(_client_extras.from_url)
@@ -382,48 +395,62 @@ class PooledClient:
 
     def pipeline(self):
         """A pipeline on one connection borrowed for its ``execute()``."""
-        return _PooledPipeline(self.pool)
+        return PooledPipeline(self.pool)
 
     def close(self):
+        """Close the pool (see ConnectionPool.close)."""
         self.pool.close()
 
     def __enter__(self):
+        """Return the client, for a with block that closes the pool."""
         return self
 
     def __exit__(self, *exc_info):
+        """Close the pool."""
         self.close()
 
     def __repr__(self):
         return "<%s %r>" % (type(self).__name__, self.pool)
 
 
-class _PooledPipeline:
-    """Queues calls, then replays them on a borrowed connection's pipeline."""
+def _queued(name):
+    def method(self, *args, **kwargs):
+        self._calls.append((name, args, kwargs))
+        return self
+
+    return _like(method, getattr(Pipeline, name), "PooledPipeline")
+
+
+class PooledPipeline:
+    """Queues calls, then replays them on a borrowed connection's pipeline:
+    what ``PooledClient.pipeline()`` returns. The arguments are checked when
+    ``execute()`` replays them, not as they are queued."""
 
     def __init__(self, pool):
+        """A pipeline over pool, which lends a connection to each execute()."""
         self._pool = pool
         self._calls = []
 
-    def __getattr__(self, name):
-        if name not in _OPERATIONS and name != "quit":
-            raise AttributeError(name)
-
-        def queue(*args, **kwargs):
-            self._calls.append((name, args, kwargs))
-            return self
-
-        return queue
+    # A real method per operation (quit too), rather than a __getattr__:
+    # help(), inspect.signature() and type checkers see them.
+    for _name in _OPERATIONS + ("quit",):
+        locals()[_name] = _queued(_name)
+    del _name
 
     def __len__(self):
         return len(self._calls)
 
     def __bool__(self):
+        # True even when empty, as Pipeline.
         return True
 
     def reset(self):
+        """Forget the queued operations."""
         self._calls = []
 
     def execute(self, raise_on_error=True):
+        """Borrow a connection, send the queued operations on it and return
+        their results in order, as Pipeline.execute()."""
         calls, self._calls = self._calls, []
         with self._pool.connection() as client:
             pipe = client.pipeline()
@@ -432,7 +459,9 @@ class _PooledPipeline:
             return pipe.execute(raise_on_error=raise_on_error)
 
     def __enter__(self):
+        """Return the pipeline, for a with block."""
         return self
 
     def __exit__(self, *exc_info):
+        """Forget the operations not executed."""
         self.reset()

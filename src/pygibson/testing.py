@@ -72,9 +72,12 @@ To build fixtures of your own scope in a ``conftest.py``, use
 
 import os
 import socket
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator, List, Optional
 
 import pytest
 
+pytest_asyncio: Optional[ModuleType]
 try:
     import pytest_asyncio
 except ImportError:  # only gibson_async_client needs it
@@ -82,12 +85,17 @@ except ImportError:  # only gibson_async_client needs it
 
 from ._address import ADDRESS_ENV, GibsonAddress, parse_address
 
+if TYPE_CHECKING:  # imported where used at run time (see _connect_client)
+    from ._compat import Client
+    from .asyncio import AsyncClient
+    from .server import GibsonServer
+
 __all__ = ["gibson_server_fixture", "GibsonAddress", "parse_address", "ADDRESS_ENV"]
 
 DEFAULT_TIMEOUT_MS = 1000
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gibson", "Gibson cache server fixtures (pygibson)")
     group.addoption(
         "--gibson-address", action="store", default=None, metavar="HOST:PORT|PATH",
@@ -99,13 +107,13 @@ def pytest_addoption(parser):
                            "(default %d)" % DEFAULT_TIMEOUT_MS)
 
 
-def _start_server(**options):
+def _start_server(**options: Any) -> "GibsonServer":
     from pygibson.server import GibsonServer
 
     return GibsonServer(**options).start()
 
 
-def _connect_client(server, timeout_ms, **options):
+def _connect_client(server: Any, timeout_ms: Optional[int], **options: Any) -> "Client":
     # Imported here: the client is a C extension, and the server fixtures
     # must work even where it is not built.
     import pygibson
@@ -116,13 +124,13 @@ def _connect_client(server, timeout_ms, **options):
     return pygibson.Client(addr=server.host, port=server.port, **options)
 
 
-def _close(client):
+def _close(client: object) -> None:
     close = getattr(client, "close", None)
     if close is not None:
         close()
 
 
-def _reset(server):
+def _reset(server: object) -> None:
     """Give the next test a clean server: empty store, no faults."""
     faults = getattr(server, "faults", None)
     if faults is not None:
@@ -132,19 +140,20 @@ def _reset(server):
         flush()
 
 
-def gibson_server_fixture(scope="session", unix_socket=False, **options):
+def gibson_server_fixture(scope: str = "session", unix_socket: bool = False,
+                          **options: Any) -> Callable[[], "GibsonServer"]:
     """Make a pytest fixture that runs an embedded server with ``options``
     for the given ``scope``; assign it to a name in a conftest.py."""
 
-    @pytest.fixture(scope=scope)
-    def _fixture():
+    @pytest.fixture(scope=scope)  # type: ignore[call-overload]  # scope: a str checked by pytest
+    def _fixture() -> Iterator["GibsonServer"]:
         server = _start_server(unix_socket=True if unix_socket else None, **options)
         try:
             yield server
         finally:
             server.stop()
 
-    return _fixture
+    return _fixture  # type: ignore[no-any-return]  # a fixture, used by the name it is given
 
 
 gibson_server = gibson_server_fixture(scope="session")
@@ -155,7 +164,7 @@ gibson_unix_server.__doc__ = "A session-wide embedded Gibson server on a unix so
 
 
 @pytest.fixture(scope="session")
-def gibson_noproc(request):
+def gibson_noproc(request: pytest.FixtureRequest) -> GibsonAddress:
     """An existing server: ``--gibson-address`` or $PYGIBSON_TEST_ADDRESS.
     Skips the test when neither is given; fails when it does not answer."""
     text = request.config.getoption("--gibson-address") or os.environ.get(ADDRESS_ENV)
@@ -180,12 +189,12 @@ def gibson_noproc(request):
 
 
 @pytest.fixture
-def gibson_server_factory():
+def gibson_server_factory() -> Iterator[Callable[..., "GibsonServer"]]:
     """``gibson_server_factory(**options)`` -> a started GibsonServer,
     stopped after the test."""
-    servers = []
+    servers: List["GibsonServer"] = []
 
-    def factory(**options):
+    def factory(**options: Any) -> "GibsonServer":
         server = _start_server(**options)
         servers.append(server)
         return server
@@ -196,12 +205,12 @@ def gibson_server_factory():
 
 
 @pytest.fixture
-def gibson_servers_factory():
+def gibson_servers_factory() -> Iterator[Callable[..., List["GibsonServer"]]]:
     """``gibson_servers_factory(count, **options)`` -> a list of ``count``
     started GibsonServers, stopped after the test."""
-    servers = []
+    servers: List["GibsonServer"] = []
 
-    def factory(count, **options):
+    def factory(count: int, **options: Any) -> List["GibsonServer"]:
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError("count must be an int of at least 1, not %r" % (count,))
         made = []
@@ -218,13 +227,13 @@ def gibson_servers_factory():
 
 
 @pytest.fixture
-def gibson_client_factory(request):
+def gibson_client_factory(request: pytest.FixtureRequest) -> Iterator[Callable[..., "Client"]]:
     """``gibson_client_factory(server, **options)`` -> a pygibson.Client
     connected to ``server``, closed after the test."""
-    clients = []
+    clients: List["Client"] = []
     timeout = request.config.getoption("--gibson-timeout")
 
-    def factory(server, **options):
+    def factory(server: Any, **options: Any) -> "Client":
         client = _connect_client(server, timeout, **options)
         clients.append(client)
         return client
@@ -235,17 +244,29 @@ def gibson_client_factory(request):
 
 
 @pytest.fixture
-def gibson_client(gibson_server, gibson_client_factory):
+def gibson_client(gibson_server: "GibsonServer",
+                  gibson_client_factory: Callable[..., "Client"]) -> "Client":
     """A pygibson.Client on ``gibson_server``, which is flushed and has its
     faults cleared before the test."""
     _reset(gibson_server)
     return gibson_client_factory(gibson_server)
 
 
-if pytest_asyncio is not None:
+def _async_client_fixture() -> Callable[..., Any]:
+    # One definition either way (a function defined in both branches of an
+    # if is a redefinition to type checkers).
+    if pytest_asyncio is None:
 
-    @pytest_asyncio.fixture
-    async def gibson_async_client(request, gibson_server):
+        @pytest.fixture(name="gibson_async_client")
+        def skipping() -> None:
+            """Needs pytest-asyncio, which is not installed."""
+            pytest.skip("gibson_async_client is an async fixture: pip install pytest-asyncio")
+
+        return skipping
+
+    @pytest_asyncio.fixture(name="gibson_async_client")
+    async def fixture(request: pytest.FixtureRequest,
+                      gibson_server: "GibsonServer") -> AsyncIterator["AsyncClient"]:
         """A pygibson.asyncio.AsyncClient on ``gibson_server``, which is
         flushed and has its faults cleared before the test."""
         from pygibson.asyncio import AsyncClient
@@ -258,9 +279,7 @@ if pytest_asyncio is not None:
         finally:
             await client.aclose()
 
-else:
+    return fixture  # type: ignore[no-any-return]
 
-    @pytest.fixture
-    def gibson_async_client():
-        """Needs pytest-asyncio, which is not installed."""
-        pytest.skip("gibson_async_client is an async fixture: pip install pytest-asyncio")
+
+gibson_async_client = _async_client_fixture()

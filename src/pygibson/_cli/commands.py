@@ -196,10 +196,10 @@ def bind(operation: Operation, words: Sequence[str]) -> tuple:
                                len(words), usage(operation)))
     if not integers:
         return tuple(words)
-    args = list(words)
+    args: List[object] = list(words)  # the integers' words become ints
     for i in integers:
         if i < len(args):
-            args[i] = _integer(operation.params[i], args[i])
+            args[i] = _integer(operation.params[i], words[i])
     return tuple(args)
 
 

@@ -8,6 +8,7 @@ reached at the start ends the run with status 2.
 
 import math
 import time
+from typing import Dict, List, Tuple
 
 from .batch import EXIT_CONNECTION, EXIT_OK
 from .output import error_text
@@ -52,7 +53,7 @@ _STAT_HEADER = "%-10s %-10s %-8s %-12s %s" % ("items", "memory", "clients", "req
                                               "requests/s")
 
 
-def human_bytes(size: int) -> str:
+def human_bytes(size: float) -> str:
     """``1.50M``: memory as redis-cli --stat shows it."""
     for unit in ("B", "K", "M", "G", "T"):
         if size < 1024 or unit == "T":
@@ -65,7 +66,7 @@ def run_stat(session, out, interval: float, count=None) -> int:
     """A line per ``interval`` seconds: items, memory in use, clients,
     requests served and requests per second since the line before."""
     reporter = _Reporter(out, count)
-    previous = []  # (monotonic time, total_requests) of the last sample
+    previous: List[Tuple[float, int]] = []  # (monotonic time, total_requests) of the last sample
 
     def loop():
         lines = 0
@@ -126,7 +127,7 @@ class Samples:
     def histogram(self, width: int = 40):
         """Lines of a histogram over power-of-two buckets in microseconds,
         from the fastest sample's bucket to the slowest's."""
-        counts = {}
+        counts: Dict[int, int] = {}
         for seconds in self.values:
             bucket = max(0, math.ceil(math.log2(max(seconds * 1e6, 1.0))))
             counts[bucket] = counts.get(bucket, 0) + 1

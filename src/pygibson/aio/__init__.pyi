@@ -17,4 +17,9 @@ from .errors import ReplyError as ReplyError
 from .pool import GibsonPool as GibsonPool
 from .pool import create_pool as create_pool
 
+__all__ = ["create_connection", "create_gibson", "create_pool", "GibsonConnection", "Gibson",
+           "GibsonPool", "Reader", "encode_command", "errors", "GibsonError", "ProtocolError",
+           "ReplyError", "GibsonServerError", "ExpectedANumber", "MemoryLimitError",
+           "KeyLockedError"]
+
 def Reader(encoding: Optional[str] = None, *, max_reply_size: int = 67108864) -> _Reader: ...

@@ -1,16 +1,18 @@
 import asyncio
 from typing import Any, Optional, Tuple, Union
 
-Address = Union[str, Tuple[str, int]]
+__all__ = ["create_connection", "GibsonConnection", "ignored_loop"]
+
+_Address = Union[str, Tuple[str, int]]
 
 def ignored_loop(loop: Any, where: str) -> None: ...
 async def create_connection(
-    address: Address, *, encoding: Optional[str] = None, loop: Any = None
+    address: _Address, *, encoding: Optional[str] = None, loop: Any = None
 ) -> "GibsonConnection": ...
 
 class GibsonConnection:
     def __init__(
-        self, conn: Any, address: Address, *, encoding: Optional[str] = None, loop: Any = None
+        self, conn: Any, address: _Address, *, encoding: Optional[str] = None, loop: Any = None
     ) -> None: ...
     def execute(self, command: Union[str, bytes], *args: Any, encoding: Any = ...) -> "asyncio.Future[Any]": ...
     def close(self) -> None: ...

@@ -1,6 +1,9 @@
 from ..exceptions import LockedError, NaNError, NoMemoryError, PyGibsonError, ServerError
 from ..exceptions import ProtocolError as ProtocolError
 
+__all__ = ["GibsonError", "ProtocolError", "ReplyError", "GibsonServerError",
+           "ExpectedANumber", "MemoryLimitError", "KeyLockedError"]
+
 GibsonError = PyGibsonError
 ReplyError = ServerError
 GibsonServerError = ServerError

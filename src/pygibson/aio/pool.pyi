@@ -1,9 +1,9 @@
 from typing import Any, Callable, ContextManager, Generator, NoReturn, Optional
 
-from .connection import Address, GibsonConnection
+from .connection import _Address, GibsonConnection
 
 async def create_pool(
-    address: Address,
+    address: _Address,
     *,
     encoding: Optional[str] = None,
     minsize: int = 10,
@@ -12,10 +12,12 @@ async def create_pool(
     loop: Any = None,
 ) -> "GibsonPool": ...
 
+__all__ = ["create_pool", "GibsonPool"]
+
 class GibsonPool:
     def __init__(
         self,
-        address: Address,
+        address: _Address,
         encoding: Optional[str] = None,
         *,
         minsize: int,

@@ -37,7 +37,8 @@ Requests still run when they arrive; faults only change what is sent back.
 
 import struct
 import threading
-from collections import deque, namedtuple
+from collections import deque
+from typing import NamedTuple, Optional
 
 __all__ = ["Faults"]
 
@@ -53,10 +54,13 @@ THEN_CLOSE = "close"
 THEN_MUTE = "mute"
 
 
-class Extra(namedtuple("Extra", "data delay")):
+class Extra(NamedTuple):
     """What :meth:`Faults.apply` returns as ``then`` for
     :meth:`~Faults.extra_reply_after_next`: send ``data`` ``delay`` seconds
     after the reply, in a write of its own; the connection goes on."""
+
+    data: Optional[bytes]
+    delay: float
 
 
 class Faults:
