@@ -35,6 +35,7 @@ from .exceptions import PartialFailureError as PartialFailureError
 from .exceptions import PartialResultError as PartialResultError
 from .exceptions import ProtocolError as ProtocolError
 from .exceptions import PyGibsonError as PyGibsonError
+from .exceptions import SerializationError as SerializationError
 from .exceptions import ServerDownError as ServerDownError
 from .exceptions import ServerError as ServerError
 from .exceptions import TimeoutError as TimeoutError
@@ -74,6 +75,7 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "ArgumentError",
+    "SerializationError",
     "ServerDownError",
     "PartialFailureError",
 ]

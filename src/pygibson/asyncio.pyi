@@ -4,7 +4,6 @@ and the table in step). The coroutines are written once, in
 _AsyncOperations, for AsyncClient and AsyncPooledClient; the pipelines take
 their queueing methods from _pygibson.pyi's _Queue, as the blocking ones."""
 
-import os
 from typing import Any, Dict, Generic, List, Optional, Union, overload, type_check_only
 
 from typing_extensions import Self
