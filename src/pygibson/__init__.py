@@ -36,6 +36,7 @@ from .exceptions import PartialResultError as PartialResultError
 from .exceptions import ProtocolError as ProtocolError
 from .exceptions import SerializationError as SerializationError
 from .exceptions import PyGibsonError as PyGibsonError
+from .exceptions import SerializationError as SerializationError
 from .exceptions import ServerDownError as ServerDownError
 from .exceptions import ServerError as ServerError
 from .exceptions import TimeoutError as TimeoutError
@@ -75,6 +76,7 @@ __all__ = [
     "ConnectionError",
     "TimeoutError",
     "ArgumentError",
+    "SerializationError",
     "ServerDownError",
     "PartialFailureError",
     "SerializationError",

@@ -304,7 +304,7 @@ client_call(ClientObject *self, const op_spec *op, PyObject *const *args, Py_ssi
 
 /* ---- the serializer (serializer=), for set, mset, get and mget ---------- */
 
-int
+PyObject *const *
 client_dump_value(ClientObject *self, const op_spec *op, PyObject *const *args,
                   Py_ssize_t nargs, PyObject *kwnames, PyObject **copy, PyObject **dumped)
 {
@@ -317,17 +317,17 @@ client_dump_value(ClientObject *self, const op_spec *op, PyObject *const *args,
         }
     }
     if (at < 0 || nargs + nkw > op->nparams) {
-        return 0; /* no value, or too many arguments: the binding says so */
+        return args; /* no value, or too many arguments: the binding says so */
     }
     PyObject *value = PyObject_CallMethod(self->serializing, "dump", "(O)", args[at]);
     if (value == NULL) {
-        return -1;
+        return NULL;
     }
     for (Py_ssize_t i = 0; i < nargs + nkw; i++) {
         copy[i] = i == at ? value : args[i];
     }
     *dumped = value;
-    return 0;
+    return copy;
 }
 
 PyObject *
@@ -371,14 +371,9 @@ client_call_serialized(ClientObject *self, const op_spec *op, PyObject *const *a
     }
     PyObject *copy[OP_MAX_ARGS];
     PyObject *dumped;
-    if (client_dump_value(self, op, args, nargs, kwnames, copy, &dumped) < 0) {
-        return NULL;
-    }
-    if (dumped == NULL) {
-        return client_call(self, op, args, nargs, kwnames);
-    }
-    PyObject *result = client_call(self, op, copy, nargs, kwnames);
-    Py_DECREF(dumped);
+    PyObject *const *sent = client_dump_value(self, op, args, nargs, kwnames, copy, &dumped);
+    PyObject *result = sent == NULL ? NULL : client_call(self, op, sent, nargs, kwnames);
+    Py_XDECREF(dumped);
     return result;
 }
 

@@ -67,14 +67,15 @@ op_serialized(const op_spec *op)
 {
     return op == &OP_SET || op == &OP_MSET || op == &OP_GET || op == &OP_MGET;
 }
-/* Fastcall arguments of set/mset with the value replaced by what the
- * serializer's dump() makes of it, in `copy` (room for OP_MAX_ARGS); the
- * new reference to drop afterwards in *dumped (NULL when there is no value
- * to replace: binding the arguments will say what is wrong). -1 with an
- * exception if dump() failed. */
-int client_dump_value(ClientObject *self, const op_spec *op, PyObject *const *args,
-                      Py_ssize_t nargs, PyObject *kwnames, PyObject **copy,
-                      PyObject **dumped);
+/* The fastcall arguments of set/mset to send: in `copy` (room for
+ * OP_MAX_ARGS) with the value replaced by what the serializer's dump()
+ * makes of it, whose reference *dumped holds until the call is made; or
+ * `args` as they are, *dumped NULL, when there is no value to replace
+ * (binding the arguments will say what is wrong). NULL with an exception
+ * if dump() failed. */
+PyObject *const *client_dump_value(ClientObject *self, const op_spec *op,
+                                   PyObject *const *args, Py_ssize_t nargs,
+                                   PyObject *kwnames, PyObject **copy, PyObject **dumped);
 /* Through the client's serializer: the reply `result` (stolen) to `op` on
  * `key`, bytes loaded and ints left as they are; NULL with an exception. */
 PyObject *client_load_value(ClientObject *self, const op_spec *op, PyObject *result,

@@ -95,14 +95,10 @@ queue_serialized(PipelineObject *self, const op_spec *op, PyObject *const *args,
 {
     PyObject *copy[OP_MAX_ARGS];
     PyObject *dumped;
-    if (client_dump_value(self->client, op, args, nargs, kwnames, copy, &dumped) < 0) {
-        return NULL;
-    }
-    if (dumped == NULL) {
-        return queue_any(self, op, args, nargs, kwnames);
-    }
-    PyObject *queued = queue_any(self, op, copy, nargs, kwnames);
-    Py_DECREF(dumped);
+    PyObject *const *sent =
+        client_dump_value(self->client, op, args, nargs, kwnames, copy, &dumped);
+    PyObject *queued = sent == NULL ? NULL : queue_any(self, op, sent, nargs, kwnames);
+    Py_XDECREF(dumped);
     return queued;
 }
 

@@ -147,6 +147,20 @@ def parse_servers(servers: Sequence[ServerSpec]) -> List[Shard]:
     return shards
 
 
+def with_default(template: str) -> str:
+    """A single-key method template (``def``/``async def {name}``, its call
+    under ``try:``/``except UNREACHABLE``) as get's: a ``default``
+    parameter, and the server's NotFoundError (a missing or expired key)
+    turned into it when one is given. Its namespace needs ``NotFoundError``
+    and ``NO_DEFAULT``."""
+    return template.replace("(self{params}):", "(self{params}, default=NO_DEFAULT):", 1) \
+        .replace("    except UNREACHABLE as error:", "    except NotFoundError:\n"
+                 "        if default is NO_DEFAULT:\n"
+                 "            raise\n"
+                 "        return default\n"
+                 "    except UNREACHABLE as error:", 1)
+
+
 def define(op: Any, name: str, template: str, namespace: Dict[str, Any],
            class_name: str) -> Any:
     """The method ``name`` of ``op`` made from ``template`` (str.format
