@@ -36,7 +36,6 @@ from .exceptions import PartialResultError as PartialResultError
 from .exceptions import ProtocolError as ProtocolError
 from .exceptions import SerializationError as SerializationError
 from .exceptions import PyGibsonError as PyGibsonError
-from .exceptions import SerializationError as SerializationError
 from .exceptions import ServerDownError as ServerDownError
 from .exceptions import ServerError as ServerError
 from .exceptions import TimeoutError as TimeoutError
