@@ -544,6 +544,14 @@ def _key_value_result(op, payload, key, encoding):
 _EMPTY = {"count": lambda: 0, "dict": dict, "list": list}
 
 
+def name_key_in_decode_error(error, op, key):
+    """The UnicodeDecodeError says which value failed and what to do
+    (as the extension's ``name_key_in_decode_error``); its class and fields stay."""
+    error.reason = "%s, in the reply to %s%s%s; make the client with encoding=None to get " \
+                   "bytes" % (error.reason, op.command, "" if key is None else " ",
+                              "" if key is None else _shown_key(key))
+
+
 def interpret(op, reply, key=None, value_len=0, encoding=None, empty_when_no_match=False):
     """What ``Client`` returns for ``reply`` to ``op`` (``key`` and
     ``value_len`` are the request's, for messages and SET's truncation
@@ -782,7 +790,12 @@ class Reader:
                 "out of step; call expect() before each request is sent"
                 % (reply.code, len(reply.data)))
         op, key, value_len = self._expected.popleft()
-        return interpret(op, reply, key, value_len, self._encoding, self._empty_when_no_match)
+        try:
+            return interpret(op, reply, key, value_len, self._encoding,
+                             self._empty_when_no_match)
+        except UnicodeDecodeError as error:
+            name_key_in_decode_error(error, op, key)
+            raise
 
 
 _EXPECT_PARAMS = ("operation", "key", "value_size")

@@ -30,7 +30,7 @@ from ._convert import key_bytes, prepare, timeout_ms, type_name
 from ._operations import OPERATIONS
 from ._protocol import (
     _FRAME_HEAD,
-    _shown_key,
+    name_key_in_decode_error,
     _HEADER,
     _NUMBER_WIDTHS,
     _SPACE,
@@ -130,13 +130,6 @@ def _public(failure, message=None):
         error.request_sent = bool(failure.request_sent)
     return error
 
-
-def _name_key_in_decode_error(error, op, key):
-    """The UnicodeDecodeError says which value failed and what to do
-    (``name_key_in_decode_error``); its class and fields stay."""
-    error.reason = "%s, in the reply to %s%s%s; make the client with encoding=None to get " \
-                   "bytes" % (error.reason, op.command, "" if key is None else " ",
-                              "" if key is None else _shown_key(key))
 
 
 def _refuse_reentry():
@@ -1126,7 +1119,7 @@ def _client_method(op, serialized=None):
                     try:
                         return data.decode(self._encoding)
                     except UnicodeDecodeError as error:
-                        _name_key_in_decode_error(error, op, key)
+                        name_key_in_decode_error(error, op, key)
                         raise
                 if is_end:
                     # The server hangs up after END's reply: close first, so that
@@ -1145,7 +1138,7 @@ def _client_method(op, serialized=None):
                     conn.close()
                     raise
                 except UnicodeDecodeError as error:
-                    _name_key_in_decode_error(error, op, key)
+                    name_key_in_decode_error(error, op, key)
                     raise
                 if result.__class__ is PartialResultError and idempotent \
                         and not partial_retried:

@@ -279,6 +279,11 @@ typed_result(ReaderObject *self, const gb_reply *reply, int raise_on_error)
         st, e.op, e.key == NULL ? NULL : PyBytes_AS_STRING(e.key),
         e.key == NULL ? 0 : (size_t)PyBytes_GET_SIZE(e.key), e.value_len, reply,
         self->encoding, self->empty_when_no_match, &broken);
+    if (result == NULL && PyErr_ExceptionMatches(PyExc_UnicodeDecodeError)) {
+        /* As Client says it: which operation and key the value came for. */
+        name_key_in_decode_error(e.op, e.key == NULL ? NULL : PyBytes_AS_STRING(e.key),
+                                 e.key == NULL ? 0 : (size_t)PyBytes_GET_SIZE(e.key));
+    }
     Py_XDECREF(e.key);
     if (result == NULL) {
         /* A reply that does not fit its operation, or a garbled key-value

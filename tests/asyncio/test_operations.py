@@ -89,8 +89,11 @@ async def test_encoding_decodes_values_like_client(server, make_client):
     assert await client.mget("k") == {"k": "h\u00e9llo"}
     assert await client.keys("k") == ["k"]
     await client.set("bad", b"\xff\xfe")
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(UnicodeDecodeError) as info:
         await client.get("bad")
+    # As Client says it: the operation, the key and what to do.
+    assert "GET b'bad'" in str(info.value) and "encoding=None" in str(info.value)
+    assert info.value.object == b"\xff\xfe"
     assert await client.get("k") == "h\u00e9llo"  # the connection is in step
 
 

@@ -353,8 +353,9 @@ def test_undecodable_value_is_consumed(protocol):
     reader.expect("get", b"k")
     reader.expect("get", b"k")
     reader.feed(H("0600 00 01000000 fe") * 2 + R["R7"])
-    with pytest.raises(UnicodeDecodeError):
+    with pytest.raises(UnicodeDecodeError) as info:
         reader.gets()
+    assert "in the reply to GET b'k'" in str(info.value)
     with pytest.raises(UnicodeDecodeError):
         reader.gets(raise_on_error=False)
     assert reader.gets() == "bar"
