@@ -41,6 +41,33 @@ load_exceptions(gibson_state *st)
     return 0;
 }
 
+#if PY_VERSION_HEX < 0x030A0000
+/* CPython 3.9's PyType_FromSpec keeps only the part of the doc after the
+ * "Client(...)\n--\n\n" signature, so inspect.signature(Client) and help()
+ * find none there (3.10 keeps it). tp_doc is what __text_signature__ is read
+ * from, and is freed with PyObject_Free: the whole text is put back in a
+ * block of that allocator. __doc__ was made from the short text already. */
+static int
+keep_text_signature(PyTypeObject *type, const PyType_Spec *spec)
+{
+    for (const PyType_Slot *s = spec->slots; s->slot != 0; s++) {
+        if (s->slot == Py_tp_doc && s->pfunc != NULL) {
+            size_t size = strlen((const char *)s->pfunc) + 1;
+            char *doc = PyObject_Malloc(size);
+            if (doc == NULL) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            memcpy(doc, s->pfunc, size);
+            PyObject_Free((void *)type->tp_doc);
+            type->tp_doc = doc;
+            PyType_Modified(type);
+        }
+    }
+    return 0;
+}
+#endif
+
 static int
 add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot)
 {
@@ -48,6 +75,11 @@ add_type(PyObject *module, PyType_Spec *spec, PyTypeObject **slot)
     if (*slot == NULL) {
         return -1;
     }
+#if PY_VERSION_HEX < 0x030A0000
+    if (keep_text_signature(*slot, spec) < 0) {
+        return -1;
+    }
+#endif
     return PyModule_AddType(module, *slot);
 }
 
