@@ -79,6 +79,7 @@ OPS = int(os.environ.get("PYGIBSON_LEAK_OPS", 100_000))
 OBJECTS_FIXED, OBJECTS_PER_OP = 200, 0.01
 TRACED_FIXED, TRACED_PER_OP = 64 * 1024, 0.5
 RSS_FIXED, RSS_PER_OP = 128 * 1024, 1.0
+RSS_STEP = 2 * 1024 * 1024  # one step of the allocator's over the whole run
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -372,12 +373,14 @@ def test_no_leaks(implementation, servers, transport):
     if hasattr(sys, "gettotalrefcount"):
         check("total refcount", after["refs"] - before["refs"],
               OBJECTS_FIXED, OBJECTS_PER_OP, done)
-    # The allocator may grow the RSS by a step of a few pages (up to 150 KB
-    # seen) once; a leak grows it steadily. So the RSS must stay flat in at
-    # least one half of the run, and grow little over the whole.
+    # The allocator may grow the RSS by a step once (150 KB seen here, and
+    # once in CI 928 KB in one half with the other flat and no object or
+    # block more: glibc keeping a freed arena); a leak grows it steadily. So
+    # the RSS must stay flat in at least one half of the run, which is what
+    # finds a leak, and the whole run may hold one such step.
     halves = min(middle["rss"] - before["rss"], after["rss"] - middle["rss"])
     check("RSS (the flatter half)", halves, RSS_FIXED, RSS_PER_OP, done // 2)
-    check("RSS", after["rss"] - before["rss"], 4 * RSS_FIXED, 2 * RSS_PER_OP, done)
+    check("RSS", after["rss"] - before["rss"], RSS_STEP, 2 * RSS_PER_OP, done)
 
 
 def test_the_script_goes_through_every_outcome(implementation, servers):
