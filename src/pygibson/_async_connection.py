@@ -192,7 +192,9 @@ class Connection(asyncio.Protocol):
                 message = ("the server closed the connection (%s)%%s; it drops connections "
                            "on malformed requests, and may have restarted%%s"
                            % (exc.strerror or exc))
-            self._fail(message, None)
+            # Without an error: the server hung up (unanswered, for the
+            # clients' oversized-reply hint).
+            self._fail(message, None, unanswered=exc is None)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -352,10 +354,12 @@ class Connection(asyncio.Protocol):
             except OSError:
                 pass  # already gone
 
-    def _fail(self, message, first, first_error=None):
+    def _fail(self, message, first, first_error=None, unanswered=False):
         """Mark the connection unusable and fail every waiter: ``first``
         with ``first_error``, the others with a ConnectionError of
-        ``message`` (its two %s: where it was, and the server's address)."""
+        ``message`` (its two %s: where it was, and the server's address).
+        ``unanswered``: the server closed the connection (its errors say so
+        in an ``unanswered`` attribute)."""
         waiters = self.waiters
         self.error = first_error or _sent(ConnectionError(
             message % ("", self.where)))
@@ -370,6 +374,8 @@ class Connection(asyncio.Protocol):
                 error = first_error
             else:
                 error = _sent(ConnectionError(message % ("", self.where)))
+                if unanswered:
+                    error.unanswered = True
             if waiter.__class__ is Batch:
                 seen.add(id(waiter))
                 waiter.fail(error)

@@ -544,6 +544,22 @@ def _key_value_result(op, payload, key, encoding):
 _EMPTY = {"count": lambda: 0, "dict": dict, "list": list}
 
 
+def oversized_reply_hint(op):
+    """What to add to "the server closed the connection" after ``op``: the
+    server answers a key-value reply larger than its max_response_size by
+    closing the connection without a word (§8.4), so after MGET, KEYS or
+    STATS that is named as a likely cause, with what to do (the extension
+    says it in raise_call_error, word for word). None for other operations."""
+    if op.result not in ("dict", "list"):
+        return None
+    advice = ("match fewer keys (a longer prefix, or mget's limit) or raise "
+              "max_response_size on the server" if op.prefix
+              else "raise max_response_size on the server")
+    return ("the reply to this %s may also have been larger than the server's "
+            "max_response_size, which closes the connection instead of answering: %s"
+            % (op.command, advice))
+
+
 def name_key_in_decode_error(error, op, key):
     """The UnicodeDecodeError says which value failed and what to do
     (as the extension's ``name_key_in_decode_error``); its class and fields stay."""

@@ -31,6 +31,7 @@ from ._operations import OPERATIONS
 from ._protocol import (
     _FRAME_HEAD,
     name_key_in_decode_error,
+    oversized_reply_hint,
     _HEADER,
     _NUMBER_WIDTHS,
     _SPACE,
@@ -140,21 +141,16 @@ def _refuse_reentry():
 
 
 def _call_error(failure, op):
-    """_public for a failed call of ``op`` (``raise_call_error``): the
-    server answers a key-value reply larger than its max_response_size by
-    closing the connection without a word (§8.4), so after MGET, KEYS or
-    STATS that is named as a likely cause."""
-    if failure.status != transport.CLOSED or not failure.request_sent \
-            or op.result not in ("dict", "list"):
-        return _public(failure)
-    advice = ("match fewer keys (a longer prefix, or mget's limit) or raise "
-              "max_response_size on the server" if op.prefix
-              else "raise max_response_size on the server")
+    """_public for a failed call of ``op`` (``raise_call_error``), naming an
+    oversized reply as a likely cause where the server closed the
+    connection after MGET, KEYS or STATS (oversized_reply_hint)."""
+    hint = None
+    if failure.status == transport.CLOSED and failure.request_sent:
+        hint = oversized_reply_hint(op)
     error = _public(failure)
-    # Not clipped: the library's 255 bytes are the part before this.
-    error.args = ("%s; the reply to this %s may also have been larger than the server's "
-                  "max_response_size, which closes the connection instead of answering: %s"
-                  % (error, op.command, advice),)
+    if hint is not None:
+        # Not clipped: the library's 255 bytes are the part before this.
+        error.args = ("%s; %s" % (error, hint),)
     return error
 
 

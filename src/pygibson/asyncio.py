@@ -26,6 +26,7 @@ from ._async_connection import connect
 from ._async_encode import make_encoder, value_size as _value_size
 from ._compat import Client, Reader
 from ._operations import OPERATIONS
+from ._protocol import oversized_reply_hint
 from . import _client_extras
 from ._compat import Client as _SyncClient
 from ._serializing import for_options as serializing_for
@@ -325,12 +326,31 @@ _LOAD_MGET = '''    if self._serializing is not None:
         return self._serializing.load_all(await _RAW(self, prefix, limit), {command_name!r},
                                           prefix)
 '''
+# mget, keys and stats: a connection the server closed without answering
+# may mean a reply over its max_response_size, as Client says.
+_HINTED = '''
+async def {name}(self, {params}):
+    """{doc}"""
+    try:
+{body}
+    except ConnectionError as error:
+        _name_oversized_reply(error, _OP)
+        raise
+'''
 _SERIALIZED = {"set": _DUMP, "mset": _DUMP, "get": _LOAD_GET, "mget": _LOAD_MGET}
 _QUIT = '''
 async def quit(self):
     """{doc}"""
     return await self._quit({opcode}, self._encode({command!r}))
 '''
+
+
+def _name_oversized_reply(error, op):
+    """Add oversized_reply_hint to a ConnectionError of the server's
+    closing the connection (marked ``unanswered`` by the connection)."""
+    if getattr(error, "unanswered", False):
+        error.unanswered = False  # said once, whatever retries it went through
+        error.args = ("%s; %s" % (error, oversized_reply_hint(op)),)
 
 
 #: Client.get's docstring, which says what default does.
@@ -349,13 +369,15 @@ def _define(op, serialized=True):
     else:
         body = (_RETRIED if op.idempotent else _PLAIN).format(**fields)
         source = _METHOD.format(body=body, **fields)
+        inner = source.split('"""\n', 1)[1].rstrip("\n")
+        inner = "\n".join("    " + line for line in inner.split("\n"))
         if op.result == "value":
-            inner = source.split('"""\n', 1)[1].rstrip("\n")
-            source = _GET.format(doc=_GET_DOC, body="\n".join(
-                "    " + line for line in inner.split("\n")))
+            source = _GET.format(doc=_GET_DOC, body=inner)
+        elif oversized_reply_hint(op) is not None:
+            source = _HINTED.format(body=inner, **fields)
     namespace = {"ConnectionError": ConnectionError, "_value_size": _value_size,
                  "_running_loop": asyncio.get_running_loop, "NotFoundError": NotFoundError,
-                 "_NO_DEFAULT": ...}
+                 "_NO_DEFAULT": ..., "_OP": op, "_name_oversized_reply": _name_oversized_reply}
     prologue = _SERIALIZED.get(op.name) if serialized else None
     if prologue is not None:
         # After the docstring: the first line that ends with its quotes.
