@@ -13,6 +13,7 @@ from types import GenericAlias
 from ._async_connection import Batch
 from ._async_encode import value_size as _value_size
 from ._operations import OPERATIONS
+from ._protocol import oversized_reply_hint
 from .exceptions import ConnectionError, TimeoutError
 
 __all__ = ["AsyncPipeline"]
@@ -20,14 +21,20 @@ __all__ = ["AsyncPipeline"]
 #: Operations written at a time before looking at the transport's buffer.
 _SLICE = 512
 _END = next(op.opcode for op in OPERATIONS if op.result == "quit")
+_BY_OPCODE = {op.opcode: op for op in OPERATIONS}
 
 
-def _with_counts(error, total, sent, received):
+def _with_counts(error, ops, sent, received):
     """The connection's error, saying how far the pipeline got, as the sync
-    Pipeline's does."""
-    counted = type(error)(
-        "%s (pipeline of %d operations: %d sent, %d replies received; the rest were not "
-        "executed or their outcome is unknown)" % (error, total, sent, received))
+    Pipeline's does: the server hanging up where an MGET, KEYS or STATS
+    reply was due gets oversized_reply_hint."""
+    message = ("%s (pipeline of %d operations: %d sent, %d replies received; the rest were "
+               "not executed or their outcome is unknown)" % (error, len(ops), sent, received))
+    if getattr(error, "unanswered", False) and received < sent:
+        hint = oversized_reply_hint(_BY_OPCODE[ops[received][0]])
+        if hint is not None:
+            message = "%s; %s" % (message, hint)
+    counted = type(error)(message)
     counted.request_sent = sent > 0
     counted.sent = sent
     counted.received = received
@@ -108,7 +115,7 @@ class AsyncPipeline:
                     conn.end()  # the server hangs up after END
             results = await future
         except (ConnectionError, TimeoutError) as error:
-            raise _with_counts(error, len(ops), sent, len(batch.results)) from None
+            raise _with_counts(error, ops, sent, len(batch.results)) from None
         finally:
             # Cancelled while writing: what was written is read and dropped,
             # the rest is never written.

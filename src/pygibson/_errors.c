@@ -91,27 +91,34 @@ raise_gb_error(gibson_state *st, const gb_error *err)
 }
 
 void
-raise_call_error(gibson_state *st, const gb_error *err, const op_spec *op)
+raise_error_with_hint(gibson_state *st, const gb_error *err, const char *text,
+                      const op_spec *due)
 {
     /* The server answers a key-value reply larger than its
      * max_response_size by closing the connection, without a word (§8.4):
      * after MGET, KEYS or STATS that is as likely a cause as the ones the
      * library names, and the one the user can do something about. */
-    if (err->status == GB_ERR_CLOSED && err->request_sent &&
-        (op->result == RES_DICT || op->result == RES_LIST)) {
-        char message[GB_ERROR_MESSAGE_SIZE + 256];
+    if (due != NULL && err->status == GB_ERR_CLOSED && err->request_sent &&
+        (due->result == RES_DICT || due->result == RES_LIST)) {
+        char message[2 * GB_ERROR_MESSAGE_SIZE + 256];
         PyOS_snprintf(message, sizeof message,
                       "%s; the reply to this %s may also have been larger than the "
                       "server's max_response_size, which closes the connection instead "
                       "of answering: %s",
-                      gb_error_text(err), op->command,
-                      op->prefix ? "match fewer keys (a longer prefix, or mget's limit) "
-                                   "or raise max_response_size on the server"
-                                 : "raise max_response_size on the server");
+                      text, due->command,
+                      due->prefix ? "match fewer keys (a longer prefix, or mget's limit) "
+                                    "or raise max_response_size on the server"
+                                  : "raise max_response_size on the server");
         raise_gb_error_saying(st, err, message);
         return;
     }
-    raise_gb_error(st, err);
+    raise_gb_error_saying(st, err, text);
+}
+
+void
+raise_call_error(gibson_state *st, const gb_error *err, const op_spec *op)
+{
+    raise_error_with_hint(st, err, gb_error_text(err), op);
 }
 
 /* The key as Python shows bytes, shortened: messages stay one line. */

@@ -50,6 +50,10 @@ void name_key_in_decode_error(const op_spec *op, const char *key, size_t key_len
 /* raise_gb_error for a failed call of `op`, adding what the server's
  * silence after a key-value request may mean (§8.4). */
 void raise_call_error(gibson_state *st, const gb_error *err, const op_spec *op);
+/* The same with the message `text` (err's, or a longer one), where `due`
+ * is the operation whose reply was awaited (NULL: none). */
+void raise_error_with_hint(gibson_state *st, const gb_error *err, const char *text,
+                           const op_spec *due);
 
 /* OP_SET, OP_TTL, ... OP_END, one per line of operations.def. */
 #define GB_OPERATION(NAME, ...) extern const op_spec OP_##NAME;

@@ -171,7 +171,10 @@ raise_pipeline_failure(gibson_state *st, const PipelineObject *self, const gb_er
                   "%s (pipeline of %zd operations: %zd sent, %zd replies received; "
                   "the rest were not executed or their outcome is unknown)",
                   gb_error_text(err), self->count, sent, received);
-    raise_gb_error(st, &detailed);
+    /* The reply awaited when the server hung up: an MGET's, KEYS' or
+     * STATS' may have been over its max_response_size, as for a call. */
+    const op_spec *due = received < sent ? self->queue[received].op : NULL;
+    raise_error_with_hint(st, &detailed, gb_error_text(&detailed), due);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);

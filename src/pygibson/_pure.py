@@ -132,7 +132,6 @@ def _public(failure, message=None):
     return error
 
 
-
 def _refuse_reentry():
     """A signal handler called the client whose call it interrupted, which
     holds the lock (client_wait_for_lock)."""
@@ -736,13 +735,19 @@ class Pipeline:
         return results
 
 
-def _pipeline_failure(failure, ends, count, written, received):
+def _pipeline_failure(failure, ends, count, written, received, queue=None):
     """The exception for a pipeline that broke: what happened, and how far
-    it got (``.sent`` whole frames written, ``.received`` replies)."""
+    it got (``.sent`` whole frames written, ``.received`` replies). The
+    server closing the connection where an MGET, KEYS or STATS reply was
+    due gets oversized_reply_hint, as a single call does."""
     sent = bisect.bisect_right(ends, written)
     error = _public(failure, "%s (pipeline of %d operations: %d sent, %d replies received; "
                              "the rest were not executed or their outcome is unknown)"
                     % (failure.message, count, sent, received))
+    if failure.status == transport.CLOSED and queue is not None and received < sent:
+        hint = oversized_reply_hint(queue[received][0])
+        if hint is not None:  # not clipped, as in _call_error
+            error.args = ("%s; %s" % (error, hint),)
     error.sent = sent
     error.received = received
     return error
@@ -778,7 +783,8 @@ def _exchange(client, conn, frames, queue, results):
             except transport.Failure as failure:
                 if conn.cancelled:  # close() ended it: say so, as the library does
                     failure.message = _CANCELLED
-                raise _pipeline_failure(failure, ends, count, written, received) from None
+                raise _pipeline_failure(failure, ends, count, written, received,
+                                        queue) from None
             received, ended = _take_replies(client, conn, queue, results, received, ended,
                                             ends, written)
     except BaseException:

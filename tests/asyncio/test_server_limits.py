@@ -69,3 +69,34 @@ async def test_a_single_value_op_does_not_blame_the_reply_size(filled):
         finally:
             filled.faults.clear()
     assert "max_response_size" not in str(info.value)
+
+
+async def test_a_pipeline_names_it_where_that_reply_was_due(filled):
+    async with AsyncClient(port=filled.port) as client:
+        pipe = client.pipeline()
+        pipe.ping()
+        pipe.keys("big:")
+        pipe.ping()
+        with pytest.raises(ConnectionError) as info:
+            await pipe.execute()
+        message = str(info.value)
+        assert "1 replies received" in message and "reply to this KEYS" in message, message
+        assert (info.value.sent, info.value.received) == (3, 1)
+        # The sync Pipeline's words (the part before is clipped there, as
+        # the library's messages are).
+        with Client(port=filled.port) as sync_client, \
+                pytest.raises(ConnectionError) as sync_info:
+            sync_client.pipeline().ping().keys("big:").ping().execute()
+        hint = "; the reply to this KEYS"
+        assert hint + message.split(hint)[1] == hint + str(sync_info.value).split(hint)[1]
+        # Not where a single value's reply was due.
+        pipe = client.pipeline()
+        pipe.set("big:00", "w")
+        pipe.keys("big:0")
+        filled.faults.close_after_bytes(0)
+        try:
+            with pytest.raises(ConnectionError) as info:
+                await pipe.execute()
+        finally:
+            filled.faults.clear()
+        assert "max_response_size" not in str(info.value)

@@ -68,5 +68,38 @@ def test_both_implementations_say_it_word_for_word(small_reply_server):
             with pytest.raises(ConnectionError) as info:
                 call("big:")
             messages.append(str(info.value))
+        pipe = client.pipeline()
+        pipe.keys("big:")
+        with pytest.raises(ConnectionError) as info:
+            pipe.execute()
+        messages.append(str(info.value))
         client.close()
-    assert messages[:2] == messages[2:]
+    assert messages[:3] == messages[3:]
+
+
+def test_a_pipeline_names_it_where_that_reply_was_due(filled):
+    pipe = filled.pipeline()
+    pipe.ping()
+    pipe.mget("big:")
+    pipe.ping()
+    with pytest.raises(ConnectionError) as info:
+        pipe.execute()
+    message = str(info.value)
+    assert "1 replies received" in message and "reply to this MGET" in message, message
+    assert "longer prefix" in message
+    assert (info.value.sent, info.value.received) == (3, 1)
+    assert filled.mget("big:0", 2) == {"big:00": b"v" * 20, "big:01": b"v" * 20}
+
+
+def test_a_pipeline_does_not_blame_the_size_of_a_single_value_reply(filled,
+                                                                     small_reply_server):
+    pipe = filled.pipeline()
+    pipe.set("big:00", "w")  # the reply awaited when the server hangs up
+    pipe.mget("big:0", 2)
+    small_reply_server.faults.close_after_bytes(0)
+    try:
+        with pytest.raises(ConnectionError) as info:
+            pipe.execute()
+    finally:
+        small_reply_server.faults.clear()
+    assert "max_response_size" not in str(info.value)
