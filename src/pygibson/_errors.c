@@ -100,7 +100,7 @@ raise_error_with_hint(gibson_state *st, const gb_error *err, const char *text,
      * library names, and the one the user can do something about. */
     if (due != NULL && err->status == GB_ERR_CLOSED && err->request_sent &&
         (due->result == RES_DICT || due->result == RES_LIST)) {
-        char message[2 * GB_ERROR_MESSAGE_SIZE + 256];
+        char message[2 * GB_ERROR_MESSAGE_SIZE + 512];
         PyOS_snprintf(message, sizeof message,
                       "%s; the reply to this %s may also have been larger than the "
                       "server's max_response_size, which closes the connection instead "

@@ -166,15 +166,17 @@ raise_pipeline_failure(gibson_state *st, const PipelineObject *self, const gb_er
                        size_t written, Py_ssize_t received)
 {
     Py_ssize_t sent = frames_sent(self, written);
-    gb_error detailed = *err;
-    PyOS_snprintf(detailed.message, sizeof(detailed.message),
+    /* Beside the library's message, not in its buffer: the counts and what
+     * they mean must not be clipped. */
+    char text[GB_ERROR_MESSAGE_SIZE + 192];
+    PyOS_snprintf(text, sizeof text,
                   "%s (pipeline of %zd operations: %zd sent, %zd replies received; "
                   "the rest were not executed or their outcome is unknown)",
                   gb_error_text(err), self->count, sent, received);
     /* The reply awaited when the server hung up: an MGET's, KEYS' or
      * STATS' may have been over its max_response_size, as for a call. */
     const op_spec *due = received < sent ? self->queue[received].op : NULL;
-    raise_error_with_hint(st, &detailed, gb_error_text(&detailed), due);
+    raise_error_with_hint(st, err, text, due);
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
     PyErr_NormalizeException(&type, &value, &tb);

@@ -741,9 +741,12 @@ def _pipeline_failure(failure, ends, count, written, received, queue=None):
     server closing the connection where an MGET, KEYS or STATS reply was
     due gets oversized_reply_hint, as a single call does."""
     sent = bisect.bisect_right(ends, written)
-    error = _public(failure, "%s (pipeline of %d operations: %d sent, %d replies received; "
-                             "the rest were not executed or their outcome is unknown)"
-                    % (failure.message, count, sent, received))
+    error = _public(failure)
+    # The library's message clipped as its buffer keeps it, the counts and
+    # what they mean not (raise_pipeline_failure).
+    error.args = ("%s (pipeline of %d operations: %d sent, %d replies received; the rest "
+                  "were not executed or their outcome is unknown)"
+                  % (error, count, sent, received),)
     if failure.status == transport.CLOSED and queue is not None and received < sent:
         hint = oversized_reply_hint(queue[received][0])
         if hint is not None:  # not clipped, as in _call_error

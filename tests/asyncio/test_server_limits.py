@@ -82,8 +82,7 @@ async def test_a_pipeline_names_it_where_that_reply_was_due(filled):
         message = str(info.value)
         assert "1 replies received" in message and "reply to this KEYS" in message, message
         assert (info.value.sent, info.value.received) == (3, 1)
-        # The sync Pipeline's words (the part before is clipped there, as
-        # the library's messages are).
+        # The sync Pipeline's words.
         with Client(port=filled.port) as sync_client, \
                 pytest.raises(ConnectionError) as sync_info:
             sync_client.pipeline().ping().keys("big:").ping().execute()
