@@ -139,3 +139,15 @@ def test_pipeline_queueing_methods_have_the_operation_signatures(implementation)
         assert str(inspect.signature(method)) == \
             "(self, /%s" % (", " + op.signature[1:] if op.signature != "()" else ")")
         assert op.command in method.__doc__
+
+
+def test_the_package_exports_every_exception_once():
+    # The exception tree is written in pygibson.exceptions; the package
+    # lists each name by hand (type checkers need it so): nothing missing,
+    # nothing twice.
+    import pygibson
+    from pygibson import exceptions
+    assert len(pygibson.__all__) == len(set(pygibson.__all__))
+    assert set(exceptions.__all__) <= set(pygibson.__all__)
+    for name in exceptions.__all__:
+        assert getattr(pygibson, name) is getattr(exceptions, name)

@@ -78,7 +78,6 @@ __all__ = [
     "SerializationError",
     "ServerDownError",
     "PartialFailureError",
-    "SerializationError",
 ]
 
 
