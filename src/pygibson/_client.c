@@ -227,8 +227,17 @@ client_roundtrip(ClientObject *self, gibson_state *st, const op_spec *op,
     int reconnected = 0;
     for (;;) {
         int reused = gb_client_connected(&self->conn);
-        if (!reused && client_ensure_connected(self, st) < 0) {
-            return -1;
+        if (!reused) {
+            /* A bad argument is said as such, not as a refused connect:
+             * the library checks before any I/O, but this connect comes
+             * first (for its retries). Only here, off the path of a
+             * connection in use. */
+            if (!reconnected && gb_client_check(&self->conn, req, &err) != GB_OK) {
+                break;
+            }
+            if (client_ensure_connected(self, st) < 0) {
+                return -1;
+            }
         }
         gb_error_clear(&err);
         status = client_call_once(self, op, req, reply, bytes, &err);

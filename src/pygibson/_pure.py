@@ -989,15 +989,17 @@ def _client_method(op, serialized=None):
                 _refuse_reentry()
             self._busy = True
         try:
-            reused = conn.sock is not None
-            if not reused:
-                self._ensure_connected(conn)
+            # Encoded (and so checked) before connecting: a bad argument is
+            # said as such, not as a refused connect.
             if packs_key and key and _SPACE not in key:
                 size = len(key)
                 frame = (_pack_frame_head(size + 2, opcode) + key if size <= conn.key_room
                          else encode_request(op, key, value, number, conn.limits))
             else:
                 frame = encode_request(op, key, value, number, conn.limits)
+            reused = conn.sock is not None
+            if not reused:
+                self._ensure_connected(conn)
             partial_retried = False
             while True:  # once more after a short key-value set (below)
                 while True:

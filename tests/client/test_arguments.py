@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pygibson import ArgumentError, PyGibsonError
+from pygibson import ArgumentError, ConnectionError, PyGibsonError
 
 
 def refused(client, exc_type, fragment, call, *args, **kwargs):
@@ -259,3 +259,21 @@ def test_addr_with_a_port_reaches_the_server(Client, server):
     client.set("addr", "ok")
     assert client.get("addr") == b"ok"
     client.close()
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.get(""), lambda c: c.get("a b"), lambda c: c.set("k", "v", ttl=-5),
+    lambda c: c.mget("p", -1), lambda c: c.set("k", "")])
+def test_a_bad_argument_is_said_as_such_when_the_server_is_down(make_client, server, call):
+    # Checked before connecting: with the server refusing connections, the
+    # error is the argument's, not "could not connect".
+    server.faults.refuse_connections()
+    try:
+        client = make_client(connect_retries=0)
+        with pytest.raises(ArgumentError):
+            call(client)
+        with pytest.raises(ConnectionError):  # a good call still fails as it should
+            client.get("k")
+    finally:
+        server.faults.accept_connections()
+    assert client.set("k", "v") is None

@@ -466,6 +466,17 @@ gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, g
     return st != GB_OK ? st : gb_client_call_finish(c, &head, reply, err);
 }
 
+gb_status gb_client_check(gb_client *c, const gb_request *req, gb_error *err)
+{
+    gb_error scratch;
+
+    if (err == NULL)
+        err = &scratch;
+    gb_error_clear(err);
+    c->out.len = 0;
+    return gb_encode(&c->out, req, &c->limits, err);
+}
+
 gb_status gb_client_pipeline_begin(gb_client *c, gb_error *err)
 {
     gb_status st = GB_OK;

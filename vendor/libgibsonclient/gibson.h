@@ -502,6 +502,16 @@ void gb_client_abandon(gb_client *c);
 gb_status gb_client_call(gb_client *c, const gb_request *req, gb_reply *reply, gb_error *err);
 
 /*
+ * The checks gb_client_call makes of req before any I/O (gb_encode against
+ * the client's limits), alone: GB_OK, or the argument error it would give.
+ * For a caller that connects on its own before calling (to retry refused
+ * connects), so that a bad argument is reported as such and not as the
+ * connect failure. The frame is left in the client's output buffer, which
+ * the next call overwrites.
+ */
+gb_status gb_client_check(gb_client *c, const gb_request *req, gb_error *err);
+
+/*
  * gb_client_call in two steps, for callers that want a large payload in a
  * buffer of their own: gb_client_call_head sends the request (as
  * gb_client_call does) and reads until the reply's header is in, reading at

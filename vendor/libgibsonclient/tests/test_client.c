@@ -100,6 +100,15 @@ static void test_argument_errors(void)
     CHECK_STATUS(call(&c, GB_OP_GET, "a b", NULL, &r, &err), GB_ERR_KEY_SPACE);
     CHECK(!gb_client_connected(&c)); /* not even connected for it */
     CHECK_INT(err.request_sent, 0);
+    /* The same checks alone, without I/O. */
+    {
+        gb_request bad = op(GB_OP_GET, "a b", NULL), good = op(GB_OP_GET, "k", NULL);
+        CHECK_STATUS(gb_client_check(&c, &bad, &err), GB_ERR_KEY_SPACE);
+        CHECK_INT(err.status, GB_ERR_KEY_SPACE);
+        CHECK_STATUS(gb_client_check(&c, &good, &err), GB_OK);
+        CHECK_STATUS(gb_client_check(&c, &bad, NULL), GB_ERR_KEY_SPACE);
+        CHECK(!gb_client_connected(&c));
+    }
     CHECK_STATUS(call(&c, GB_OP_PING, NULL, NULL, &r, &err), GB_OK);
     fd = c.fd;
     CHECK_STATUS(call(&c, GB_OP_SET, "k", "", &r, &err), GB_ERR_EMPTY_VALUE);
