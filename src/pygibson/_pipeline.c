@@ -265,6 +265,7 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results,
     size_t written = 0;
     Py_ssize_t received = 0;
     int ended = 0;
+    int distrusted = 0;
     int got = 0;
     while (received < self->count) {
         /* The deadline bounds a wait with no progress, not the whole batch:
@@ -292,6 +293,11 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results,
                 *maybe_refused = 1;
             }
             if (result == NULL) {
+                /* A garbled key-value set kept the framing: it stands in
+                 * its place and the replies after it are read, but a server
+                 * that sends one is not trusted with the next request (the
+                 * connection is closed at the end, as Client closes it). */
+                distrusted |= PyErr_ExceptionMatches(st->ProtocolError);
                 if (broken || (result = caught_exception()) == NULL) {
                     gb_client_close(conn);
                     return -1;
@@ -308,7 +314,7 @@ pipeline_exchange(PipelineObject *self, gibson_state *st, PyObject *results,
             return -1;
         }
     }
-    if (ended) {
+    if (ended || distrusted) {
         gb_client_close(conn);
     }
     return 0;

@@ -775,7 +775,7 @@ def _exchange(client, conn, frames, queue, results):
         raise _pipeline_failure(failure, ends, count, 0, 0) from None
     data = b"".join(frames)
     written = received = 0
-    ended = False
+    close_after = False
     try:
         while received < count:
             # The deadline bounds a wait with no progress, not the whole
@@ -788,8 +788,8 @@ def _exchange(client, conn, frames, queue, results):
                     failure.message = _CANCELLED
                 raise _pipeline_failure(failure, ends, count, written, received,
                                         queue) from None
-            received, ended = _take_replies(client, conn, queue, results, received, ended,
-                                            ends, written)
+            received, close_after = _take_replies(client, conn, queue, results, received,
+                                                  close_after, ends, written)
     except BaseException:
         # Whatever stopped it, replies are still due on this connection.
         conn.close()
@@ -797,12 +797,14 @@ def _exchange(client, conn, frames, queue, results):
     # A reply sent after the pipeline's last one cannot be told from a late
     # part of it: the next request looks first, however soon it comes.
     conn.last_request = 0.0
-    if ended:
+    if close_after:
         conn.close()
 
 
-def _take_replies(client, conn, queue, results, received, ended, ends, written):
-    """Every complete reply buffered, into its result's place."""
+def _take_replies(client, conn, queue, results, received, close_after, ends, written):
+    """Every complete reply buffered, into its result's place; also
+    whether the connection is to be closed once all are in (after END, or
+    a garbled key-value set)."""
     replies = conn.replies
     encoding = client._encoding
     empty = client._empty_when_no_match
@@ -826,10 +828,14 @@ def _take_replies(client, conn, queue, results, received, ended, ends, written):
             # A value the encoding cannot decode, say: the server did run
             # that operation, and the others' results must not be lost.
             result = error
+            # A garbled key-value set kept the framing, but a server that
+            # sends one is not trusted with the next request: the
+            # connection is closed at the end, as after END.
+            close_after = close_after or isinstance(error, ProtocolError)
         results[received] = result
         received += 1
-        ended = ended or op.result == "quit"
-    return received, ended
+        close_after = close_after or op.result == "quit"
+    return received, close_after
 
 
 # ---- The methods, from the operation table ------------------------------------

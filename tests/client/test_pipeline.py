@@ -7,6 +7,7 @@ from pygibson import (
     LockedError,
     NaNError,
     NotFoundError,
+    ProtocolError,
 )
 
 # (method, args) covering every operation and every reply code.
@@ -173,6 +174,18 @@ def test_quit_in_a_pipeline_closes_the_connection(client):
     assert pipe.execute() == [None, None]
     assert client.closed
     assert client.get("k") == b"v"
+
+
+def test_a_garbled_key_value_set_stands_in_its_place_and_the_connection_closes(client,
+                                                                                server):
+    # count 1, then a pair cut short inside its key length: the framing
+    # held, so the replies after it are read; the server is not trusted
+    # with the next request, as Client does not trust it after one.
+    server.faults.replace_next_reply(b"\x07\x00\x00\x06\x00\x00\x00\x01\x00\x00\x00\x05\x00")
+    results = client.pipeline().mget("k").set("after", "1").execute(raise_on_error=False)
+    assert isinstance(results[0], ProtocolError) and results[1] is None
+    assert client.closed
+    assert client.get("after") == b"1"
 
 
 def test_client_usable_between_pipelines(client):
