@@ -13,7 +13,7 @@ from types import GenericAlias
 from ._async_connection import Batch
 from ._async_encode import value_size as _value_size
 from ._operations import OPERATIONS
-from ._protocol import oversized_reply_hint
+from ._protocol import pipeline_failure_message
 from .exceptions import ConnectionError, TimeoutError
 
 __all__ = ["AsyncPipeline"]
@@ -28,13 +28,9 @@ def _with_counts(error, ops, sent, received):
     """The connection's error, saying how far the pipeline got, as the sync
     Pipeline's does: the server hanging up where an MGET, KEYS or STATS
     reply was due gets oversized_reply_hint."""
-    message = ("%s (pipeline of %d operations: %d sent, %d replies received; the rest were "
-               "not executed or their outcome is unknown)" % (error, len(ops), sent, received))
-    if getattr(error, "unanswered", False) and received < sent:
-        hint = oversized_reply_hint(_BY_OPCODE[ops[received][0]])
-        if hint is not None:
-            message = "%s; %s" % (message, hint)
-    counted = type(error)(message)
+    hung_up = getattr(error, "unanswered", False) and received < sent
+    counted = type(error)(pipeline_failure_message(
+        error, len(ops), sent, received, _BY_OPCODE[ops[received][0]] if hung_up else None))
     counted.request_sent = sent > 0
     counted.sent = sent
     counted.received = received

@@ -560,6 +560,17 @@ def oversized_reply_hint(op):
             % (op.command, advice))
 
 
+def pipeline_failure_message(message, count, sent, received, due=None):
+    """What a pipeline that broke says (the extension's
+    raise_pipeline_failure): ``message``, how far it got, and
+    oversized_reply_hint when the server hung up where the reply of
+    ``due`` (an MGET, KEYS or STATS) was awaited (None: not that case)."""
+    text = ("%s (pipeline of %d operations: %d sent, %d replies received; the rest were not "
+            "executed or their outcome is unknown)" % (message, count, sent, received))
+    hint = None if due is None else oversized_reply_hint(due)
+    return text if hint is None else "%s; %s" % (text, hint)
+
+
 def name_key_in_decode_error(error, op, key):
     """The UnicodeDecodeError says which value failed and what to do
     (as the extension's ``name_key_in_decode_error``); its class and fields stay."""

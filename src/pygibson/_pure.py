@@ -32,6 +32,7 @@ from ._protocol import (
     _FRAME_HEAD,
     name_key_in_decode_error,
     oversized_reply_hint,
+    pipeline_failure_message,
     _HEADER,
     _NUMBER_WIDTHS,
     _SPACE,
@@ -741,16 +742,11 @@ def _pipeline_failure(failure, ends, count, written, received, queue=None):
     server closing the connection where an MGET, KEYS or STATS reply was
     due gets oversized_reply_hint, as a single call does."""
     sent = bisect.bisect_right(ends, written)
+    hung_up = failure.status == transport.CLOSED and queue is not None and received < sent
     error = _public(failure)
-    # The library's message clipped as its buffer keeps it, the counts and
-    # what they mean not (raise_pipeline_failure).
-    error.args = ("%s (pipeline of %d operations: %d sent, %d replies received; the rest "
-                  "were not executed or their outcome is unknown)"
-                  % (error, count, sent, received),)
-    if failure.status == transport.CLOSED and queue is not None and received < sent:
-        hint = oversized_reply_hint(queue[received][0])
-        if hint is not None:  # not clipped, as in _call_error
-            error.args = ("%s; %s" % (error, hint),)
+    # The library's message clipped as its buffer keeps it, what follows not.
+    error.args = (pipeline_failure_message(error, count, sent, received,
+                                           queue[received][0] if hung_up else None),)
     error.sent = sent
     error.received = received
     return error
